@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import authPlugin from './auth/plugin.js';
+import type { Config } from './config.js';
+import type { Directory } from './directory/directory.js';
+import directoryPlugin from './directory/plugin.js';
+import errorHandler from './fhir/error-handler.js';
+import conformanceRoutes from './fhir/rest/conformance-routes.js';
+import fhirRestRoutes from './fhir/rest/routes.js';
+import hisIntakeRoutes from './intake/his/routes.js';
+import type { IntakeDependencies } from './intake/submit-referral.js';
+import docsRoutes from './ops/docs.js';
+import metricsPlugin from './ops/metrics.js';
+import opsRoutes from './ops/routes.js';
+import queuePlugin from './queue/plugin.js';
+import storePlugin from './store/plugin.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    intake: IntakeDependencies;
+  }
+}
+
+export interface AppOptions {
+  config: Config;
+  directory: Directory;
+}
+
+/** The whole service as a plugin: shared services first, then the routes. It never listens. */
+export async function app(instance: FastifyInstance, options: AppOptions) {
+  await instance.register(
+    fp(
+      async (root) => {
+        root.decorate('config', options.config);
+      },
+      { name: 'config' },
+    ),
+  );
+  await instance.register(errorHandler);
+  await instance.register(metricsPlugin);
+  await instance.register(storePlugin);
+  await instance.register(directoryPlugin, { directory: options.directory });
+  await instance.register(queuePlugin);
+  await instance.register(authPlugin);
+  instance.decorate('intake', {
+    redis: instance.redis,
+    store: instance.store,
+    keys: instance.store.keys,
+    queues: instance.queues,
+    directory: instance.directory,
+  });
+
+  await instance.register(opsRoutes);
+  await instance.register(docsRoutes);
+  await instance.register(conformanceRoutes);
+  await instance.register(fhirRestRoutes);
+  await instance.register(hisIntakeRoutes);
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Log lines carry method, route template and status, never query strings or bodies: a search URL
+ * such as Patient?identifier=...|<BSN> would otherwise put patient data in the log.
+ */
+export function serverOptions(config: Config, logStream?: NodeJS.WritableStream): FastifyServerOptions {
+  return {
+    logger: {
+      level: config.LOG_LEVEL,
+      ...(logStream ? { stream: logStream } : {}),
+      serializers: {
+        req: (request: { method: string; url: string; id: string; routeOptions?: { url?: string } }) => ({
+          id: request.id,
+          method: request.method,
+          path: request.url.split('?')[0],
+        }),
+        res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode }),
+      },
+    },
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const incoming = request.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    ajv: { customOptions: { allErrors: false } },
+  };
+}
+
+/** Builds the Fastify instance with content types and request ids; `server.ts` and tests call this. */
+export async function buildApp(options: AppOptions & { logStream?: NodeJS.WritableStream }): Promise<FastifyInstance> {
+  const instance = Fastify(serverOptions(options.config, options.logStream));
+  instance.addContentTypeParser('application/fhir+json', { parseAs: 'string' }, instance.getDefaultJsonParser('error', 'error'));
+  instance.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  await instance.register(app, options);
+  return instance;
+}

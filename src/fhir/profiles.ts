@@ -1,0 +1,30 @@
+/** Canonical URLs of the service's profiles, code systems and naming systems (sources in profiles/). */
+export const CANONICAL_BASE = 'https://wor-bridge.nl/fhir';
+
+export const PROFILE = {
+  Patient: `${CANONICAL_BASE}/StructureDefinition/wor-patient`,
+  Practitioner: `${CANONICAL_BASE}/StructureDefinition/wor-practitioner`,
+  PractitionerRole: `${CANONICAL_BASE}/StructureDefinition/wor-practitioner-role`,
+  PracticeOrganization: `${CANONICAL_BASE}/StructureDefinition/wor-practice-organization`,
+  TeamOrganization: `${CANONICAL_BASE}/StructureDefinition/wor-team-organization`,
+  Consent: `${CANONICAL_BASE}/StructureDefinition/wor-consent`,
+  ServiceRequest: `${CANONICAL_BASE}/StructureDefinition/wor-service-request`,
+  Task: `${CANONICAL_BASE}/StructureDefinition/wor-task`,
+  Communication: `${CANONICAL_BASE}/StructureDefinition/wor-communication`,
+} as const;
+
+export const CODE_SYSTEM = {
+  service: `${CANONICAL_BASE}/CodeSystem/wor-service`,
+  arrangement: `${CANONICAL_BASE}/CodeSystem/wor-arrangement`,
+  businessStep: `${CANONICAL_BASE}/CodeSystem/wor-business-step`,
+  feedbackKind: `${CANONICAL_BASE}/CodeSystem/wor-feedback-kind`,
+} as const;
+
+export const NAMING_SYSTEM = {
+  team: `${CANONICAL_BASE}/NamingSystem/team`,
+  communication: `${CANONICAL_BASE}/NamingSystem/communication`,
+  /** The referrer's own referral id, under a system per referring practice. */
+  practiceReferral: (agb: string) => `${CANONICAL_BASE}/NamingSystem/referral/${agb}`,
+} as const;
+
+export const CONTACT_DEADLINE_EXTENSION = `${CANONICAL_BASE}/StructureDefinition/wor-contact-deadline`;

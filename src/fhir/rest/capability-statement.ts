@@ -1,0 +1,54 @@
+import type { CapabilityStatement, CapabilityStatementRestResource, Resource, StructureDefinition } from 'fhir/r4.js';
+import { INCLUDES, SEARCH_PARAMETERS } from '../search-parameters.js';
+import { STORED_TYPES } from './resource-types.js';
+
+/** What /fhir really supports, generated from the same tables the routes use, so it cannot drift. */
+export function capabilityStatement(baseUrl: string, conformance: Resource[]): CapabilityStatement {
+  const profiles = conformance.filter(
+    (resource): resource is StructureDefinition =>
+      resource.resourceType === 'StructureDefinition' && (resource as StructureDefinition).kind === 'resource',
+  );
+
+  const stored: CapabilityStatementRestResource[] = STORED_TYPES.map((type) => {
+    const supportedProfile = profiles.filter((profile) => profile.type === type).map((profile) => profile.url);
+    return {
+      type,
+      ...(supportedProfile.length ? { supportedProfile } : {}),
+      interaction: [{ code: 'read' }, { code: 'vread' }, { code: 'history-instance' }, { code: 'search-type' }],
+      versioning: 'versioned',
+      readHistory: true,
+      ...(INCLUDES[type] ? { searchInclude: Object.keys(INCLUDES[type]).map((param) => `${type}:${param}`) } : {}),
+      searchParam: [
+        { name: '_lastUpdated', type: 'date' },
+        { name: '_count', type: 'number' },
+        { name: '_offset', type: 'number', documentation: 'Paging offset, as used in the next/previous links' },
+        ...(SEARCH_PARAMETERS[type] ?? []).map((parameter) => ({ name: parameter.name, type: parameter.type })),
+      ],
+    };
+  });
+  const conformanceTypes = (['StructureDefinition', 'CodeSystem', 'ValueSet'] as const).map(
+    (type): CapabilityStatementRestResource => ({ type, interaction: [{ code: 'read' }, { code: 'search-type' }] }),
+  );
+
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: '2026-11-24',
+    publisher: 'wor-bridge',
+    kind: 'instance',
+    software: { name: 'wor-bridge', version: '0.1.0' },
+    implementation: { description: 'wor-bridge: Welzijn op Recept referrals between GP systems and sociaal wijkteams', url: `${baseUrl}/fhir` },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'application/json'],
+    rest: [
+      {
+        mode: 'server',
+        security: {
+          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
+          description: 'Bearer JWT (RS256/RS384/ES256/ES384) with SMART v2 system scopes and the wor_role / wor_org claims',
+        },
+        resource: [...stored, ...conformanceTypes],
+      },
+    ],
+  };
+}

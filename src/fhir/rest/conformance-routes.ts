@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import type { Resource } from 'fhir/r4.js';
+import { searchsetBundle } from '../bundle.js';
+import { CONFORMANCE_TYPES, loadConformanceResources } from '../conformance.js';
+import { FHIR_JSON } from '../media-type.js';
+import { notFound } from '../operation-outcome.js';
+import { capabilityStatement } from './capability-statement.js';
+
+/**
+ * The CapabilityStatement (public) and the service's own profiles, code systems and value sets
+ * (read-only, for any authenticated caller: they hold no patient data).
+ */
+export default async function conformanceRoutes(app: FastifyInstance) {
+  const resources = loadConformanceResources();
+  const base = app.config.PUBLIC_BASE_URL;
+  const metadata = capabilityStatement(base, [...resources.values()]);
+
+  app.get('/fhir/metadata', { config: { public: true } }, async (_request, reply) => reply.type(FHIR_JSON).send(metadata));
+
+  for (const type of CONFORMANCE_TYPES) {
+    const ofType = [...resources.values()].filter((resource) => resource.resourceType === type);
+    app.get(`/fhir/${type}`, async (_request, reply) =>
+      reply.type(FHIR_JSON).send(searchsetBundle(base, ofType.length, ofType, [], [{ relation: 'self', url: `${base}/fhir/${type}` }])),
+    );
+    app.get<{ Params: { id: string } }>(`/fhir/${type}/:id`, async (request, reply) => {
+      const resource: Resource | undefined = resources.get(`${type}/${request.params.id}`);
+      if (!resource) throw notFound(`${type}/${request.params.id}`);
+      return reply.type(FHIR_JSON).send(resource);
+    });
+  }
+}

@@ -1,0 +1,140 @@
+import type { Bundle, BundleLink, Resource } from 'fhir/r4.js';
+import { canSee, tenantTag, type Caller } from '../../auth/caller.js';
+import type { ResourceStore, SearchQuery } from '../../store/resource-store.js';
+import { searchsetBundle } from '../bundle.js';
+import { FhirError, operationOutcome, type Issue } from '../operation-outcome.js';
+import { INCLUDES, SEARCH_PARAMETERS } from '../search-parameters.js';
+
+export const MAX_COUNT = 100;
+const DEFAULT_COUNT = 20;
+
+type QueryValue = string | string[] | undefined;
+
+interface ParsedSearch {
+  query: SearchQuery;
+  includes: string[];
+  /** The parameters as understood, to rebuild paging links. */
+  echo: Array<[string, string]>;
+  unsupported: Issue[];
+}
+
+const values = (value: QueryValue): string[] => (Array.isArray(value) ? value : value === undefined ? [] : [value]);
+
+/** FHIR date/dateTime/instant to the [start, end) window its precision covers, in ms. */
+function instantWindow(text: string): [number, number] | undefined {
+  const match = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/.exec(text);
+  if (!match) return undefined;
+  const [, year, month, day, hour, minute, second, fraction, zone] = match;
+  if (hour !== undefined && !zone) return undefined;
+  const start = Date.parse(
+    `${year}-${month ?? '01'}-${day ?? '01'}T${hour ?? '00'}:${minute ?? '00'}:${second ?? '00'}${fraction ?? ''}${zone ?? 'Z'}`,
+  );
+  if (Number.isNaN(start)) return undefined;
+  const end = new Date(start);
+  if (fraction) end.setTime(start + 1);
+  else if (second) end.setTime(start + 1000);
+  else if (minute) end.setTime(start + 60_000);
+  else if (day) end.setUTCDate(end.getUTCDate() + 1);
+  else if (month) end.setUTCMonth(end.getUTCMonth() + 1);
+  else end.setUTCFullYear(end.getUTCFullYear() + 1);
+  return [start, end.getTime()];
+}
+
+function referenceValue(value: string, target: string | undefined): string {
+  const relative = /([A-Za-z]+\/[A-Za-z0-9.-]+)$/.exec(value)?.[1];
+  if (relative && value.includes('/')) return relative;
+  return target ? `${target}/${value}` : value;
+}
+
+/** Reads search parameters (contract §8); anything not understood is reported, never ignored. */
+export function parseSearch(type: string, params: Record<string, QueryValue>, caller: Caller): ParsedSearch {
+  const definitions = SEARCH_PARAMETERS[type] ?? [];
+  const query: SearchQuery = { type, tenant: caller.role === 'operator' ? undefined : tenantTag(caller), filters: [], offset: 0, count: DEFAULT_COUNT };
+  const includes: string[] = [];
+  const echo: Array<[string, string]> = [];
+  const unsupported: Issue[] = [];
+  const invalid = (expression: string, diagnostics: string) => {
+    throw new FhirError(400, { code: 'invalid', expression, diagnostics });
+  };
+
+  for (const [name, raw] of Object.entries(params)) {
+    for (const value of values(raw)) {
+      if (name === '_count' || name === '_offset') {
+        const number = /^[0-9]{1,9}$/.test(value) ? Number(value) : invalid(name, `${name} must be a non-negative integer`);
+        if (name === '_count') query.count = Math.min(number, MAX_COUNT);
+        else query.offset = number;
+      } else if (name === '_lastUpdated') {
+        const [, prefix = 'eq', instant = ''] = /^(eq|gt|ge|lt|le)?(.*)$/.exec(value) ?? [];
+        const window = instantWindow(instant) ?? invalid(name, '_lastUpdated must be a FHIR date or dateTime with time zone, optionally prefixed gt, ge, lt, le or eq');
+        const range = (query.lastUpdated ??= {});
+        if (prefix === 'gt') Object.assign(range, { min: window[1] - 1, minExclusive: true });
+        if (prefix === 'ge') Object.assign(range, { min: window[0], minExclusive: false });
+        if (prefix === 'lt') Object.assign(range, { max: window[0], maxExclusive: true });
+        if (prefix === 'le') Object.assign(range, { max: window[1], maxExclusive: true });
+        if (prefix === 'eq') Object.assign(range, { min: window[0], minExclusive: false, max: window[1], maxExclusive: true });
+        echo.push([name, value]);
+      } else if (name === '_include') {
+        const [source, param] = value.split(':');
+        if (source !== type || !param || !INCLUDES[type]?.[param]) {
+          unsupported.push({ code: 'not-supported', expression: name, diagnostics: `_include=${value} is not supported for ${type}` });
+        } else {
+          includes.push(param);
+          echo.push([name, value]);
+        }
+      } else if (name === '_format') {
+        if (!/json/.test(value)) unsupported.push({ code: 'not-supported', expression: name, diagnostics: 'Only JSON is supported' });
+      } else {
+        const definition = definitions.find((candidate) => candidate.name === name);
+        if (!definition) {
+          unsupported.push({ code: 'not-supported', expression: name, diagnostics: `Search parameter ${name} is not supported for ${type}` });
+          continue;
+        }
+        const alternatives = value.split(',').map((item): [string, string] => {
+          const text = item.trim();
+          if (!text) invalid(name, `${name} has an empty value`);
+          if (definition.type === 'reference') return [name, referenceValue(text, definition.target)];
+          return [name, text.startsWith('|') ? text.slice(1) : text];
+        });
+        query.filters.push(alternatives);
+        echo.push([name, value]);
+      }
+    }
+  }
+  return { query, includes, echo, unsupported };
+}
+
+function pageLink(baseUrl: string, type: string, echo: Array<[string, string]>, count: number, offset: number, relation: string): BundleLink {
+  const params = new URLSearchParams([...echo, ['_count', String(count)], ['_offset', String(offset)]]);
+  return { relation, url: `${baseUrl}/fhir/${type}?${params.toString()}` };
+}
+
+/** Runs a search for a caller: one page of matches, the includes they may see, paging links. */
+export async function search(
+  store: ResourceStore,
+  baseUrl: string,
+  type: string,
+  params: Record<string, QueryValue>,
+  caller: Caller,
+  lenient: boolean,
+): Promise<Bundle> {
+  const parsed = parseSearch(type, params, caller);
+  if (parsed.unsupported.length > 0 && !lenient) throw new FhirError(400, parsed.unsupported);
+  const { query, echo } = parsed;
+  const { total, resources } = await store.search(query);
+
+  const includeRefs = new Set<string>();
+  for (const resource of resources) {
+    for (const param of parsed.includes) for (const ref of INCLUDES[type]![param]!(resource)) includeRefs.add(ref);
+  }
+  const included = await store.readMany([...includeRefs].map((ref) => ref.split('/') as [string, string]));
+  const includes = included.flatMap((stored) => (stored && canSee(caller, stored.acl) ? [stored.resource] : []));
+
+  const { count, offset } = query;
+  const links = [pageLink(baseUrl, type, echo, count, offset, 'self')];
+  if (count > 0 && offset + count < total) links.push(pageLink(baseUrl, type, echo, count, offset + count, 'next'));
+  if (count > 0 && offset > 0) links.push(pageLink(baseUrl, type, echo, count, Math.max(0, offset - count), 'previous'));
+  const outcome: Resource | undefined = parsed.unsupported.length
+    ? operationOutcome(parsed.unsupported.map((issue) => ({ ...issue, severity: 'warning' })))
+    : undefined;
+  return searchsetBundle(baseUrl, total, resources, includes, links, outcome);
+}

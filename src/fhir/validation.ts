@@ -1,0 +1,35 @@
+import type { z } from 'zod';
+import { FhirError, type Issue } from './operation-outcome.js';
+
+/** JSON path of a zod issue, as contract §2 asks for `issue.expression`. */
+function pathOf(path: PropertyKey[]): string {
+  return path.reduce<string>(
+    (text, segment) => (typeof segment === 'number' ? `${text}[${segment}]` : text ? `${text}.${String(segment)}` : String(segment)),
+    '',
+  );
+}
+
+function toIssues(error: z.ZodError): Issue[] {
+  return error.issues.flatMap((issue): Issue[] => {
+    const expression = pathOf(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        code: 'structure',
+        expression: expression ? `${expression}.${key}` : key,
+        diagnostics: `${expression ? `${expression}.${key}` : key} is not a known field`,
+      }));
+    }
+    if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
+      return [{ code: 'required', expression, diagnostics: `${expression || 'body'} is required` }];
+    }
+    const message = issue.message.replace(/^Invalid input: /, '');
+    return [{ code: issue.code === 'invalid_type' ? 'structure' : 'value', expression: expression || undefined, diagnostics: `${expression || 'body'}: ${message}` }];
+  });
+}
+
+/** Parses input with a zod schema; a 400 OperationOutcome names every offending field. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new FhirError(400, toIssues(result.error));
+  return result.data;
+}

@@ -1,0 +1,37 @@
+import type { FastifyInstance } from 'fastify';
+import { practiceTag, requireRole, requireScope } from '../../auth/caller.js';
+import { collectionBundle } from '../../fhir/bundle.js';
+import { FHIR_JSON } from '../../fhir/media-type.js';
+import { FhirError, unprocessable } from '../../fhir/operation-outcome.js';
+import { NAMING_SYSTEM } from '../../fhir/profiles.js';
+import { parseOrThrow } from '../../fhir/validation.js';
+import { referralSchema } from '../referral.js';
+import { submitReferral } from '../submit-referral.js';
+
+/** `POST /referrals`: a HIS submits a Welzijn op Recept referral (contract §5.1). */
+export default async function hisIntakeRoutes(app: FastifyInstance) {
+  app.post('/referrals', async (request, reply) => {
+    const { caller } = request;
+    requireRole(caller, 'gp');
+    requireScope(caller, 'ServiceRequest', 'c');
+    const referral = parseOrThrow(referralSchema, request.body);
+    const practiceAgb = referral.requester.practice.agb;
+    if (practiceAgb !== caller.org) {
+      throw new FhirError(403, { code: 'forbidden', expression: 'requester.practice.agb', diagnostics: 'The practice AGB is not the practice of the access token' });
+    }
+    if (!referral.consent.shareWithSocialDomain) {
+      throw unprocessable('The patient has not consented to sharing with the social domain; nothing was stored', 'consent.shareWithSocialDomain', 'required');
+    }
+    const result = await submitReferral(app.intake, referral, {
+      party: practiceTag(practiceAgb),
+      identifierSystem: NAMING_SYSTEM.practiceReferral(practiceAgb),
+      tenants: [practiceTag(practiceAgb)],
+    });
+    app.metrics.referrals.inc({ channel: 'his', outcome: result.created ? 'created' : 'replayed' });
+    return reply
+      .code(result.created ? 201 : 200)
+      .header('location', `/fhir/ServiceRequest/${result.serviceRequestId}`)
+      .type(FHIR_JSON)
+      .send(collectionBundle(app.config.PUBLIC_BASE_URL, result.resources));
+  });
+}

@@ -1,0 +1,132 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Resource } from 'fhir/r4.js';
+import { deadlineAfterWorkingDays } from '../calendar/working-days.js';
+import { canonicalJson } from '../canonical-json.js';
+import type { Directory } from '../directory/directory.js';
+import { referralToFhir, type ReferralIds } from '../fhir/mapping/referral-to-fhir.js';
+import { conflict, FhirError, unprocessable } from '../fhir/operation-outcome.js';
+import { deliverToQueue, isPendingInOutbox, outboxEntry } from '../queue/outbox.js';
+import type { QueueEntry, TeamQueues } from '../queue/team-queues.js';
+import type { Keys } from '../store/keys.js';
+import type { ResourceStore } from '../store/resource-store.js';
+import type { Referral } from './referral.js';
+
+export interface IntakeDependencies {
+  redis: Redis;
+  store: ResourceStore;
+  keys: Keys;
+  queues: TeamQueues;
+  directory: Directory;
+}
+
+/** Where a referral came from: who may see it, and under which identifiers it is idempotent. */
+export interface ReferralChannel {
+  /** The submitting party, e.g. `gp:01054321`; with the referral id the idempotency key. */
+  party: string;
+  identifierSystem: string;
+  /** Tenancy tags besides the owning team's. */
+  tenants: string[];
+}
+
+export interface SubmittedReferral {
+  created: boolean;
+  serviceRequestId: string;
+  taskId: string;
+  resources: Resource[];
+}
+
+/** What the idempotency record keeps: the content hash and the ids of what was written. */
+interface ReferralRecord {
+  hash: string;
+  team: string;
+  urgent: boolean;
+  ids: ReferralIds;
+}
+
+const ORDER: Array<[keyof ReferralIds, string]> = [
+  ['serviceRequest', 'ServiceRequest'],
+  ['task', 'Task'],
+  ['patient', 'Patient'],
+  ['consent', 'Consent'],
+  ['practitioner', 'Practitioner'],
+  ['practitionerRole', 'PractitionerRole'],
+  ['practice', 'Organization'],
+];
+
+const storageBusy = () =>
+  new FhirError(503, { code: 'transient', diagnostics: 'The referral is stored but not yet queued; retry the same request' }, { 'retry-after': '2' });
+
+/**
+ * Stores a referral and puts its Task on the team's queue: all resources, the idempotency record
+ * and the outbox entry in one atomic commit, then the queue. Answers only once both are done.
+ */
+export async function submitReferral(deps: IntakeDependencies, referral: Referral, channel: ReferralChannel): Promise<SubmittedReferral> {
+  const team = deps.directory.teamForPostcode(referral.patient.address.postalCode);
+  if (!team) {
+    throw unprocessable('No sociaal wijkteam serves this postcode', 'patient.address.postalCode');
+  }
+  const hash = createHash('sha256').update(canonicalJson(referral)).digest('hex');
+  const guardKey = deps.keys.referral(channel.party, referral.referralId);
+  const existing = await deps.redis.get(guardKey);
+  if (existing) return replay(deps, JSON.parse(existing) as ReferralRecord, hash);
+
+  const ids: ReferralIds = {
+    patient: randomUUID(),
+    practitioner: randomUUID(),
+    practitionerRole: randomUUID(),
+    practice: randomUUID(),
+    consent: randomUUID(),
+    serviceRequest: randomUUID(),
+    task: randomUUID(),
+  };
+  const receivedAt = new Date();
+  const practiceName = referral.requester.practice.name ?? deps.directory.practice(referral.requester.practice.agb)?.name;
+  const resources = referralToFhir(
+    { ...referral, requester: { ...referral.requester, practice: { ...referral.requester.practice, name: practiceName } } },
+    {
+      ids,
+      team,
+      identifierSystem: channel.identifierSystem,
+      receivedAt,
+      pickupDeadline: deadlineAfterWorkingDays(receivedAt, team.pickupDeadlineDays),
+      contactDeadline: deadlineAfterWorkingDays(receivedAt, team.contactDeadlineDays),
+    },
+  );
+  const acl = [...channel.tenants, `coach:${team.id}`];
+  const entry: QueueEntry = { taskId: ids.task, teamId: team.id, urgent: referral.urgency === 'urgent' };
+  const record: ReferralRecord = { hash, team: team.id, urgent: entry.urgent, ids };
+  const result = await deps.store.commit({
+    writes: ORDER.map(([name]) => ({ resource: resources[name], acl })),
+    guard: { key: guardKey, value: JSON.stringify(record) },
+    ops: [outboxEntry(deps.keys, entry, receivedAt)],
+  });
+  if (result.outcome === 'guarded') return replay(deps, JSON.parse(result.existing) as ReferralRecord, hash);
+  if (result.outcome === 'conflict') throw new Error('a new referral collided with an existing resource id');
+  try {
+    await deliverToQueue(deps.redis, deps.keys, deps.queues, entry);
+  } catch {
+    throw storageBusy();
+  }
+  return { created: true, serviceRequestId: ids.serviceRequest, taskId: ids.task, resources: result.resources };
+}
+
+/** The same referral again: the same answer (current versions), or 409 when the content differs. */
+async function replay(deps: IntakeDependencies, record: ReferralRecord, hash: string): Promise<SubmittedReferral> {
+  if (record.hash !== hash) {
+    throw conflict('This referralId was already used for a referral with different content', 'referralId');
+  }
+  const entry: QueueEntry = { taskId: record.ids.task, teamId: record.team, urgent: record.urgent };
+  if (await isPendingInOutbox(deps.redis, deps.keys, entry)) {
+    await deliverToQueue(deps.redis, deps.keys, deps.queues, entry).catch(() => {
+      throw storageBusy();
+    });
+  }
+  const stored = await deps.store.readMany(ORDER.map(([name, type]) => [type, record.ids[name]]));
+  return {
+    created: false,
+    serviceRequestId: record.ids.serviceRequest,
+    taskId: record.ids.task,
+    resources: stored.flatMap((item) => (item ? [item.resource] : [])),
+  };
+}

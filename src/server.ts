@@ -1,0 +1,49 @@
+import { fileURLToPath } from 'node:url';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { withDevelopmentDefaults } from './dev-defaults.js';
+import { DirectoryError, loadDirectory } from './directory/directory.js';
+import { redisAnswers, startLocalRedis, type LocalRedis } from './store/local-redis.js';
+import { RedisPolicyError } from './store/redis.js';
+
+/** Starts the service: config and directory validated first, then Redis, then the HTTP listener. */
+async function main() {
+  const { env, development } = withDevelopmentDefaults(process.env);
+  const config = loadConfig(env);
+  const directory = loadDirectory(config.WOR_DIRECTORY);
+
+  let localRedis: LocalRedis | undefined;
+  if (development && !(await redisAnswers(config.REDIS_URL))) {
+    const port = Number(new URL(config.REDIS_URL).port || 6379);
+    localRedis = await startLocalRedis({ dir: fileURLToPath(new URL('../.redis-dev/', import.meta.url)), port });
+  }
+
+  const app = await buildApp({ config, directory });
+  if (development) {
+    app.log.warn('development mode: example directory and development signing keys (npm run token); never use in production');
+  }
+  if (localRedis) app.log.info({ port: localRedis.port }, 'started a local redis-server with AOF in .redis-dev/');
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
+    try {
+      await app.close();
+    } finally {
+      await localRedis?.stop();
+      process.exit(0);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ port: config.PORT, host: config.HOST });
+}
+
+main().catch((error: Error) => {
+  const known = error instanceof ConfigError || error instanceof DirectoryError || error instanceof RedisPolicyError || /redis-server/.test(error.message);
+  console.error(known ? `wor-bridge cannot start: ${error.message}` : error);
+  process.exit(1);
+});

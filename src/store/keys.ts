@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Every Redis key the service owns. Values that come from requests (identifiers, BSNs, codes) are
+ * hashed before they become part of a key name: key names show up in operator tooling, and a BSN
+ * must not.
+ */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  static digest(value: string): string {
+    return createHash('sha256').update(value).digest('base64url').slice(0, 22);
+  }
+
+  /** Hash: `v` (current version), `acl` (JSON tenancy tags), and one field per version with its JSON. */
+  resource(type: string, id: string): string {
+    return `${this.prefix}:res:${type}:${id}`;
+  }
+
+  /** Set of ids of `type` whose search parameter `param` has `value`. */
+  index(type: string, param: string, value: string): string {
+    return `${this.prefix}:idx:${type}:${param}:${Keys.digest(value)}`;
+  }
+
+  /** Sorted set (score: lastUpdated in ms) of the ids of `type` a tenant may see. */
+  tenancy(type: string, tag: string): string {
+    return `${this.prefix}:ten:${type}:${tag}`;
+  }
+
+  /** Sorted set (score: lastUpdated in ms) of every id of `type`, for operators. */
+  all(type: string): string {
+    return `${this.prefix}:all:${type}`;
+  }
+
+  /** Idempotency record of a referral, per referring party and its own referral id. */
+  referral(party: string, referralId: string): string {
+    return `${this.prefix}:referral:${party}:${Keys.digest(referralId)}`;
+  }
+
+  /** Tasks written but not yet confirmed on their team queue (score: time written, ms). */
+  get taskOutbox(): string {
+    return `${this.prefix}:outbox:tasks`;
+  }
+
+  get scratch(): string {
+    return `${this.prefix}:tmp`;
+  }
+}

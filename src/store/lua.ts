@@ -1,0 +1,76 @@
+/**
+ * Writes a set of resource versions, their index changes and an optional idempotency guard in one
+ * atomic step. Every check happens before the first write, because Redis does not roll back a
+ * script that fails half-way.
+ *
+ * ARGV[1] = JSON { guard?: {key, value}, writes: [{key, prev, version, json, acl}], ops: [[CMD, ...args]] }
+ * Returns {'ok'} | {'guard', existingValue} | {'conflict', key, currentVersion}.
+ */
+export const COMMIT_SCRIPT = `
+local tx = cjson.decode(ARGV[1])
+if tx.guard then
+  local existing = redis.call('GET', tx.guard.key)
+  if existing then return {'guard', existing} end
+end
+for _, w in ipairs(tx.writes) do
+  local current = tonumber(redis.call('HGET', w.key, 'v') or '0')
+  if current ~= w.prev then return {'conflict', w.key, tostring(current)} end
+end
+local allowed = {SADD = true, SREM = true, ZADD = true, ZREM = true, DEL = true, SET = true}
+for _, op in ipairs(tx.ops) do
+  if not allowed[op[1]] then return redis.error_reply('command not allowed in commit: ' .. tostring(op[1])) end
+end
+for _, w in ipairs(tx.writes) do
+  redis.call('HSET', w.key, 'v', tostring(w.version), tostring(w.version), w.json, 'acl', w.acl)
+end
+for _, op in ipairs(tx.ops) do
+  redis.call(unpack(op))
+end
+if tx.guard then redis.call('SET', tx.guard.key, tx.guard.value) end
+return {'ok'}
+`;
+
+/**
+ * One page of a search: intersects the caller's tenancy set (sorted by lastUpdated) with the index
+ * sets of each parameter (values of one parameter are OR-ed), counts the matches in the
+ * lastUpdated window and returns the current JSON of one page, newest first.
+ *
+ * ARGV[1] = JSON { base, filters: [[setKey, ...], ...], min, max, offset, count, scratch, resourcePrefix }
+ * Returns {total, json1, json2, ...}.
+ */
+export const SEARCH_SCRIPT = `
+local q = cjson.decode(ARGV[1])
+local source = q.base
+local temporary = {}
+if #q.filters > 0 then
+  local keys = {q.base}
+  local weights = {1}
+  for i, alternatives in ipairs(q.filters) do
+    if #alternatives == 1 then
+      keys[#keys + 1] = alternatives[1]
+    else
+      local union = q.scratch .. ':u' .. i
+      redis.call('SUNIONSTORE', union, unpack(alternatives))
+      temporary[#temporary + 1] = union
+      keys[#keys + 1] = union
+    end
+    weights[#weights + 1] = 0
+  end
+  source = q.scratch .. ':i'
+  temporary[#temporary + 1] = source
+  redis.call('ZINTERSTORE', source, #keys, unpack(keys), 'WEIGHTS', unpack(weights))
+end
+local total = redis.call('ZCOUNT', source, q.min, q.max)
+local ids = {}
+if q.count > 0 then
+  ids = redis.call('ZREVRANGEBYSCORE', source, q.max, q.min, 'LIMIT', q.offset, q.count)
+end
+if #temporary > 0 then redis.call('DEL', unpack(temporary)) end
+local result = {total}
+for _, id in ipairs(ids) do
+  local key = q.resourcePrefix .. id
+  local version = redis.call('HGET', key, 'v')
+  result[#result + 1] = redis.call('HGET', key, version)
+end
+return result
+`;

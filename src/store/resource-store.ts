@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import type { Resource } from 'fhir/r4.js';
+import type { Redis } from 'ioredis';
+import { indexEntries } from '../fhir/search-parameters.js';
+import { Keys } from './keys.js';
+import { COMMIT_SCRIPT, SEARCH_SCRIPT } from './lua.js';
+
+/** A resource as stored: its current version and the tenancy tags of who may see it. */
+export interface Stored<T extends Resource = Resource> {
+  resource: T;
+  acl: string[];
+}
+
+export interface Write {
+  /** The new content; `id` is required, `meta.versionId`/`meta.lastUpdated` are set on commit. */
+  resource: Resource;
+  /** What the writer read before; absent for a create. The commit fails if it is no longer current. */
+  previous?: Stored;
+  acl: string[];
+}
+
+/** A raw Redis command that must happen in the same atomic step (queue outbox, guards). */
+export type ExtraOp = [command: 'SADD' | 'SREM' | 'ZADD' | 'ZREM' | 'DEL' | 'SET', ...args: string[]];
+
+export interface CommitRequest {
+  writes: Write[];
+  /** Written last and only if the key does not exist yet; when it does, nothing is written. */
+  guard?: { key: string; value: string };
+  ops?: ExtraOp[];
+}
+
+export type CommitResult =
+  | { outcome: 'committed'; resources: Resource[] }
+  | { outcome: 'guarded'; existing: string }
+  | { outcome: 'conflict'; type: string; id: string };
+
+export interface SearchQuery {
+  type: string;
+  /** Tenancy tag of the caller, or undefined for an operator (every resource). */
+  tenant?: string;
+  /** Each inner array: index values of one parameter (OR); the parameters are AND-ed. */
+  filters: Array<Array<[param: string, value: string]>>;
+  lastUpdated?: { min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean };
+  offset: number;
+  count: number;
+}
+
+declare module 'ioredis' {
+  interface RedisCommander {
+    worCommit(tx: string): Promise<string[]>;
+    worSearch(query: string): Promise<Array<number | string>>;
+  }
+}
+
+/**
+ * Versioned FHIR resources in Redis with history, search indexes and tenancy. Writes of several
+ * resources (a whole referral) are atomic: one Lua script checks versions and guards, then writes.
+ */
+export class ResourceStore {
+  constructor(
+    private readonly redis: Redis,
+    readonly keys: Keys,
+  ) {
+    redis.defineCommand('worCommit', { numberOfKeys: 0, lua: COMMIT_SCRIPT });
+    redis.defineCommand('worSearch', { numberOfKeys: 0, lua: SEARCH_SCRIPT });
+  }
+
+  async read<T extends Resource>(type: string, id: string): Promise<Stored<T> | undefined> {
+    const key = this.keys.resource(type, id);
+    const [version, acl] = await this.redis.hmget(key, 'v', 'acl');
+    if (!version || !acl) return undefined;
+    const json = await this.redis.hget(key, version);
+    return json ? { resource: JSON.parse(json) as T, acl: JSON.parse(acl) as string[] } : undefined;
+  }
+
+  async readMany(refs: Array<[type: string, id: string]>): Promise<Array<Stored | undefined>> {
+    return Promise.all(refs.map(([type, id]) => this.read(type, id)));
+  }
+
+  async vread(type: string, id: string, versionId: string): Promise<Stored | undefined> {
+    const [json, acl] = await this.redis.hmget(this.keys.resource(type, id), versionId, 'acl');
+    return json && acl && /^[0-9]+$/.test(versionId) ? { resource: JSON.parse(json) as Resource, acl: JSON.parse(acl) as string[] } : undefined;
+  }
+
+  /** All versions, newest first. */
+  async history(type: string, id: string): Promise<{ versions: Resource[]; acl: string[] } | undefined> {
+    const fields = await this.redis.hgetall(this.keys.resource(type, id));
+    if (!fields.v || !fields.acl) return undefined;
+    const versions = Object.entries(fields)
+      .filter(([field]) => /^[0-9]+$/.test(field))
+      .sort(([a], [b]) => Number(b) - Number(a))
+      .map(([, json]) => JSON.parse(json) as Resource);
+    return { versions, acl: JSON.parse(fields.acl) as string[] };
+  }
+
+  async commit(request: CommitRequest): Promise<CommitResult> {
+    const lastUpdated = new Date();
+    const ops: ExtraOp[] = [];
+    const resources: Resource[] = [];
+    const writes = request.writes.map(({ resource, previous, acl }) => {
+      const type = resource.resourceType;
+      const id = resource.id;
+      if (!id) throw new Error(`${type} without id`);
+      const previousVersion = Number(previous?.resource.meta?.versionId ?? 0);
+      const version = previousVersion + 1;
+      const written = {
+        ...resource,
+        meta: { ...resource.meta, versionId: String(version), lastUpdated: lastUpdated.toISOString() },
+      } as Resource;
+      resources.push(written);
+      ops.push(...this.indexChanges(written, acl, previous), ['ZADD', this.keys.all(type), String(lastUpdated.getTime()), id]);
+      return { key: this.keys.resource(type, id), prev: previousVersion, version, json: JSON.stringify(written), acl: JSON.stringify(acl) };
+    });
+    const reply = await this.redis.worCommit(JSON.stringify({ guard: request.guard, writes, ops: [...ops, ...(request.ops ?? [])] }));
+    if (reply[0] === 'ok') return { outcome: 'committed', resources };
+    if (reply[0] === 'guard') return { outcome: 'guarded', existing: reply[1]! };
+    const [, type, id] = /:res:([A-Za-z]+):(.+)$/.exec(reply[1]!) ?? [];
+    return { outcome: 'conflict', type: type!, id: id! };
+  }
+
+  /** Index sets to leave and join, and the tenancy sets ordered by lastUpdated. */
+  private indexChanges(resource: Resource, acl: string[], previous: Stored | undefined): ExtraOp[] {
+    const type = resource.resourceType;
+    const id = resource.id!;
+    const key = ([param, value]: [string, string]) => this.keys.index(type, param, value);
+    const before = new Set(previous ? indexEntries(previous.resource).map(key) : []);
+    const after = new Set(indexEntries(resource).map(key));
+    const score = String(Date.parse(resource.meta!.lastUpdated!));
+    return [
+      ...[...before].filter((set) => !after.has(set)).map((set): ExtraOp => ['SREM', set, id]),
+      ...[...after].filter((set) => !before.has(set)).map((set): ExtraOp => ['SADD', set, id]),
+      ...(previous?.acl ?? []).filter((tag) => !acl.includes(tag)).map((tag): ExtraOp => ['ZREM', this.keys.tenancy(type, tag), id]),
+      ...acl.map((tag): ExtraOp => ['ZADD', this.keys.tenancy(type, tag), score, id]),
+    ];
+  }
+
+  async search(query: SearchQuery): Promise<{ total: number; resources: Resource[] }> {
+    const { type, lastUpdated = {} } = query;
+    const bound = (value: number | undefined, exclusive: boolean | undefined, infinite: string) =>
+      value === undefined ? infinite : `${exclusive ? '(' : ''}${value}`;
+    const reply = await this.redis.worSearch(
+      JSON.stringify({
+        base: query.tenant ? this.keys.tenancy(type, query.tenant) : this.keys.all(type),
+        filters: query.filters.map((alternatives) => alternatives.map(([param, value]) => this.keys.index(type, param, value))),
+        min: bound(lastUpdated.min, lastUpdated.minExclusive, '-inf'),
+        max: bound(lastUpdated.max, lastUpdated.maxExclusive, '+inf'),
+        offset: query.offset,
+        count: query.count,
+        scratch: `${this.keys.scratch}:${randomUUID()}`,
+        resourcePrefix: `${this.keys.resource(type, '')}`,
+      }),
+    );
+    const [total, ...jsons] = reply;
+    return { total: Number(total), resources: jsons.map((json) => JSON.parse(String(json)) as Resource) };
+  }
+}
