@@ -8,12 +8,15 @@ import directoryPlugin from './directory/plugin.js';
 import errorHandler from './fhir/error-handler.js';
 import conformanceRoutes from './fhir/rest/conformance-routes.js';
 import fhirRestRoutes from './fhir/rest/routes.js';
+import fhirWriteRoutes from './fhir/rest/write-routes.js';
+import hisCancelRoutes from './intake/his/cancel-routes.js';
 import hisIntakeRoutes from './intake/his/routes.js';
 import type { IntakeDependencies } from './intake/submit-referral.js';
 import docsRoutes from './ops/docs.js';
 import metricsPlugin from './ops/metrics.js';
 import opsRoutes from './ops/routes.js';
 import queuePlugin from './queue/plugin.js';
+import queueRoutes from './queue/routes.js';
 import storePlugin from './store/plugin.js';
 
 declare module 'fastify' {
@@ -56,7 +59,10 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(docsRoutes);
   await instance.register(conformanceRoutes);
   await instance.register(fhirRestRoutes);
+  await instance.register(fhirWriteRoutes);
   await instance.register(hisIntakeRoutes);
+  await instance.register(hisCancelRoutes);
+  await instance.register(queueRoutes);
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;

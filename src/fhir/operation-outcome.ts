@@ -48,3 +48,5 @@ export const notFound = (what = 'Resource') => new FhirError(404, { code: 'not-f
 export const conflict = (diagnostics: string, expression?: string) =>
   new FhirError(409, { code: 'conflict', diagnostics, expression });
 export const forbidden = (diagnostics: string) => new FhirError(403, { code: 'forbidden', diagnostics });
+export const preconditionFailed = (type: string) =>
+  new FhirError(412, { code: 'conflict', diagnostics: `The ${type} has changed since the version in If-Match; read it again` });

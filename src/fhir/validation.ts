@@ -9,9 +9,9 @@ function pathOf(path: PropertyKey[]): string {
   );
 }
 
-function toIssues(error: z.ZodError): Issue[] {
+function toIssues(error: z.ZodError, root: string | undefined): Issue[] {
   return error.issues.flatMap((issue): Issue[] => {
-    const expression = pathOf(issue.path);
+    const expression = pathOf(root ? [root, ...issue.path] : issue.path);
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({
         code: 'structure',
@@ -27,9 +27,12 @@ function toIssues(error: z.ZodError): Issue[] {
   });
 }
 
-/** Parses input with a zod schema; a 400 OperationOutcome names every offending field. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+/**
+ * Parses input with a zod schema; a 400 OperationOutcome names every offending field, as a path
+ * under `root` (e.g. `Task`) when given.
+ */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, root?: string): z.output<S> {
   const result = schema.safeParse(input);
-  if (!result.success) throw new FhirError(400, toIssues(result.error));
+  if (!result.success) throw new FhirError(400, toIssues(result.error, root));
   return result.data;
 }

@@ -99,7 +99,10 @@ export async function submitReferral(deps: IntakeDependencies, referral: Referra
   const result = await deps.store.commit({
     writes: ORDER.map(([name]) => ({ resource: resources[name], acl })),
     guard: { key: guardKey, value: JSON.stringify(record) },
-    ops: [outboxEntry(deps.keys, entry, receivedAt)],
+    ops: [
+      outboxEntry(deps.keys, entry, receivedAt),
+      ['ZADD', deps.keys.pickupDeadlines(team.id), String(Date.parse(resources.task.restriction!.period!.end!)), ids.task],
+    ],
   });
   if (result.outcome === 'guarded') return replay(deps, JSON.parse(result.existing) as ReferralRecord, hash);
   if (result.outcome === 'conflict') throw new Error('a new referral collided with an existing resource id');
@@ -109,6 +112,12 @@ export async function submitReferral(deps: IntakeDependencies, referral: Referra
     throw storageBusy();
   }
   return { created: true, serviceRequestId: ids.serviceRequest, taskId: ids.task, resources: result.resources };
+}
+
+/** The ids of a referral a party submitted earlier under its own referral id. */
+export async function findReferral(deps: Pick<IntakeDependencies, 'redis' | 'keys'>, party: string, referralId: string): Promise<ReferralIds | undefined> {
+  const record = await deps.redis.get(deps.keys.referral(party, referralId));
+  return record ? (JSON.parse(record) as ReferralRecord).ids : undefined;
 }
 
 /** The same referral again: the same answer (current versions), or 409 when the content differs. */

@@ -14,9 +14,11 @@ export function outboxEntry(keys: Keys, entry: QueueEntry, at: Date): ExtraOp {
   return ['ZADD', keys.taskOutbox, String(at.getTime()), JSON.stringify(entry)];
 }
 
+/** Puts the Task on its queue, then clears its outbox entry and wakes the team's claimers. */
 export async function deliverToQueue(redis: Redis, keys: Keys, queues: TeamQueues, entry: QueueEntry): Promise<void> {
   await queues.add(entry);
   await redis.zrem(keys.taskOutbox, JSON.stringify(entry));
+  await redis.publish(keys.queueSignal, entry.teamId);
 }
 
 /** Is this Task still in the outbox (stored, queue not yet confirmed)? */
@@ -40,8 +42,8 @@ export async function relayOutbox(
   for (const member of members) {
     const entry = JSON.parse(member) as QueueEntry;
     const task = await store.read<Task>('Task', entry.taskId);
-    if (task?.resource.status === 'requested') await queues.add(entry);
-    await redis.zrem(keys.taskOutbox, member);
+    if (task?.resource.status === 'requested') await deliverToQueue(redis, keys, queues, entry);
+    else await redis.zrem(keys.taskOutbox, member);
     log.info({ taskId: entry.taskId, team: entry.teamId, queued: task?.resource.status === 'requested' }, 'outbox entry relayed');
   }
   return members.length;

@@ -42,6 +42,26 @@ export class Keys {
     return `${this.prefix}:outbox:tasks`;
   }
 
+  /** A coach system's lease on a queued Task: JSON {team, taskId}. */
+  lease(leaseId: string): string {
+    return `${this.prefix}:lease:${leaseId}`;
+  }
+
+  /** The current lease id of a Task, while one is held. */
+  leaseOfTask(taskId: string): string {
+    return `${this.prefix}:lease-of:${taskId}`;
+  }
+
+  /** Sorted set of the team's Tasks not yet accepted (score: pick-up deadline, ms). */
+  pickupDeadlines(teamId: string): string {
+    return `${this.prefix}:pickup:${teamId}`;
+  }
+
+  /** Pub/sub channel on which a team id is published when work becomes claimable. */
+  get queueSignal(): string {
+    return `${this.prefix}:queue-signal`;
+  }
+
   get scratch(): string {
     return `${this.prefix}:tmp`;
   }

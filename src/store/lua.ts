@@ -58,7 +58,12 @@ if #q.filters > 0 then
   end
   source = q.scratch .. ':i'
   temporary[#temporary + 1] = source
-  redis.call('ZINTERSTORE', source, #keys, unpack(keys), 'WEIGHTS', unpack(weights))
+  -- unpack() expands only in the last position of an argument list, so build the whole list first
+  local args = {source, #keys}
+  for _, key in ipairs(keys) do args[#args + 1] = key end
+  args[#args + 1] = 'WEIGHTS'
+  for _, weight in ipairs(weights) do args[#args + 1] = weight end
+  redis.call('ZINTERSTORE', unpack(args))
 end
 local total = redis.call('ZCOUNT', source, q.min, q.max)
 local ids = {}

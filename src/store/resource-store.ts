@@ -134,6 +134,26 @@ export class ResourceStore {
     ];
   }
 
+  /**
+   * Read-modify-write with optimistic concurrency: `change` gets the current version and returns
+   * the next content (or undefined to leave it); on a concurrent write it runs again on the newer one.
+   */
+  async update<T extends Resource>(
+    type: string,
+    id: string,
+    change: (current: Stored<T>) => T | undefined,
+    options: { ops?: (next: T) => ExtraOp[] } = {},
+  ): Promise<{ before: Stored<T>; after: Stored<T> } | undefined> {
+    for (;;) {
+      const current = await this.read<T>(type, id);
+      if (!current) return undefined;
+      const next = change(current);
+      if (!next) return { before: current, after: current };
+      const result = await this.commit({ writes: [{ resource: next, previous: current, acl: current.acl }], ops: options.ops?.(next) });
+      if (result.outcome === 'committed') return { before: current, after: { resource: result.resources[0] as T, acl: current.acl } };
+    }
+  }
+
   async search(query: SearchQuery): Promise<{ total: number; resources: Resource[] }> {
     const { type, lastUpdated = {} } = query;
     const bound = (value: number | undefined, exclusive: boolean | undefined, infinite: string) =>

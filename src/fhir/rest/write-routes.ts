@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify';
+import type { ServiceRequest, Task } from 'fhir/r4.js';
+import jsonPatch, { type Operation } from 'fast-json-patch';
+import { canonicalJson } from '../../canonical-json.js';
+import { canSee, requireScope, tenantTag, type Caller } from '../../auth/caller.js';
+import { cancelReferral } from '../../intake/cancel-referral.js';
+import type { Stored } from '../../store/resource-store.js';
+import type { Party } from '../../tasks/state-machine.js';
+import { teamOfTask } from '../../tasks/task-service.js';
+import { FhirError, notFound, preconditionFailed } from '../operation-outcome.js';
+import { parseIfMatch, sendResource } from './etag.js';
+import { ID_PATTERN } from './resource-types.js';
+
+/** The caller's part in a Task it can see: its team, its referrer, or an operator. */
+function partyFor(caller: Caller, stored: Stored<Task>): Party {
+  if (caller.role === 'operator') return 'operator';
+  if (caller.role === 'coach' && caller.org === teamOfTask(stored.resource)) return 'team';
+  if ((caller.role === 'gp' || caller.role === 'portal') && stored.acl.includes(tenantTag(caller))) return 'referrer';
+  throw notFound('Task');
+}
+
+/** RFC 6902 on a copy; a malformed patch or a failing `test` names the operation. */
+function applyJsonPatch<T>(document: T, patch: unknown): T {
+  if (!Array.isArray(patch)) throw new FhirError(400, { code: 'structure', diagnostics: 'A JSON Patch is an array of operations' });
+  const error = jsonPatch.validate(patch as Operation[], document);
+  if (error) {
+    const index = (error as { index?: number }).index ?? 0;
+    throw new FhirError(400, { code: 'invalid', expression: `[${index}]`, diagnostics: `JSON Patch operation ${index} is not valid (${error.name})` });
+  }
+  try {
+    return jsonPatch.applyPatch(structuredClone(document), patch as Operation[], false, false).newDocument;
+  } catch (thrown) {
+    const index = (thrown as { index?: number }).index ?? 0;
+    throw new FhirError(422, { code: 'conflict', expression: `[${index}]`, diagnostics: `JSON Patch operation ${index} does not apply (a test failed or a path is missing)` });
+  }
+}
+
+/**
+ * Writes through FHIR REST: the Task lifecycle (PUT or JSON Patch, with If-Match) and the
+ * referrer's revocation of a ServiceRequest. Every other change is refused.
+ */
+export default async function fhirWriteRoutes(app: FastifyInstance) {
+  app.addContentTypeParser('application/json-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+
+  async function visibleTask(caller: Caller, id: string): Promise<Stored<Task>> {
+    requireScope(caller, 'Task', 'u');
+    const stored = ID_PATTERN.test(id) ? await app.store.read<Task>('Task', id) : undefined;
+    if (!stored || !canSee(caller, stored.acl)) throw notFound(`Task/${id}`);
+    return stored;
+  }
+
+  app.put<{ Params: { id: string } }>('/fhir/Task/:id', async (request, reply) => {
+    const stored = await visibleTask(request.caller, request.params.id);
+    const expected = parseIfMatch(request.headers['if-match']);
+    const proposed = request.body as Task;
+    const updated = await app.tasks.update(stored.resource.id!, partyFor(request.caller, stored), () => proposed, expected);
+    return sendResource(reply, updated.resource);
+  });
+
+  app.patch<{ Params: { id: string } }>('/fhir/Task/:id', async (request, reply) => {
+    const stored = await visibleTask(request.caller, request.params.id);
+    const expected = parseIfMatch(request.headers['if-match']);
+    const updated = await app.tasks.update(stored.resource.id!, partyFor(request.caller, stored), (current) => applyJsonPatch(current, request.body), expected);
+    return sendResource(reply, updated.resource);
+  });
+
+  app.patch<{ Params: { id: string } }>('/fhir/ServiceRequest/:id', async (request, reply) => {
+    const { caller } = request;
+    requireScope(caller, 'ServiceRequest', 'u');
+    const id = request.params.id;
+    const stored = ID_PATTERN.test(id) ? await app.store.read<ServiceRequest>('ServiceRequest', id) : undefined;
+    if (!stored || !canSee(caller, stored.acl)) throw notFound(`ServiceRequest/${id}`);
+    const expected = parseIfMatch(request.headers['if-match']);
+    if (expected !== undefined && stored.resource.meta?.versionId !== expected) throw preconditionFailed('ServiceRequest');
+    if (caller.role !== 'operator' && !(caller.role === 'gp' || caller.role === 'portal')) {
+      throw new FhirError(403, { code: 'forbidden', diagnostics: 'Only the referrer may revoke a referral' });
+    }
+    const patched = applyJsonPatch(stored.resource, request.body);
+    const { status: _before, meta: _meta, ...restBefore } = stored.resource;
+    const { status, meta: _patchedMeta, ...restAfter } = patched;
+    if (canonicalJson(restBefore) !== canonicalJson(restAfter) || (status !== 'revoked' && status !== stored.resource.status)) {
+      throw new FhirError(422, { code: 'business-rule', expression: 'ServiceRequest', diagnostics: 'Only ServiceRequest.status may change, and only to revoked' });
+    }
+    if (status === 'revoked') {
+      const { resources } = await app.store.search({ type: 'Task', filters: [[['focus', `ServiceRequest/${id}`]]], offset: 0, count: 1 });
+      const party = caller.role === 'operator' ? 'operator' : 'referrer';
+      if (resources[0]) await cancelReferral(app.store, app.tasks, resources[0].id!, 'Ingetrokken door de verwijzer', party);
+    }
+    const current = await app.store.read<ServiceRequest>('ServiceRequest', id);
+    return sendResource(reply, current!.resource);
+  });
+}

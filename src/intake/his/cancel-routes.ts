@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { practiceTag, requireRole, requireScope } from '../../auth/caller.js';
+import { collectionBundle } from '../../fhir/bundle.js';
+import { FHIR_JSON } from '../../fhir/media-type.js';
+import { notFound } from '../../fhir/operation-outcome.js';
+import { parseOrThrow } from '../../fhir/validation.js';
+import { cancelReferral } from '../cancel-referral.js';
+import { findReferral } from '../submit-referral.js';
+
+const cancelBody = z.strictObject({ reason: z.string().trim().min(1, 'a reason is required').max(2000) });
+
+/** `POST /referrals/{referralId}/cancel`: the practice withdraws its own referral (contract §5.4). */
+export default async function hisCancelRoutes(app: FastifyInstance) {
+  app.post<{ Params: { referralId: string } }>('/referrals/:referralId/cancel', async (request, reply) => {
+    const { caller } = request;
+    requireRole(caller, 'gp');
+    requireScope(caller, 'ServiceRequest', 'u');
+    const { reason } = parseOrThrow(cancelBody, request.body);
+    const ids = await findReferral(app.intake, practiceTag(caller.org), request.params.referralId);
+    if (!ids) throw notFound('Referral');
+    const { task, serviceRequest } = await cancelReferral(app.store, app.tasks, ids.task, reason, 'referrer');
+    return reply.type(FHIR_JSON).send(collectionBundle(app.config.PUBLIC_BASE_URL, serviceRequest ? [serviceRequest, task] : [task]));
+  });
+}

@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Resource, ServiceRequest, Task } from 'fhir/r4.js';
+import type { Redis } from 'ioredis';
+import { conflict, FhirError, notFound } from '../fhir/operation-outcome.js';
+import type { Keys } from '../store/keys.js';
+import type { ResourceStore } from '../store/resource-store.js';
+import { QUEUED_STATUSES } from '../tasks/state-machine.js';
+import type { TaskService } from '../tasks/task-service.js';
+import type { QueueSignal } from './queue-signal.js';
+import type { TeamQueues } from './team-queues.js';
+
+export interface Lease {
+  id: string;
+  expiresAt: string;
+}
+
+export interface Claim {
+  lease: Lease;
+  task: Task;
+  /** Task, ServiceRequest, Patient, Consent and the requester, as the team may see them. */
+  resources: Resource[];
+}
+
+interface LeaseRecord {
+  team: string;
+  taskId: string;
+}
+
+/** How long a lease record outlives its lease, so that a late ack hears "expired" rather than "unknown". */
+const LEASE_RECORD_GRACE_SECONDS = 3600;
+const POLL_INTERVAL_MS = 1000;
+
+const leaseExpired = () => conflict('This lease has expired; the task went back to the queue. Claim again.');
+
+/**
+ * The team queue as coach systems see it (contract §6): claim with a lease, then ack, release or
+ * extend it. BullMQ holds the queue and the locks; the Task in the store follows every move.
+ */
+export class LeaseService {
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly queues: TeamQueues,
+    private readonly tasks: TaskService,
+    private readonly signal: QueueSignal,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  /** Long-polls up to `waitSeconds` for the next task; undefined when none came. */
+  async claim(teamId: string, waitSeconds: number, closing: () => boolean): Promise<Claim | undefined> {
+    const deadline = Date.now() + waitSeconds * 1000;
+    for (;;) {
+      const claim = await this.claimNext(teamId);
+      if (claim) return claim;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || closing()) return undefined;
+      await this.signal.wait(teamId, Math.min(remaining, POLL_INTERVAL_MS));
+    }
+  }
+
+  private async claimNext(teamId: string): Promise<Claim | undefined> {
+    for (;;) {
+      const leaseId = randomUUID();
+      const job = await this.queues.take(teamId, leaseId);
+      if (!job) return undefined;
+      const expiresAt = new Date(Date.now() + this.queues.leaseMs).toISOString();
+      const taskId = job.data.taskId;
+      const current = await this.store.read<Task>('Task', taskId);
+      if (!current || !QUEUED_STATUSES.includes(current.resource.status)) {
+        // Cancelled or finished while it waited: it does not belong on the queue any more.
+        await job.moveToCompleted({ closed: true }, leaseId, false).catch(() => undefined);
+        continue;
+      }
+      const record: LeaseRecord = { team: teamId, taskId };
+      const ttl = Math.ceil(this.queues.leaseMs / 1000) + LEASE_RECORD_GRACE_SECONDS;
+      await this.redis
+        .multi()
+        .set(this.keys.lease(leaseId), JSON.stringify(record), 'EX', ttl)
+        .set(this.keys.leaseOfTask(taskId), leaseId, 'EX', ttl)
+        .exec();
+      const task = current.resource.status === 'received' ? current : await this.tasks.changeStatus(taskId, 'queue', { status: 'received' });
+      this.log.info({ taskId, team: teamId, leaseId }, 'task claimed');
+      return { lease: { id: leaseId, expiresAt }, task: task.resource, resources: await this.claimBundle(task.resource) };
+    }
+  }
+
+  private async claimBundle(task: Task): Promise<Resource[]> {
+    const [requestType, requestId] = (task.focus?.reference ?? '').split('/') as [string, string];
+    const request = await this.store.read<ServiceRequest>(requestType, requestId);
+    const refs = [request?.resource.subject?.reference, ...(request?.resource.supportingInfo ?? []).map((info) => info.reference), request?.resource.requester?.reference];
+    const related = await this.store.readMany(refs.flatMap((ref) => (ref ? [ref.split('/') as [string, string]] : [])));
+    const role = related.find((item) => item?.resource.resourceType === 'PractitionerRole')?.resource as
+      | { practitioner?: { reference?: string }; organization?: { reference?: string } }
+      | undefined;
+    const requester = await this.store.readMany(
+      [role?.practitioner?.reference, role?.organization?.reference].flatMap((ref) => (ref ? [ref.split('/') as [string, string]] : [])),
+    );
+    return [task, ...(request ? [request.resource] : []), ...[...related, ...requester].flatMap((item) => (item ? [item.resource] : []))];
+  }
+
+  /** The lease record, if it belongs to this team; unknown and foreign leases are both 404. */
+  private async leaseRecord(teamId: string, leaseId: string): Promise<LeaseRecord> {
+    const json = await this.redis.get(this.keys.lease(leaseId));
+    const record = json ? (JSON.parse(json) as LeaseRecord) : undefined;
+    if (!record || record.team !== teamId) throw notFound('Lease');
+    return record;
+  }
+
+  /** The lease, if its lock is still held: 409 once it expired (or was closed by a cancellation). */
+  private async heldLease(teamId: string, leaseId: string): Promise<LeaseRecord> {
+    const record = await this.leaseRecord(teamId, leaseId);
+    const lock = await this.redis.get(`${this.queues.prefix}:team-${teamId}:${record.taskId}:lock`);
+    if (lock !== leaseId) {
+      const task = await this.store.read<Task>('Task', record.taskId);
+      throw task?.resource.status === 'cancelled' ? cancelledByReferrer() : leaseExpired();
+    }
+    return record;
+  }
+
+  /** The coach system's answer: the Task takes the status and leaves the queue. */
+  async acknowledge(teamId: string, leaseId: string, status: 'accepted' | 'rejected', statusReason?: string): Promise<Task> {
+    const record = await this.heldLease(teamId, leaseId);
+    const updated = await this.tasks.changeStatus(record.taskId, 'team', {
+      status,
+      ...(statusReason ? { statusReason: { text: statusReason } } : {}),
+    });
+    await this.redis.del(this.keys.lease(leaseId));
+    return updated.resource;
+  }
+
+  /** Back in the queue, in front of tasks of the same urgency. */
+  async release(teamId: string, leaseId: string): Promise<Task> {
+    const record = await this.heldLease(teamId, leaseId);
+    const job = await this.queues.job(teamId, record.taskId);
+    await job?.moveToWait(leaseId);
+    await this.redis.del(this.keys.lease(leaseId), this.keys.leaseOfTask(record.taskId));
+    const task = await this.returnToQueue(record.taskId);
+    await this.redis.publish(this.keys.queueSignal, teamId);
+    return task;
+  }
+
+  async extend(teamId: string, leaseId: string): Promise<Lease> {
+    const record = await this.heldLease(teamId, leaseId);
+    const job = await this.queues.job(teamId, record.taskId);
+    const extended = job ? await job.extendLock(leaseId, this.queues.leaseMs) : 0;
+    if (!extended) throw leaseExpired();
+    const ttl = Math.ceil(this.queues.leaseMs / 1000) + LEASE_RECORD_GRACE_SECONDS;
+    await this.redis.multi().expire(this.keys.lease(leaseId), ttl).expire(this.keys.leaseOfTask(record.taskId), ttl).exec();
+    return { id: leaseId, expiresAt: new Date(Date.now() + this.queues.leaseMs).toISOString() };
+  }
+
+  /** BullMQ found an expired lease and put the job back: the Task follows. */
+  async leaseExpired(teamId: string, taskId: string): Promise<void> {
+    const leaseId = await this.redis.get(this.keys.leaseOfTask(taskId));
+    if (leaseId) await this.redis.del(this.keys.leaseOfTask(taskId));
+    await this.returnToQueue(taskId);
+    await this.redis.publish(this.keys.queueSignal, teamId);
+    this.log.info({ taskId, team: teamId }, 'lease expired; task back in the queue');
+  }
+
+  private async returnToQueue(taskId: string): Promise<Task> {
+    const current = await this.store.read<Task>('Task', taskId);
+    if (current?.resource.status !== 'received') return current?.resource as Task;
+    return (await this.tasks.changeStatus(taskId, 'queue', { status: 'requested' })).resource;
+  }
+
+  async counts(teamId: string): Promise<{ waiting: number; leased: number; overdue: number }> {
+    const [counts, overdue] = await Promise.all([
+      this.queues.counts(teamId),
+      this.redis.zcount(this.keys.pickupDeadlines(teamId), '-inf', Date.now()),
+    ]);
+    return { ...counts, overdue };
+  }
+}
+
+/** The reason itself stays in Task.statusReason: it is free text and may not appear in an error. */
+const cancelledByReferrer = () =>
+  new FhirError(409, { code: 'conflict', expression: 'Task.status', diagnostics: 'The referrer cancelled this referral; its reason is in Task.statusReason' });

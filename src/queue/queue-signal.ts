@@ -1,0 +1,43 @@
+import { Redis } from 'ioredis';
+
+/**
+ * Wakes long-polling claimers when work becomes claimable, in every service process: a team id
+ * published on one Redis channel. A missed message costs at most one poll interval.
+ */
+export class QueueSignal {
+  private readonly subscriber: Redis;
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  constructor(redisUrl: string, private readonly channel: string) {
+    this.subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+    this.subscriber.on('error', () => {});
+    this.subscriber.on('message', (_channel: string, teamId: string) => {
+      for (const wake of this.waiters.get(teamId) ?? []) wake();
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.subscriber.connect();
+    await this.subscriber.subscribe(this.channel);
+  }
+
+  /** Resolves when the team is signalled or after `ms`, whichever comes first. */
+  wait(teamId: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiters = this.waiters.get(teamId) ?? new Set();
+      this.waiters.set(teamId, waiters);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      waiters.add(done);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const waiters of this.waiters.values()) for (const wake of waiters) wake();
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+  }
+}

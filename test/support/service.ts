@@ -1,0 +1,107 @@
+import { createWriteStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { buildApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/dev-defaults.js';
+import { loadDirectory, parseDirectory, type Directory } from '../../src/directory/directory.js';
+import { mintDevToken, type DevTokenOptions } from '../../scripts/dev-token.js';
+
+export interface Response<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface RequestOptions {
+  token?: string;
+  body?: unknown;
+  /** Sent as-is instead of JSON. */
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+export interface TestService {
+  app: FastifyInstance;
+  baseUrl: string;
+  config: Config;
+  redis: Redis;
+  prefix: string;
+  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<Response<T>>;
+  token(role: string, org: string, options?: Omit<DevTokenOptions, 'role' | 'org'>): Promise<string>;
+  /** Keys under this service's prefix matching a pattern (after the prefix). */
+  keys(pattern: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  directoryYaml?: string;
+  env?: Record<string, string>;
+  /** Share the key prefix of another service (two processes on one Redis). */
+  prefix?: string;
+}
+
+/**
+ * Starts the real service on a free port against the test Redis, with a key prefix of its own and
+ * debug logs in test/.logs (checked for patient data after the run).
+ */
+export async function startService(options: ServiceOptions = {}): Promise<TestService> {
+  const prefix = options.prefix ?? `test-${randomUUID().slice(0, 8)}`;
+  const config = loadConfig({
+    WOR_DIRECTORY: 'config/directory.example.yaml',
+    AUTH_JWKS_FILE: 'config/dev/jwks.json',
+    AUTH_ISSUER: DEV_ISSUER,
+    AUTH_AUDIENCE: DEV_AUDIENCE,
+    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_KEY_PREFIX: prefix,
+    LOG_LEVEL: 'debug',
+    PUBLIC_BASE_URL: 'http://wor-bridge.test',
+    ...options.env,
+  });
+  const directory: Directory = options.directoryYaml ? parseDirectory(options.directoryYaml) : loadDirectory(config.WOR_DIRECTORY);
+  const logStream = createWriteStream(`test/.logs/${prefix}-${process.pid}-${randomUUID().slice(0, 4)}.log`, { flags: 'a' });
+  const app = await buildApp({ config, directory, logStream });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address() as { port: number };
+  const baseUrl = `http://127.0.0.1:${address.port}`;
+  const redis = new Redis(config.REDIS_URL);
+
+  return {
+    app,
+    baseUrl,
+    config,
+    redis,
+    prefix,
+    async request(method, path, { token, body, rawBody, headers = {} } = {}) {
+      const response = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body !== undefined ? { 'content-type': 'application/fhir+json' } : {}),
+          ...headers,
+        },
+        body: rawBody ?? (body !== undefined ? JSON.stringify(body) : undefined),
+      });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON (metrics, yaml)
+      }
+      return { status: response.status, headers: response.headers, body: parsed as any };
+    },
+    token: (role, org, tokenOptions = {}) => mintDevToken({ role, org, ...tokenOptions }),
+    keys: (pattern) => redis.keys(`${prefix}:${pattern}`),
+    async close() {
+      await app.close();
+      if (!options.prefix) {
+        const keys = await redis.keys(`${prefix}:*`);
+        for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+      }
+      redis.disconnect();
+      await new Promise((resolve) => logStream.end(resolve));
+    },
+  };
+}
