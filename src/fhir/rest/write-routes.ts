@@ -22,7 +22,7 @@ function partyFor(caller: Caller, stored: Stored<Task>): Party {
 /** RFC 6902 on a copy; a malformed patch or a failing `test` names the operation. */
 function applyJsonPatch<T>(document: T, patch: unknown): T {
   if (!Array.isArray(patch)) throw new FhirError(400, { code: 'structure', diagnostics: 'A JSON Patch is an array of operations' });
-  const error = jsonPatch.validate(patch as Operation[], document);
+  const error = jsonPatch.validate(patch as Operation[]);
   if (error) {
     const index = (error as { index?: number }).index ?? 0;
     throw new FhirError(400, { code: 'invalid', expression: `[${index}]`, diagnostics: `JSON Patch operation ${index} is not valid (${error.name})` });
