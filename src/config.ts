@@ -19,6 +19,12 @@ const envSchema = z
     QUEUE_LEASE_SECONDS: positiveInt(60),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     BODY_LIMIT_BYTES: positiveInt(1024 * 1024),
+    /** Feedback delivery to GP FHIR endpoints: attempts before parking, first backoff, per-call timeout. */
+    DELIVERY_ATTEMPTS: positiveInt(8),
+    DELIVERY_BACKOFF_MS: positiveInt(1000),
+    DELIVERY_TIMEOUT_MS: positiveInt(10_000),
+    /** How often deadline timers (pick-up, contact) are checked. */
+    DEADLINE_CHECK_MS: positiveInt(30_000),
   })
   .refine((env) => Boolean(env.AUTH_JWKS_FILE) !== Boolean(env.AUTH_JWKS_URL), {
     message: 'set exactly one of AUTH_JWKS_FILE and AUTH_JWKS_URL',
