@@ -15,6 +15,7 @@ import type { IntakeDependencies } from './intake/submit-referral.js';
 import docsRoutes from './ops/docs.js';
 import metricsPlugin from './ops/metrics.js';
 import opsRoutes from './ops/routes.js';
+import outboxPlugin from './outbox/plugin.js';
 import queuePlugin from './queue/plugin.js';
 import queueRoutes from './queue/routes.js';
 import storePlugin from './store/plugin.js';
@@ -45,13 +46,14 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(metricsPlugin);
   await instance.register(storePlugin);
   await instance.register(directoryPlugin, { directory: options.directory });
+  await instance.register(outboxPlugin);
   await instance.register(queuePlugin);
   await instance.register(authPlugin);
   instance.decorate('intake', {
     redis: instance.redis,
     store: instance.store,
     keys: instance.store.keys,
-    queues: instance.queues,
+    outbox: instance.outbox,
     directory: instance.directory,
   });
 

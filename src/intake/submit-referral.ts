@@ -6,8 +6,8 @@ import { canonicalJson } from '../canonical-json.js';
 import type { Directory } from '../directory/directory.js';
 import { referralToFhir, type ReferralIds } from '../fhir/mapping/referral-to-fhir.js';
 import { conflict, FhirError, unprocessable } from '../fhir/operation-outcome.js';
-import { deliverToQueue, isPendingInOutbox, outboxEntry } from '../queue/outbox.js';
-import type { QueueEntry, TeamQueues } from '../queue/team-queues.js';
+import type { Outbox } from '../outbox/outbox.js';
+import type { QueueEntry } from '../queue/team-queues.js';
 import type { Keys } from '../store/keys.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { Referral } from './referral.js';
@@ -16,7 +16,7 @@ export interface IntakeDependencies {
   redis: Redis;
   store: ResourceStore;
   keys: Keys;
-  queues: TeamQueues;
+  outbox: Outbox;
   directory: Directory;
 }
 
@@ -81,6 +81,7 @@ export async function submitReferral(deps: IntakeDependencies, referral: Referra
     task: randomUUID(),
   };
   const receivedAt = new Date();
+  const contactDeadline = deadlineAfterWorkingDays(receivedAt, team.contactDeadlineDays);
   const practiceName = referral.requester.practice.name ?? deps.directory.practice(referral.requester.practice.agb)?.name;
   const resources = referralToFhir(
     { ...referral, requester: { ...referral.requester, practice: { ...referral.requester.practice, name: practiceName } } },
@@ -90,7 +91,7 @@ export async function submitReferral(deps: IntakeDependencies, referral: Referra
       identifierSystem: channel.identifierSystem,
       receivedAt,
       pickupDeadline: deadlineAfterWorkingDays(receivedAt, team.pickupDeadlineDays),
-      contactDeadline: deadlineAfterWorkingDays(receivedAt, team.contactDeadlineDays),
+      contactDeadline,
     },
   );
   const acl = [...channel.tenants, `coach:${team.id}`];
@@ -100,17 +101,16 @@ export async function submitReferral(deps: IntakeDependencies, referral: Referra
     writes: ORDER.map(([name]) => ({ resource: resources[name], acl })),
     guard: { key: guardKey, value: JSON.stringify(record) },
     ops: [
-      outboxEntry(deps.keys, entry, receivedAt),
+      deps.outbox.op('team', entry, receivedAt),
       ['ZADD', deps.keys.pickupDeadlines(team.id), String(Date.parse(resources.task.restriction!.period!.end!)), ids.task],
+      ['ZADD', deps.keys.contactDeadlines(team.id), String(Date.parse(contactDeadline)), ids.task],
     ],
   });
   if (result.outcome === 'guarded') return replay(deps, JSON.parse(result.existing) as ReferralRecord, hash);
   if (result.outcome === 'conflict') throw new Error('a new referral collided with an existing resource id');
-  try {
-    await deliverToQueue(deps.redis, deps.keys, deps.queues, entry);
-  } catch {
+  await deps.outbox.dispatch('team', entry).catch(() => {
     throw storageBusy();
-  }
+  });
   return { created: true, serviceRequestId: ids.serviceRequest, taskId: ids.task, resources: result.resources };
 }
 
@@ -126,8 +126,8 @@ async function replay(deps: IntakeDependencies, record: ReferralRecord, hash: st
     throw conflict('This referralId was already used for a referral with different content', 'referralId');
   }
   const entry: QueueEntry = { taskId: record.ids.task, teamId: record.team, urgent: record.urgent };
-  if (await isPendingInOutbox(deps.redis, deps.keys, entry)) {
-    await deliverToQueue(deps.redis, deps.keys, deps.queues, entry).catch(() => {
+  if (await deps.outbox.isPending('team', entry)) {
+    await deps.outbox.dispatch('team', entry).catch(() => {
       throw storageBusy();
     });
   }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { TaskService } from '../tasks/task-service.js';
 import { LeaseService } from './lease-service.js';
-import { relayOutbox } from './outbox.js';
+import type { Task } from 'fhir/r4.js';
 import { QueueSignal } from './queue-signal.js';
 import { TeamQueues } from './team-queues.js';
 
@@ -14,11 +14,7 @@ declare module 'fastify' {
   }
 }
 
-/** Outbox entries younger than this belong to requests still in flight. */
-const OUTBOX_GRACE_MS = 10_000;
-const OUTBOX_INTERVAL_MS = 5_000;
-
-/** The team queues, the Task lifecycle on top of them, and the outbox relay that feeds them. */
+/** The team queues and the Task lifecycle on top of them. */
 export default fp(
   async function queues(app: FastifyInstance) {
     const { config, redis, store } = app;
@@ -34,18 +30,18 @@ export default fp(
     app.decorate('tasks', tasks);
     app.decorate('leases', leases);
 
-    const relay = () => relayOutbox(redis, keys, store, queues, app.log, OUTBOX_GRACE_MS);
-    await relay();
-    const timer = setInterval(() => {
-      relay().catch((error: Error) => app.log.warn({ err: { type: error.name } }, 'outbox relay failed; retrying'));
-    }, OUTBOX_INTERVAL_MS);
-    timer.unref();
+    // A Task committed with its outbox message goes on its queue, unless it left `requested` meanwhile.
+    app.outbox.handle('team', async (entry) => {
+      const task = await store.read<Task>('Task', entry.taskId);
+      if (task?.resource.status !== 'requested') return;
+      await queues.add(entry);
+      await redis.publish(keys.queueSignal, entry.teamId);
+    });
 
     app.addHook('onClose', async () => {
-      clearInterval(timer);
       await signal.close();
       await queues.close();
     });
   },
-  { name: 'queues', dependencies: ['store', 'directory'] },
+  { name: 'queues', dependencies: ['store', 'directory', 'outbox'] },
 );

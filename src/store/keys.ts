@@ -37,9 +37,19 @@ export class Keys {
     return `${this.prefix}:referral:${party}:${Keys.digest(referralId)}`;
   }
 
-  /** Tasks written but not yet confirmed on their team queue (score: time written, ms). */
-  get taskOutbox(): string {
-    return `${this.prefix}:outbox:tasks`;
+  /** Messages committed with a write and not yet handed on (score: time written, ms). */
+  get outbox(): string {
+    return `${this.prefix}:outbox`;
+  }
+
+  /** Idempotency guard of a Communication, by its business identifier. */
+  communication(identifier: string): string {
+    return `${this.prefix}:communication:${Keys.digest(identifier)}`;
+  }
+
+  /** Sorted set of the team's Tasks whose patient has not been contacted yet (score: contact deadline, ms). */
+  contactDeadlines(teamId: string): string {
+    return `${this.prefix}:contact:${teamId}`;
   }
 
   /** A coach system's lease on a queued Task: JSON {team, taskId}. */
