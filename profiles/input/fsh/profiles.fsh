@@ -1,0 +1,188 @@
+Profile: WorPatient
+Parent: Patient
+Id: wor-patient
+Title: "WoR Patient"
+Description: "The referred patient, identified by BSN (after nl-core-Patient)."
+* ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-patient"
+* identifier 1..*
+* identifier ^slicing.discriminator.type = #value
+* identifier ^slicing.discriminator.path = "system"
+* identifier ^slicing.rules = #open
+* identifier contains bsn 1..1
+* identifier[bsn].system 1..1
+* identifier[bsn].system = $bsn (exactly)
+* identifier[bsn].value 1..1
+* name 1..*
+* name.family 1..1
+* birthDate 1..1
+* address 1..*
+* address.postalCode 1..1
+
+Profile: WorPractitioner
+Parent: Practitioner
+Id: wor-practitioner
+Title: "WoR Practitioner"
+Description: "The referring GP or praktijkondersteuner, identified by AGB, BIG or UZI (after nl-core-HealthProfessional)."
+* ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-practitioner"
+* identifier 1..*
+* identifier ^slicing.discriminator.type = #value
+* identifier ^slicing.discriminator.path = "system"
+* identifier ^slicing.rules = #open
+* identifier contains agb 0..1 and big 0..1 and uzi 0..1
+* identifier[agb].system = $agb (exactly)
+* identifier[agb].value 1..1
+* identifier[big].system = $big (exactly)
+* identifier[big].value 1..1
+* identifier[uzi].system = $uzi (exactly)
+* identifier[uzi].value 1..1
+
+Profile: WorPractitionerRole
+Parent: PractitionerRole
+Id: wor-practitioner-role
+Title: "WoR PractitionerRole"
+Description: "The referrer in their practice, with the UZI role code (e.g. 01.015 huisarts)."
+* ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-practitioner-role"
+* practitioner 1..1
+* practitioner only Reference(Practitioner)
+* organization 1..1
+* organization only Reference(Organization)
+* code 1..*
+* code.coding 1..*
+* code.coding.system 1..1
+* code.coding.code 1..1
+
+Profile: WorPracticeOrganization
+Parent: Organization
+Id: wor-practice-organization
+Title: "WoR GP practice"
+Description: "A GP practice, identified by its AGB code (after nl-core-HealthcareProvider-Organization)."
+* ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-practice-organization"
+* identifier 1..*
+* identifier ^slicing.discriminator.type = #value
+* identifier ^slicing.discriminator.path = "system"
+* identifier ^slicing.rules = #open
+* identifier contains agb 1..1 and ura 0..1
+* identifier[agb].system = $agb (exactly)
+* identifier[agb].value 1..1
+* identifier[ura].system = $ura (exactly)
+* identifier[ura].value 1..1
+* name 1..1
+
+Profile: WorTeamOrganization
+Parent: Organization
+Id: wor-team-organization
+Title: "WoR sociaal wijkteam"
+Description: "A sociaal wijkteam of a municipality, identified by its team id in the directory."
+* ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-team-organization"
+* identifier 1..*
+* identifier ^slicing.discriminator.type = #value
+* identifier ^slicing.discriminator.path = "system"
+* identifier ^slicing.rules = #open
+* identifier contains team 1..1
+* identifier[team].system = $team (exactly)
+* identifier[team].value 1..1
+* name 1..1
+
+Profile: WorConsent
+Parent: Consent
+Id: wor-consent
+Title: "WoR consent to share with the social domain"
+Description: "The patient's consent that the referral goes to the sociaal wijkteam."
+* ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-consent"
+* scope = $consentScope#patient-privacy
+* category 1..*
+* patient 1..1
+* patient only Reference(Patient)
+* dateTime 1..1
+* policyRule 1..1
+* provision 1..1
+* provision.type 1..1
+* provision.type = #permit
+
+Profile: WorServiceRequest
+Parent: ServiceRequest
+Id: wor-service-request
+Title: "WoR referral"
+Description: "A Welzijn op Recept referral from a GP to a sociaal wijkteam."
+* ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-service-request"
+* identifier 1..*
+* identifier.system 1..1
+* identifier.value 1..1
+* intent = #order
+* code 1..1
+* code = WorService#welzijn-op-recept
+* priority 1..1
+* priority from WorReferralPriority (required)
+* subject only Reference(Patient)
+* authoredOn 1..1
+* requester 1..1
+* requester only Reference(PractitionerRole)
+* performer 1..1
+* performer only Reference(Organization)
+* reasonCode 1..*
+* supportingInfo 1..*
+
+ValueSet: WorReferralPriority
+Id: wor-referral-priority
+Title: "WoR referral priority"
+Description: "A referral is routine or urgent."
+* ^url = "https://wor-bridge.nl/fhir/ValueSet/wor-referral-priority"
+* ^status = #active
+* http://hl7.org/fhir/request-priority#routine
+* http://hl7.org/fhir/request-priority#urgent
+
+Profile: WorTask
+Parent: Task
+Id: wor-task
+Title: "WoR task for the sociaal wijkteam"
+Description: "The work a Welzijn op Recept referral asks of a team: on the team's queue until accepted."
+* ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-task"
+* extension contains WorContactDeadline named contactDeadline 0..1
+* intent = #order
+* code 1..1
+* code = $taskCode#fulfill
+* priority 1..1
+* priority from WorReferralPriority (required)
+* basedOn 1..1
+* basedOn only Reference(ServiceRequest)
+* focus 1..1
+* focus only Reference(ServiceRequest)
+* for 1..1
+* for only Reference(Patient)
+* authoredOn 1..1
+* requester only Reference(PractitionerRole)
+* owner 1..1
+* owner only Reference(Organization)
+* owner.identifier 1..1
+* owner.identifier.system = $team (exactly)
+* owner.identifier.value 1..1
+* restriction 1..1
+* restriction.period 1..1
+* restriction.period.end 1..1
+* businessStatus from WorBusinessStepVS (extensible)
+
+Profile: WorCommunication
+Parent: Communication
+Id: wor-communication
+Title: "WoR feedback to the GP"
+Description: "Terugkoppeling: a letter from the sociaal wijkteam to the referring GP, with the coded facts."
+* ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-communication"
+* extension contains WorArrangementExtension named arrangement 0..*
+* identifier 1..1
+* identifier.system 1..1
+* identifier.system = $communicationId (exactly)
+* identifier.value 1..1
+* basedOn 1..*
+* basedOn only Reference(ServiceRequest)
+* status = #completed
+* category 1..1
+* category from WorFeedbackKindVS (required)
+* subject 1..1
+* subject only Reference(Patient)
+* about only Reference(Task)
+* sent 1..1
+* sender 1..1
+* sender only Reference(Organization)
+* recipient 1..*
+* recipient only Reference(PractitionerRole)
+* payload 1..*

@@ -1,0 +1,64 @@
+import { describe, expect, test } from '@jest/globals';
+import type { Resource } from 'fhir/r4.js';
+import { referralToFhir } from '../../src/fhir/mapping/referral-to-fhir.js';
+import { teamOrganization } from '../../src/fhir/mapping/team-organization.js';
+import { feedbackCommunication } from '../../src/feedback/feedback-letter.js';
+import { referralSchema } from '../../src/intake/referral.js';
+import { loadDirectory } from '../../src/directory/directory.js';
+import { exampleReferral } from '../fixtures/referral.js';
+import { expectValidFhir, validateAgainstProfile, validateAgainstR4Schema } from '../support/fhir-validation.js';
+
+const directory = loadDirectory('config/directory.example.yaml');
+const team = directory.team('leiden-noord')!;
+const withMeta = <T extends Resource>(resource: T): T => ({ ...resource, meta: { ...resource.meta, versionId: '1', lastUpdated: '2026-11-24T09:00:00.000Z' } });
+
+function exampleResources() {
+  const referral = referralSchema.parse(exampleReferral());
+  return referralToFhir(referral, {
+    ids: { patient: 'p1', practitioner: 'pr1', practitionerRole: 'prr1', practice: 'o1', consent: 'c1', serviceRequest: 'sr1', task: 't1' },
+    team,
+    identifierSystem: 'https://wor-bridge.nl/fhir/NamingSystem/referral/01054321',
+    receivedAt: new Date('2026-11-20T10:20:00+01:00'),
+    pickupDeadline: '2026-11-27T23:59:59+01:00',
+    contactDeadline: '2026-12-04T23:59:59+01:00',
+  });
+}
+
+describe('the profiles in profiles/', () => {
+  test.each(Object.entries(exampleResources()))('the %s the intake writes is valid R4 and satisfies its profile', (_name, resource) => {
+    expect(() => expectValidFhir(withMeta(resource))).not.toThrow();
+  });
+
+  test('a team Organization from the directory satisfies the team profile', () => {
+    expect(() => expectValidFhir(withMeta(teamOrganization(team)))).not.toThrow();
+  });
+
+  test('each feedback Communication satisfies the Communication profile', () => {
+    const { task, serviceRequest, patient } = exampleResources();
+    for (const kind of ['accepted', 'rejected', 'completed', 'failed', 'pickup-deadline-missed', 'contact-deadline-missed'] as const) {
+      const communication = feedbackCommunication({ kind, id: `com-${kind}`, task: { ...task, statusReason: { text: 'reden' } }, serviceRequest, patient, team, sentAt: new Date() });
+      expect(() => expectValidFhir(withMeta(communication))).not.toThrow();
+    }
+  });
+
+  test('a Patient without BSN fails the patient profile', () => {
+    const { patient } = exampleResources();
+    expect(validateAgainstProfile(withMeta({ ...patient, identifier: [{ system: 'http://fhir.nl/fhir/NamingSystem/agb-z', value: '01012345' }] })).join('\n')).toMatch(/wor-patient: Patient.identifier/);
+  });
+
+  test('a Task without owner fails the task profile', () => {
+    const { task } = exampleResources();
+    const { owner: _owner, ...withoutOwner } = task;
+    expect(validateAgainstProfile(withMeta(withoutOwner as Resource)).join('\n')).toMatch(/wor-task: Task.owner/);
+  });
+
+  test('a ServiceRequest with intent plan fails the referral profile', () => {
+    const { serviceRequest } = exampleResources();
+    expect(validateAgainstProfile(withMeta({ ...serviceRequest, intent: 'plan' })).join('\n')).toMatch(/wor-service-request: ServiceRequest.intent/);
+  });
+
+  test('a resource with a field R4 does not know fails the schema', () => {
+    const { patient } = exampleResources();
+    expect(validateAgainstR4Schema({ ...patient, favouriteColour: 'blue' })).not.toEqual([]);
+  });
+});
