@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import authPlugin from './auth/plugin.js';
+import whoamiRoutes from './auth/whoami-routes.js';
 import type { Config } from './config.js';
 import type { Directory } from './directory/directory.js';
 import directoryPlugin from './directory/plugin.js';
@@ -58,6 +59,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   });
 
   await instance.register(opsRoutes);
+  await instance.register(whoamiRoutes);
   await instance.register(docsRoutes);
   await instance.register(conformanceRoutes);
   await instance.register(fhirRestRoutes);

@@ -25,9 +25,18 @@ export interface TokenVerifierOptions {
 const unauthorized = (diagnostics: string, error = 'invalid_token') =>
   new FhirError(401, { code: 'login', diagnostics }, { 'www-authenticate': `Bearer error="${error}"` });
 
-/** Verifies bearer tokens (contract §3) and turns their claims into a Caller. */
+/** A verified token is trusted again for at most this long (or until it expires, if sooner). */
+const CACHE_MS = 60_000;
+const CACHE_SIZE = 10_000;
+
+/**
+ * Verifies bearer tokens (contract §3) and turns their claims into a Caller. Signature checks are
+ * the most expensive step of a request, and a client sends the same token many times: a verified
+ * token is remembered briefly (never past its exp).
+ */
 export class TokenVerifier {
   private readonly keys: JWTVerifyGetKey;
+  private readonly verified = new Map<string, { caller: Caller; until: number }>();
 
   constructor(private readonly options: TokenVerifierOptions) {
     if (options.jwksFile) {
@@ -43,9 +52,15 @@ export class TokenVerifier {
   async verify(authorization: string | undefined): Promise<Caller> {
     const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization ?? '');
     if (!match) throw unauthorized('A bearer token is required (Authorization: Bearer <JWT>)', 'invalid_request');
+    const remembered = this.verified.get(match[1]!);
+    if (remembered && remembered.until > Date.now()) return remembered.caller;
+    return this.verifyToken(match[1]!);
+  }
+
+  private async verifyToken(token: string): Promise<Caller> {
     let payload: unknown;
     try {
-      ({ payload } = await jwtVerify(match[1]!, this.keys, {
+      ({ payload } = await jwtVerify(token, this.keys, {
         issuer: this.options.issuer,
         audience: this.options.audience,
         algorithms: ACCEPTED_ALGORITHMS,
@@ -62,6 +77,10 @@ export class TokenVerifier {
       throw unauthorized(`The access token lacks a valid ${field} claim`);
     }
     const { scope, wor_role, wor_org, client_id, sub } = claims.data;
-    return { role: wor_role, org: wor_org, clientId: client_id ?? sub ?? 'unknown', grants: parseScopes(scope) };
+    const caller: Caller = { role: wor_role, org: wor_org, clientId: client_id ?? sub ?? 'unknown', grants: parseScopes(scope) };
+    const expiresAt = (payload as { exp: number }).exp * 1000;
+    if (this.verified.size >= CACHE_SIZE) this.verified.clear();
+    this.verified.set(token, { caller, until: Math.min(expiresAt, Date.now() + CACHE_MS) });
+    return caller;
   }
 }

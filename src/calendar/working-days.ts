@@ -57,9 +57,13 @@ export function isWorkingDay(date: Date): boolean {
   return weekday !== 0 && weekday !== 6 && !dutchPublicHolidays(date.getUTCFullYear()).has(isoDate(date));
 }
 
+// Building an Intl.DateTimeFormat is expensive; these two serve every call.
+const dateInAmsterdam = new Intl.DateTimeFormat('en-CA', { timeZone: TIME_ZONE, year: 'numeric', month: '2-digit', day: '2-digit' });
+const offsetInAmsterdam = new Intl.DateTimeFormat('en-US', { timeZone: TIME_ZONE, timeZoneName: 'longOffset' });
+
 /** The calendar date in Amsterdam of an instant, as a UTC-midnight Date. */
 function amsterdamDate(instant: Date): Date {
-  const [year, month, day] = new Intl.DateTimeFormat('en-CA', { timeZone: TIME_ZONE, year: 'numeric', month: '2-digit', day: '2-digit' })
+  const [year, month, day] = dateInAmsterdam
     .format(instant)
     .split('-')
     .map(Number) as [number, number, number];
@@ -69,7 +73,7 @@ function amsterdamDate(instant: Date): Date {
 /** The UTC offset of Amsterdam on a date, as "+01:00" or "+02:00". */
 function amsterdamOffset(date: Date): string {
   const noon = new Date(date.getTime() + 12 * 3_600_000);
-  const name = new Intl.DateTimeFormat('en-US', { timeZone: TIME_ZONE, timeZoneName: 'longOffset' })
+  const name = offsetInAmsterdam
     .formatToParts(noon)
     .find((part) => part.type === 'timeZoneName')?.value;
   return name?.replace('GMT', '') || '+00:00';

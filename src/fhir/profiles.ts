@@ -28,3 +28,6 @@ export const NAMING_SYSTEM = {
 } as const;
 
 export const CONTACT_DEADLINE_EXTENSION = `${CANONICAL_BASE}/StructureDefinition/wor-contact-deadline`;
+
+/** On a Communication from the coach: a chosen activity, coded with the WoR arrangement CodeSystem. */
+export const ARRANGEMENT_EXTENSION = `${CANONICAL_BASE}/StructureDefinition/wor-arrangement`;

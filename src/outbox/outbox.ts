@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
+import type { FeedbackKind } from '../feedback/feedback-letter.js';
 import type { Keys } from '../store/keys.js';
 import type { ExtraOp } from '../store/resource-store.js';
 
@@ -8,13 +9,14 @@ export interface OutboxMessages {
   /** Put a Task on its team queue. */
   team: { taskId: string; teamId: string; urgent: boolean };
   /** Write the feedback Communication for a Task event. */
-  feedback: { taskId: string; kind: string; requestId?: string };
+  feedback: { taskId: string; kind: FeedbackKind; requestId?: string };
   /** Deliver a Communication to the practice's FHIR endpoint. */
   delivery: { communicationId: string; practiceAgb: string; requestId?: string };
 }
 export type OutboxTarget = keyof OutboxMessages;
 type Message = { [K in OutboxTarget]: { to: K; body: OutboxMessages[K] } }[OutboxTarget];
-type Handler<K extends OutboxTarget> = (body: OutboxMessages[K]) => Promise<void>;
+/** `relayed`: the message is old (a crash or failure came between); the world may have moved on. */
+type Handler<K extends OutboxTarget> = (body: OutboxMessages[K], relayed: boolean) => Promise<void>;
 
 /**
  * The transactional outbox: a message is committed in the same atomic step as the resources it
@@ -43,18 +45,18 @@ export class Outbox {
 
   /** Hands a committed message on now; on failure it stays for the relay and the error is thrown. */
   async dispatch<K extends OutboxTarget>(to: K, body: OutboxMessages[K]): Promise<void> {
-    await this.deliver(JSON.stringify({ to, body }));
+    await this.deliver(JSON.stringify({ to, body }), false);
   }
 
   async isPending<K extends OutboxTarget>(to: K, body: OutboxMessages[K]): Promise<boolean> {
     return (await this.redis.zscore(this.keys.outbox, JSON.stringify({ to, body }))) !== null;
   }
 
-  private async deliver(member: string): Promise<void> {
+  private async deliver(member: string, relayed: boolean): Promise<void> {
     const message = JSON.parse(member) as Message;
     const handler = this.handlers.get(message.to) as Handler<typeof message.to> | undefined;
     if (!handler) throw new Error(`no outbox handler for ${message.to}`);
-    await handler(message.body as never);
+    await handler(message.body as never, relayed);
     await this.redis.zrem(this.keys.outbox, member);
   }
 
@@ -63,7 +65,7 @@ export class Outbox {
     const members = await this.redis.zrangebyscore(this.keys.outbox, '-inf', Date.now() - graceMs, 'LIMIT', 0, 200);
     for (const member of members) {
       try {
-        await this.deliver(member);
+        await this.deliver(member, true);
         this.log.info({ to: (JSON.parse(member) as Message).to }, 'outbox message relayed');
       } catch (error) {
         this.log.warn({ err: { type: (error as Error).name } }, 'outbox message not relayed; will retry');

@@ -23,7 +23,7 @@ export default fp(
       leases.leaseExpired(team, taskId).catch((error: Error) => app.log.warn({ err: { type: error.name }, taskId }, 'could not return an expired task'));
     });
     const signal = new QueueSignal(config.REDIS_URL, keys.queueSignal);
-    const tasks = new TaskService(store, redis, keys, queues, app.log);
+    const tasks = new TaskService(store, redis, keys, queues, app.outbox, app.log);
     const leases: LeaseService = new LeaseService(store, redis, keys, queues, tasks, signal, app.log);
     await Promise.all([queues.start(), signal.start()]);
     app.decorate('queues', queues);
@@ -31,9 +31,8 @@ export default fp(
     app.decorate('leases', leases);
 
     // A Task committed with its outbox message goes on its queue, unless it left `requested` meanwhile.
-    app.outbox.handle('team', async (entry) => {
-      const task = await store.read<Task>('Task', entry.taskId);
-      if (task?.resource.status !== 'requested') return;
+    app.outbox.handle('team', async (entry, relayed) => {
+      if (relayed && (await store.read<Task>('Task', entry.taskId))?.resource.status !== 'requested') return;
       await queues.add(entry);
       await redis.publish(keys.queueSignal, entry.teamId);
     });

@@ -17,19 +17,18 @@ export class Keys {
     return `${this.prefix}:res:${type}:${id}`;
   }
 
-  /** Set of ids of `type` whose search parameter `param` has `value`. */
-  index(type: string, param: string, value: string): string {
-    return `${this.prefix}:idx:${type}:${param}:${Keys.digest(value)}`;
+  /**
+   * Sorted set (score: lastUpdated in ms) of the ids of `type` that a tenant may see and whose
+   * search parameter `param` has `value`. Kept per tenant, so that a search reads one page of
+   * one set instead of intersecting a tenant's whole history: its cost does not grow with the store.
+   */
+  index(type: string, param: string, value: string, tag: string): string {
+    return `${this.prefix}:idx:${type}:${param}:${Keys.digest(value)}:${tag}`;
   }
 
   /** Sorted set (score: lastUpdated in ms) of the ids of `type` a tenant may see. */
   tenancy(type: string, tag: string): string {
     return `${this.prefix}:ten:${type}:${tag}`;
-  }
-
-  /** Sorted set (score: lastUpdated in ms) of every id of `type`, for operators. */
-  all(type: string): string {
-    return `${this.prefix}:all:${type}`;
   }
 
   /** Idempotency record of a referral, per referring party and its own referral id. */

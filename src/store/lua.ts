@@ -31,38 +31,51 @@ return {'ok'}
 `;
 
 /**
- * One page of a search: intersects the caller's tenancy set (sorted by lastUpdated) with the index
- * sets of each parameter (values of one parameter are OR-ed), counts the matches in the
- * lastUpdated window and returns the current JSON of one page, newest first.
+ * One page of a search. Every index set is already scoped to the caller's tenancy and sorted by
+ * lastUpdated, so a search with one value of one parameter reads a page straight from one set;
+ * several values of a parameter are united, several parameters intersected, in a scratch set.
+ * Cost: logarithmic in the store for one parameter, linear in the most selective set for several.
  *
  * ARGV[1] = JSON { base, filters: [[setKey, ...], ...], min, max, offset, count, scratch, resourcePrefix }
  * Returns {total, json1, json2, ...}.
  */
 export const SEARCH_SCRIPT = `
 local q = cjson.decode(ARGV[1])
-local source = q.base
 local temporary = {}
-if #q.filters > 0 then
-  local keys = {q.base}
-  local weights = {1}
-  for i, alternatives in ipairs(q.filters) do
-    if #alternatives == 1 then
-      keys[#keys + 1] = alternatives[1]
-    else
-      local union = q.scratch .. ':u' .. i
-      redis.call('SUNIONSTORE', union, unpack(alternatives))
-      temporary[#temporary + 1] = union
-      keys[#keys + 1] = union
-    end
-    weights[#weights + 1] = 0
+local sources = {}
+for i, alternatives in ipairs(q.filters) do
+  if #alternatives == 1 then
+    sources[#sources + 1] = alternatives[1]
+  else
+    local union = q.scratch .. ':u' .. i
+    local args = {union, #alternatives}
+    for _, key in ipairs(alternatives) do args[#args + 1] = key end
+    args[#args + 1] = 'AGGREGATE'
+    args[#args + 1] = 'MAX'
+    redis.call('ZUNIONSTORE', unpack(args))
+    temporary[#temporary + 1] = union
+    sources[#sources + 1] = union
   end
+end
+-- Index sets are subsets of the tenancy set: one as large as it restricts nothing and is left out,
+-- and Redis intersects starting from the smallest, so the cost follows the most selective parameter.
+local baseSize = redis.call('ZCARD', q.base)
+local restricting = {}
+for _, key in ipairs(sources) do
+  if redis.call('ZCARD', key) < baseSize then restricting[#restricting + 1] = key end
+end
+sources = restricting
+local source = q.base
+if #sources == 1 then
+  source = sources[1]
+elseif #sources > 1 then
   source = q.scratch .. ':i'
   temporary[#temporary + 1] = source
   -- unpack() expands only in the last position of an argument list, so build the whole list first
-  local args = {source, #keys}
-  for _, key in ipairs(keys) do args[#args + 1] = key end
-  args[#args + 1] = 'WEIGHTS'
-  for _, weight in ipairs(weights) do args[#args + 1] = weight end
+  local args = {source, #sources}
+  for _, key in ipairs(sources) do args[#args + 1] = key end
+  args[#args + 1] = 'AGGREGATE'
+  args[#args + 1] = 'MAX'
   redis.call('ZINTERSTORE', unpack(args))
 end
 local total = redis.call('ZCOUNT', source, q.min, q.max)

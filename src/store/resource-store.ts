@@ -5,6 +5,9 @@ import { indexEntries } from '../fhir/search-parameters.js';
 import { Keys } from './keys.js';
 import { COMMIT_SCRIPT, SEARCH_SCRIPT } from './lua.js';
 
+/** The pseudo-tenant under which every resource is indexed, for operators. */
+const OPERATOR_TAG = '_all';
+
 /** A resource as stored: its current version and the tenancy tags of who may see it. */
 export interface Stored<T extends Resource = Resource> {
   resource: T;
@@ -108,7 +111,7 @@ export class ResourceStore {
         meta: { ...resource.meta, versionId: String(version), lastUpdated: lastUpdated.toISOString() },
       } as Resource;
       resources.push(written);
-      ops.push(...this.indexChanges(written, acl, previous), ['ZADD', this.keys.all(type), String(lastUpdated.getTime()), id]);
+      ops.push(...this.indexChanges(written, acl, previous));
       return { key: this.keys.resource(type, id), prev: previousVersion, version, json: JSON.stringify(written), acl: JSON.stringify(acl) };
     });
     const reply = await this.redis.worCommit(JSON.stringify({ guard: request.guard, writes, ops: [...ops, ...(request.ops ?? [])] }));
@@ -118,19 +121,24 @@ export class ResourceStore {
     return { outcome: 'conflict', type: type!, id: id! };
   }
 
-  /** Index sets to leave and join, and the tenancy sets ordered by lastUpdated. */
+  /**
+   * The index and tenancy sets to leave and to join (again, with the new lastUpdated as score).
+   * Every resource is also indexed under the operators' tag, who see everything.
+   */
   private indexChanges(resource: Resource, acl: string[], previous: Stored | undefined): ExtraOp[] {
     const type = resource.resourceType;
     const id = resource.id!;
-    const key = ([param, value]: [string, string]) => this.keys.index(type, param, value);
-    const before = new Set(previous ? indexEntries(previous.resource).map(key) : []);
-    const after = new Set(indexEntries(resource).map(key));
+    const keysOf = (stored: Resource, tags: string[]) =>
+      [...tags, OPERATOR_TAG].flatMap((tag) => [
+        this.keys.tenancy(type, tag),
+        ...indexEntries(stored).map(([param, value]) => this.keys.index(type, param, value, tag)),
+      ]);
+    const after = new Set(keysOf(resource, acl));
+    const before = previous ? keysOf(previous.resource, previous.acl) : [];
     const score = String(Date.parse(resource.meta!.lastUpdated!));
     return [
-      ...[...before].filter((set) => !after.has(set)).map((set): ExtraOp => ['SREM', set, id]),
-      ...[...after].filter((set) => !before.has(set)).map((set): ExtraOp => ['SADD', set, id]),
-      ...(previous?.acl ?? []).filter((tag) => !acl.includes(tag)).map((tag): ExtraOp => ['ZREM', this.keys.tenancy(type, tag), id]),
-      ...acl.map((tag): ExtraOp => ['ZADD', this.keys.tenancy(type, tag), score, id]),
+      ...before.filter((key) => !after.has(key)).map((key): ExtraOp => ['ZREM', key, id]),
+      ...[...after].map((key): ExtraOp => ['ZADD', key, score, id]),
     ];
   }
 
@@ -156,12 +164,13 @@ export class ResourceStore {
 
   async search(query: SearchQuery): Promise<{ total: number; resources: Resource[] }> {
     const { type, lastUpdated = {} } = query;
+    const tenant = query.tenant ?? OPERATOR_TAG;
     const bound = (value: number | undefined, exclusive: boolean | undefined, infinite: string) =>
       value === undefined ? infinite : `${exclusive ? '(' : ''}${value}`;
     const reply = await this.redis.worSearch(
       JSON.stringify({
-        base: query.tenant ? this.keys.tenancy(type, query.tenant) : this.keys.all(type),
-        filters: query.filters.map((alternatives) => alternatives.map(([param, value]) => this.keys.index(type, param, value))),
+        base: this.keys.tenancy(type, tenant),
+        filters: query.filters.map((alternatives) => alternatives.map(([param, value]) => this.keys.index(type, param, value, tenant))),
         min: bound(lastUpdated.min, lastUpdated.minExclusive, '-inf'),
         max: bound(lastUpdated.max, lastUpdated.maxExclusive, '+inf'),
         offset: query.offset,

@@ -6,7 +6,9 @@ import { notFound, preconditionFailed } from '../fhir/operation-outcome.js';
 import type { TeamQueues } from '../queue/team-queues.js';
 import type { Keys } from '../store/keys.js';
 import type { ResourceStore, Stored } from '../store/resource-store.js';
-import { QUEUED_STATUSES, type Party } from './state-machine.js';
+import { FEEDBACK_ON_STATUS } from '../feedback/feedback-letter.js';
+import type { Outbox, OutboxMessages } from '../outbox/outbox.js';
+import { isFinished, QUEUED_STATUSES, type Party } from './state-machine.js';
 import { nextTaskVersion } from './task-update.js';
 
 export const teamOfTask = (task: Task) => task.owner?.identifier?.value ?? '';
@@ -34,32 +36,58 @@ export class TaskService {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly queues: TeamQueues,
+    private readonly outbox: Outbox,
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  /** Applies `propose` to the current Task (re-run on a concurrent write) and the consequences. */
-  async update(taskId: string, party: Party, propose: (current: Task) => Task, expectVersion?: string): Promise<Stored<Task>> {
+  /**
+   * Applies `propose` to the current Task (re-run on a concurrent write) and the consequences. The
+   * feedback a new status calls for is committed with it as an outbox message, so it cannot be lost.
+   */
+  async update(taskId: string, party: Party, propose: (current: Task) => Task, expectVersion?: string, requestId?: string): Promise<Stored<Task>> {
     const now = new Date();
-    const result = await this.store.update<Task>('Task', taskId, (current) => {
-      if (expectVersion !== undefined && current.resource.meta?.versionId !== expectVersion) throw preconditionFailed('Task');
-      const next = nextTaskVersion(current.resource, propose(current.resource), party, now);
-      return unchanged(current.resource, next) ? undefined : next;
-    });
+    let feedback: OutboxMessages['feedback'] | undefined;
+    const result = await this.store.update<Task>(
+      'Task',
+      taskId,
+      (current) => {
+        if (expectVersion !== undefined && current.resource.meta?.versionId !== expectVersion) throw preconditionFailed('Task');
+        const next = nextTaskVersion(current.resource, propose(current.resource), party, now);
+        const kind = next.status !== current.resource.status ? FEEDBACK_ON_STATUS[next.status] : undefined;
+        feedback = kind ? { taskId, kind, ...(requestId ? { requestId } : {}) } : undefined;
+        return unchanged(current.resource, next) ? undefined : next;
+      },
+      { ops: () => (feedback ? [this.outbox.op('feedback', feedback)] : []) },
+    );
     if (!result) throw notFound(`Task/${taskId}`);
     await this.afterChange(result.before.resource, result.after.resource, party);
+    if (feedback && result.before !== result.after) {
+      // Written before the answer; if that fails, the outbox relay writes it shortly after.
+      await this.outbox.dispatch('feedback', feedback).catch((error: Error) => this.log.warn({ err: { type: error.name }, taskId }, 'feedback deferred'));
+    }
     return result.after;
   }
 
-  changeStatus(taskId: string, party: Party, change: StatusChange): Promise<Stored<Task>> {
-    return this.update(taskId, party, (current) => {
-      const { statusReason: _previousReason, ...rest } = current;
-      return { ...rest, status: change.status, ...(change.statusReason ? { statusReason: change.statusReason } : {}) } as Task;
-    });
+  changeStatus(taskId: string, party: Party, change: StatusChange, requestId?: string): Promise<Stored<Task>> {
+    return this.update(
+      taskId,
+      party,
+      (current) => {
+        const { statusReason: _previousReason, ...rest } = current;
+        return { ...rest, status: change.status, ...(change.statusReason ? { statusReason: change.statusReason } : {}) } as Task;
+      },
+      undefined,
+      requestId,
+    );
   }
 
   private async afterChange(before: Task, after: Task, party: Party): Promise<void> {
-    if (before.status === after.status) return;
     const team = teamOfTask(after);
+    if (after.businessStatus || isFinished(after.status)) {
+      // The patient was contacted (or the referral ended): the contact deadline no longer runs.
+      await this.redis.zrem(this.keys.contactDeadlines(team), after.id!);
+    }
+    if (before.status === after.status) return;
     if (QUEUED_STATUSES.includes(before.status) && !QUEUED_STATUSES.includes(after.status)) {
       await this.leaveQueue(team, after.id!);
     }

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { indexSearchParameterBundle, indexStructureDefinitionBundle, loadDataType, validateResource } from '@medplum/core';
 import type { Bundle, Resource, StructureDefinition } from 'fhir/r4.js';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 
 /**
  * Every resource the service emits is checked twice in tests: against the official R4 JSON schema

@@ -1,0 +1,17 @@
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * `GET /auth/whoami`: what the service makes of the caller's token (role, organisation, scopes).
+ * Lets an integrator check a token before the first real call; touches no data.
+ */
+export default async function whoamiRoutes(app: FastifyInstance) {
+  app.get('/auth/whoami', async (request) => {
+    const { role, org, clientId, grants } = request.caller;
+    return {
+      role,
+      org,
+      clientId,
+      scopes: grants.map((grant) => `system/${grant.resourceType}.${[...grant.interactions].join('')}`),
+    };
+  });
+}

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import type { Communication, Patient, ServiceRequest, Task } from 'fhir/r4.js';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Directory } from '../directory/directory.js';
+import type { Outbox } from '../outbox/outbox.js';
+import type { Keys } from '../store/keys.js';
+import type { ResourceStore } from '../store/resource-store.js';
+import { teamOfTask } from '../tasks/task-service.js';
+import { feedbackCommunication, type FeedbackKind } from './feedback-letter.js';
+
+const idOf = (reference: string | undefined) => reference?.split('/')[1] ?? '';
+
+/** The practice that referred, from the tenancy tags of its referral. */
+export const practiceOf = (acl: string[]) => acl.find((tag) => tag.startsWith('gp:'))?.slice(3);
+
+/**
+ * Writes Communications to the GP and hands them to delivery. Every Communication has a business
+ * identifier guarded in the same commit, so a retried or concurrent write never makes a second.
+ */
+export class FeedbackService {
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly keys: Keys,
+    private readonly directory: Directory,
+    private readonly outbox: Outbox,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  /** The feedback letter for a moment in a Task's life, once. */
+  async writeFeedback(taskId: string, kind: FeedbackKind, requestId?: string): Promise<void> {
+    const task = await this.store.read<Task>('Task', taskId);
+    if (!task) return;
+    const [serviceRequest, patient] = await Promise.all([
+      this.store.read<ServiceRequest>('ServiceRequest', idOf(task.resource.focus?.reference)),
+      this.store.read<Patient>('Patient', idOf(task.resource.for?.reference)),
+    ]);
+    const team = this.directory.team(teamOfTask(task.resource));
+    if (!serviceRequest || !patient || !team) {
+      this.log.warn({ taskId, kind }, 'feedback skipped: referral incomplete');
+      return;
+    }
+    const communication = feedbackCommunication({
+      kind,
+      id: randomUUID(),
+      task: task.resource,
+      serviceRequest: serviceRequest.resource,
+      patient: patient.resource,
+      team,
+      sentAt: new Date(),
+    });
+    await this.write(communication, task.acl, requestId);
+    this.log.info({ taskId, kind, communicationId: communication.id }, 'feedback written');
+  }
+
+  /** Stores a Communication (unless one with its identifier exists) and queues its delivery. */
+  async write(communication: Communication, acl: string[], requestId?: string): Promise<{ created: boolean; id: string }> {
+    const identifier = communication.identifier?.[0];
+    const guardKey = this.keys.communication(`${identifier?.system}|${identifier?.value}`);
+    const practiceAgb = practiceOf(acl);
+    const delivery = practiceAgb && this.directory.practice(practiceAgb)?.fhirEndpoint
+      ? { communicationId: communication.id!, practiceAgb, ...(requestId ? { requestId } : {}) }
+      : undefined;
+    const result = await this.store.commit({
+      writes: [{ resource: communication, acl }],
+      guard: { key: guardKey, value: communication.id! },
+      ops: delivery ? [this.outbox.op('delivery', delivery)] : [],
+    });
+    if (result.outcome === 'guarded') return { created: false, id: result.existing };
+    if (delivery) {
+      // Delivery has retries of its own; should handing it on fail now, the outbox relay does it.
+      await this.outbox.dispatch('delivery', delivery).catch(() => undefined);
+    }
+    return { created: true, id: communication.id! };
+  }
+}
