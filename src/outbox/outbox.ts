@@ -60,18 +60,23 @@ export class Outbox {
     await this.redis.zrem(this.keys.outbox, member);
   }
 
-  /** Hands on messages older than `graceMs` (younger ones belong to requests still in flight). */
+  /**
+   * Hands on messages older than `graceMs` (younger ones belong to requests still in flight);
+   * returns how many it handed on.
+   */
   async relay(graceMs: number): Promise<number> {
     const members = await this.redis.zrangebyscore(this.keys.outbox, '-inf', Date.now() - graceMs, 'LIMIT', 0, 200);
+    let handed = 0;
     for (const member of members) {
       try {
         await this.deliver(member, true);
+        handed += 1;
         this.log.info({ to: (JSON.parse(member) as Message).to }, 'outbox message relayed');
       } catch (error) {
         this.log.warn({ err: { type: (error as Error).name } }, 'outbox message not relayed; will retry');
       }
     }
-    return members.length;
+    return handed;
   }
 
   start(intervalMs: number, graceMs: number): void {

@@ -21,7 +21,9 @@ export default fp(
     const outbox = new Outbox(app.redis, app.store.keys, app.log);
     app.decorate('outbox', outbox);
     app.addHook('onReady', async () => {
-      await outbox.relay(GRACE_MS);
+      // At start-up nothing of this process is in flight: finish everything a crash left behind.
+      // (Handlers are idempotent, so racing another live process does no harm.)
+      while ((await outbox.relay(0)) > 0);
       outbox.start(INTERVAL_MS, GRACE_MS);
     });
     app.addHook('onClose', async () => outbox.stop());

@@ -1,0 +1,153 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { startLocalRedis, type LocalRedis } from '../../src/store/local-redis.js';
+import { mintDevToken } from '../../scripts/dev-token.js';
+import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
+import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
+
+const TEAM = 'leiden-noord';
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+async function privateRedis(dir = mkdtempSync(join(tmpdir(), 'wor-crash-')), port?: number): Promise<LocalRedis> {
+  const redis = await startLocalRedis({ dir, port, extraArgs: ['--appendfsync', 'always'] });
+  cleanup.push(() => redis.stop('SIGKILL'));
+  return redis;
+}
+
+async function serviceOn(redis: LocalRedis, prefix: string): Promise<ServiceProcess> {
+  const service = await startServiceProcess({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix });
+  cleanup.push(() => service.kill('SIGKILL'));
+  return service;
+}
+
+/** Fires referrals one after another on `lanes` parallel lanes until told to stop; records every answer. */
+function loadReferrals(url: string, token: string, lanes: number) {
+  const answered = new Map<string, number>();
+  const sent: string[] = [];
+  let stopped = false;
+  const lane = async () => {
+    while (!stopped) {
+      const referralId = `CRASH-${randomUUID()}`;
+      sent.push(referralId);
+      const status = await fetch(`${url}/referrals`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(exampleReferral({ referralId })),
+      }).then((response) => response.status, () => 0);
+      answered.set(referralId, status);
+    }
+  };
+  const running = Promise.all(Array.from({ length: lanes }, lane));
+  return {
+    answered,
+    sent,
+    stop: async () => {
+      stopped = true;
+      await running;
+    },
+  };
+}
+
+/**
+ * What must hold after any crash: each acknowledged referral exists exactly once with its Task
+ * queued exactly once; nothing is half-written (every stored referral is whole); no Task unqueued.
+ */
+async function expectConsistent(url: string, redisUrl: string, prefix: string, acknowledged: string[]) {
+  const gp = await mintDevToken({ role: 'gp', org: PRACTICE_AGB });
+  const search = async (path: string) => (await (await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${gp}` } })).json()) as { total: number };
+  for (const referralId of acknowledged) {
+    const found = await search(`/fhir/ServiceRequest?identifier=${encodeURIComponent(referralId)}&_count=0`);
+    expect({ referralId, total: found.total }).toEqual({ referralId, total: 1 });
+  }
+  const counts = {
+    serviceRequests: (await search('/fhir/ServiceRequest?_count=0')).total,
+    tasks: (await search('/fhir/Task?_count=0')).total,
+    patients: (await search('/fhir/Patient?_count=0')).total,
+  };
+  expect(counts.tasks).toBe(counts.serviceRequests);
+  expect(counts.patients).toBe(counts.serviceRequests);
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(`team-${TEAM}`, { connection, prefix: `${prefix}:bull` });
+  const jobs = await queue.getJobCounts('waiting', 'prioritized', 'active', 'completed');
+  const queued = Object.values(jobs).reduce((sum, count) => sum + count, 0);
+  await queue.close();
+  connection.disconnect();
+  expect(queued).toBe(counts.tasks);
+  expect(counts.tasks).toBeGreaterThanOrEqual(acknowledged.length);
+}
+
+describe('crash safety', () => {
+  test('kill -9 of the service in the middle of a load of referrals: every acknowledged referral exists once, queued once, nothing half-written', async () => {
+    const redis = await privateRedis();
+    const prefix = `crash-${randomUUID().slice(0, 6)}`;
+    const first = await serviceOn(redis, prefix);
+    const token = await mintDevToken({ role: 'gp', org: PRACTICE_AGB });
+    const load = loadReferrals(first.url, token, 16);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await first.kill('SIGKILL');
+    await load.stop();
+    const acknowledged = [...load.answered].filter(([, status]) => status === 201).map(([id]) => id);
+    expect(acknowledged.length).toBeGreaterThan(20);
+    expect([...load.answered.values()].some((status) => status === 0)).toBe(true);
+
+    const second = await serviceOn(redis, prefix);
+    await expectConsistent(second.url, redis.url, prefix, acknowledged);
+    // A client that never heard back retries: it gets its referral (201 or 200), still exactly once.
+    const unanswered = [...load.answered].filter(([, status]) => status !== 201).map(([id]) => id);
+    for (const referralId of unanswered) {
+      const response = await fetch(`${second.url}/referrals`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(exampleReferral({ referralId })),
+      });
+      expect([200, 201]).toContain(response.status);
+    }
+    await expectConsistent(second.url, redis.url, prefix, [...acknowledged, ...unanswered]);
+  }, 90_000);
+
+  test('kill -9 of Redis (AOF, appendfsync always) under load: /readyz and writes answer 503, the service recovers by itself, and nothing acknowledged is lost', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wor-crash-'));
+    const redis = await privateRedis(dir);
+    const prefix = `crash-${randomUUID().slice(0, 6)}`;
+    const service = await serviceOn(redis, prefix);
+    const token = await mintDevToken({ role: 'gp', org: PRACTICE_AGB });
+    const load = loadReferrals(service.url, token, 16);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await redis.stop('SIGKILL');
+
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const ready = await fetch(`${service.url}/readyz`);
+    expect(ready.status).toBe(503);
+    const write = await fetch(`${service.url}/referrals`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(exampleReferral({ referralId: `CRASH-DOWN-${randomUUID()}` })),
+    });
+    expect(write.status).toBe(503);
+    expect(((await write.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+    await load.stop();
+
+    const restarted = await privateRedis(dir, redis.port);
+    for (let i = 0; i < 50 && (await fetch(`${service.url}/readyz`)).status !== 200; i += 1) await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
+    const acknowledged = [...load.answered].filter(([, status]) => status === 201).map(([id]) => id);
+    expect(acknowledged.length).toBeGreaterThan(20);
+    // The outbox relay queues what the outage interrupted; give it one pass.
+    await new Promise((resolve) => setTimeout(resolve, 16_000));
+    await expectConsistent(service.url, restarted.url, prefix, acknowledged);
+    const after = await fetch(`${service.url}/referrals`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(exampleReferral({ referralId: `CRASH-AFTER-${randomUUID()}` })),
+    });
+    expect(after.status).toBe(201);
+  }, 120_000);
+});

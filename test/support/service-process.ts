@@ -1,0 +1,50 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { freePort } from '../../src/store/local-redis.js';
+import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/dev-defaults.js';
+
+export interface ServiceProcess {
+  url: string;
+  process: ChildProcess;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/** The service as its own process (`node --import tsx src/server.ts`), for tests that kill it. */
+export async function startServiceProcess(env: { REDIS_URL: string; REDIS_KEY_PREFIX: string } & Record<string, string>): Promise<ServiceProcess> {
+  const port = await freePort();
+  const log = createWriteStream(`test/.logs/${env.REDIS_KEY_PREFIX}-process-${port}.log`, { flags: 'a' });
+  const child = spawn('node', ['--import', 'tsx', 'src/server.ts'], {
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      WOR_DIRECTORY: 'config/directory.example.yaml',
+      AUTH_JWKS_FILE: 'config/dev/jwks.json',
+      AUTH_ISSUER: DEV_ISSUER,
+      AUTH_AUDIENCE: DEV_AUDIENCE,
+      LOG_LEVEL: 'debug',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
+    if (await fetch(`${url}/readyz`).then((response) => response.ok, () => false)) break;
+    if (Date.now() > deadline) throw new Error('service did not become ready');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    process: child,
+    kill: (signal) =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      }),
+  };
+}
