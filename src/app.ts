@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
+import auditPlugin from './audit/plugin.js';
 import authPlugin from './auth/plugin.js';
 import whoamiRoutes from './auth/whoami-routes.js';
 import type { Config } from './config.js';
@@ -50,6 +51,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(outboxPlugin);
   await instance.register(queuePlugin);
   await instance.register(authPlugin);
+  await instance.register(auditPlugin);
   instance.decorate('intake', {
     redis: instance.redis,
     store: instance.store,

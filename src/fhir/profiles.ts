@@ -31,3 +31,6 @@ export const CONTACT_DEADLINE_EXTENSION = `${CANONICAL_BASE}/StructureDefinition
 
 /** On a Communication from the coach: a chosen activity, coded with the WoR arrangement CodeSystem. */
 export const ARRANGEMENT_EXTENSION = `${CANONICAL_BASE}/StructureDefinition/wor-arrangement`;
+
+/** Profile of the AuditEvents the audit trail writes (NEN 7513). */
+export const PROFILE_AUDIT_EVENT = `${CANONICAL_BASE}/StructureDefinition/wor-audit-event`;

@@ -186,3 +186,17 @@ Description: "Terugkoppeling: a letter from the sociaal wijkteam to the referrin
 * recipient 1..*
 * recipient only Reference(PractitionerRole)
 * payload 1..*
+
+Profile: WorAuditEvent
+Parent: AuditEvent
+Id: wor-audit-event
+Title: "WoR access to patient data (NEN 7513)"
+Description: "One access to patient data: event, time, patient, user (client) and responsible organisation."
+* ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-audit-event"
+* action 1..1
+* outcome 1..1
+* agent 2..*
+* agent.who 1..1
+* agent.who.identifier 1..1
+* entity 1..*
+* entity.what 1..1

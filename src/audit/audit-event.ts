@@ -1,0 +1,95 @@
+import type { AuditEvent, Reference, Resource } from 'fhir/r4.js';
+import type { Caller } from '../auth/caller.js';
+import { PROFILE_AUDIT_EVENT } from '../fhir/profiles.js';
+
+/** The patients and resources a response disclosed or changed. */
+export interface Disclosure {
+  patients: string[];
+  resources: string[];
+}
+
+const PATIENT_FIELD: Record<string, string> = {
+  ServiceRequest: 'subject',
+  Task: 'for',
+  Consent: 'patient',
+  Communication: 'subject',
+};
+
+function resourcesIn(payload: unknown): Resource[] {
+  if (!payload || typeof payload !== 'object') return [];
+  const value = payload as { resourceType?: string; entry?: Array<{ resource?: Resource }>; bundle?: unknown };
+  if (value.resourceType === 'Bundle') return (value.entry ?? []).flatMap((entry) => resourcesIn(entry.resource));
+  if (value.resourceType) return [value as Resource];
+  return value.bundle ? resourcesIn(value.bundle) : [];
+}
+
+/** Which patients' data a response payload carries (walks Bundles and the claim envelope). Pure. */
+export function disclosureOf(payload: unknown): Disclosure {
+  const patients = new Set<string>();
+  const resources = new Set<string>();
+  for (const resource of resourcesIn(payload)) {
+    if (resource.resourceType === 'Patient') patients.add(`Patient/${resource.id}`);
+    const field = PATIENT_FIELD[resource.resourceType];
+    const reference = field ? ((resource as unknown as Record<string, Reference | undefined>)[field]?.reference) : undefined;
+    if (reference) patients.add(reference);
+    if (patients.size > 0 || field || resource.resourceType === 'Patient') resources.add(`${resource.resourceType}/${resource.id}`);
+  }
+  return { patients: [...patients], resources: [...resources] };
+}
+
+const ACTION: Record<string, AuditEvent['action']> = { GET: 'R', POST: 'C', PUT: 'U', PATCH: 'U', DELETE: 'D' };
+
+export interface AccessFacts {
+  id: string;
+  caller: Caller;
+  method: string;
+  route: string;
+  status: number;
+  requestId: string;
+  recorded: Date;
+  disclosure: Disclosure;
+}
+
+/**
+ * One access to patient data as an AuditEvent in the spirit of NEN 7513: what happened, when,
+ * to which patient, by which user (client) on behalf of which organisation. Pure.
+ */
+export function auditEvent(facts: AccessFacts): AuditEvent {
+  const search = facts.method === 'GET' && !/:id/.test(facts.route);
+  const action = search ? 'E' : (ACTION[facts.method] ?? 'E');
+  return {
+    resourceType: 'AuditEvent',
+    id: facts.id,
+    meta: { profile: [PROFILE_AUDIT_EVENT] },
+    type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' },
+    subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: search ? 'search-type' : action === 'R' ? 'read' : action === 'C' ? 'create' : 'update' }],
+    action,
+    recorded: facts.recorded.toISOString(),
+    outcome: facts.status < 400 ? '0' : facts.status < 500 ? '4' : '8',
+    outcomeDesc: `${facts.method} ${facts.route} ${facts.status}`,
+    agent: [
+      {
+        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }] },
+        who: { identifier: { system: 'https://wor-bridge.nl/fhir/NamingSystem/client', value: facts.caller.clientId } },
+        requestor: true,
+        role: [{ coding: [{ system: 'https://wor-bridge.nl/fhir/CodeSystem/wor-role', code: facts.caller.role }] }],
+      },
+      {
+        who: { identifier: { system: 'https://wor-bridge.nl/fhir/NamingSystem/organisation', value: `${facts.caller.role}:${facts.caller.org}` } },
+        requestor: false,
+      },
+    ],
+    source: { observer: { display: 'wor-bridge' }, site: facts.requestId },
+    entity: [
+      ...facts.disclosure.patients.map((patient) => ({
+        what: { reference: patient },
+        type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' },
+        role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
+      })),
+      ...facts.disclosure.resources.map((resource) => ({
+        what: { reference: resource },
+        type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
+      })),
+    ],
+  };
+}
