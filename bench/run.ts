@@ -67,6 +67,7 @@ async function main() {
       AUTH_ISSUER: 'https://wor-bridge.local/dev-issuer',
       AUTH_AUDIENCE: 'wor-bridge',
       LOG_LEVEL: 'warn',
+      RATE_LIMIT_PER_MINUTE: '100000000',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -16,6 +16,7 @@ import hisIntakeRoutes from './intake/his/routes.js';
 import type { IntakeDependencies } from './intake/submit-referral.js';
 import docsRoutes from './ops/docs.js';
 import metricsPlugin from './ops/metrics.js';
+import protectionPlugin from './ops/protection.js';
 import opsRoutes from './ops/routes.js';
 import outboxPlugin from './outbox/plugin.js';
 import queuePlugin from './queue/plugin.js';
@@ -51,6 +52,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(outboxPlugin);
   await instance.register(queuePlugin);
   await instance.register(authPlugin);
+  await instance.register(protectionPlugin);
   await instance.register(auditPlugin);
   instance.decorate('intake', {
     redis: instance.redis,

@@ -23,6 +23,8 @@ const envSchema = z
     DELIVERY_ATTEMPTS: positiveInt(8),
     DELIVERY_BACKOFF_MS: positiveInt(1000),
     DELIVERY_TIMEOUT_MS: positiveInt(10_000),
+    /** Requests per minute per client (token client id, or address before authentication). */
+    RATE_LIMIT_PER_MINUTE: positiveInt(6000),
     /** How long AuditEvents are kept (NEN 7513 asks for years; default five). */
     AUDIT_RETENTION_DAYS: positiveInt(5 * 365),
     /** How often deadline timers (pick-up, contact) are checked. */
