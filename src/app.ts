@@ -7,6 +7,9 @@ import whoamiRoutes from './auth/whoami-routes.js';
 import type { Config } from './config.js';
 import type { Directory } from './directory/directory.js';
 import directoryPlugin from './directory/plugin.js';
+import deliveryPlugin from './feedback/delivery/plugin.js';
+import feedbackPlugin from './feedback/plugin.js';
+import communicationRoutes from './feedback/communication-routes.js';
 import errorHandler from './fhir/error-handler.js';
 import conformanceRoutes from './fhir/rest/conformance-routes.js';
 import fhirRestRoutes from './fhir/rest/routes.js';
@@ -50,6 +53,8 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(storePlugin);
   await instance.register(directoryPlugin, { directory: options.directory });
   await instance.register(outboxPlugin);
+  await instance.register(deliveryPlugin);
+  await instance.register(feedbackPlugin);
   await instance.register(queuePlugin);
   await instance.register(authPlugin);
   await instance.register(protectionPlugin);
@@ -71,6 +76,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(hisIntakeRoutes);
   await instance.register(hisCancelRoutes);
   await instance.register(queueRoutes);
+  await instance.register(communicationRoutes);
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -110,6 +116,6 @@ export async function buildApp(options: AppOptions & { logStream?: NodeJS.Writab
   instance.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  await instance.register(app, options);
+  await instance.register(fp(app), options);
   return instance;
 }

@@ -120,12 +120,14 @@ export class LeaseService {
   }
 
   /** The coach system's answer: the Task takes the status and leaves the queue. */
-  async acknowledge(teamId: string, leaseId: string, status: 'accepted' | 'rejected', statusReason?: string): Promise<Task> {
+  async acknowledge(teamId: string, leaseId: string, status: 'accepted' | 'rejected', statusReason: string | undefined, requestId: string): Promise<Task> {
     const record = await this.heldLease(teamId, leaseId);
-    const updated = await this.tasks.changeStatus(record.taskId, 'team', {
-      status,
-      ...(statusReason ? { statusReason: { text: statusReason } } : {}),
-    });
+    const updated = await this.tasks.changeStatus(
+      record.taskId,
+      'team',
+      { status, ...(statusReason ? { statusReason: { text: statusReason } } : {}) },
+      requestId,
+    );
     await this.redis.del(this.keys.lease(leaseId));
     return updated.resource;
   }

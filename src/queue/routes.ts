@@ -51,7 +51,7 @@ export default async function queueRoutes(app: FastifyInstance) {
   app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/ack', async (request, reply) => {
     const team = ownTeam(app, request, 'u');
     const { status, statusReason } = parseOrThrow(ackBody, request.body);
-    return sendResource(reply, await app.leases.acknowledge(team, request.params.leaseId, status, statusReason));
+    return sendResource(reply, await app.leases.acknowledge(team, request.params.leaseId, status, statusReason, request.id));
   });
 
   app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/release', async (request, reply) => {

@@ -53,14 +53,20 @@ export default async function fhirWriteRoutes(app: FastifyInstance) {
     const stored = await visibleTask(request.caller, request.params.id);
     const expected = parseIfMatch(request.headers['if-match']);
     const proposed = request.body as Task;
-    const updated = await app.tasks.update(stored.resource.id!, partyFor(request.caller, stored), () => proposed, expected);
+    const updated = await app.tasks.update(stored.resource.id!, partyFor(request.caller, stored), () => proposed, expected, request.id);
     return sendResource(reply, updated.resource);
   });
 
   app.patch<{ Params: { id: string } }>('/fhir/Task/:id', async (request, reply) => {
     const stored = await visibleTask(request.caller, request.params.id);
     const expected = parseIfMatch(request.headers['if-match']);
-    const updated = await app.tasks.update(stored.resource.id!, partyFor(request.caller, stored), (current) => applyJsonPatch(current, request.body), expected);
+    const updated = await app.tasks.update(
+      stored.resource.id!,
+      partyFor(request.caller, stored),
+      (current) => applyJsonPatch(current, request.body),
+      expected,
+      request.id,
+    );
     return sendResource(reply, updated.resource);
   });
 

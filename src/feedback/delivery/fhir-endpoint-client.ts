@@ -1,0 +1,118 @@
+import { createPrivateKey, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Communication } from 'fhir/r4.js';
+import { Client } from 'fhir-kit-client';
+import { importJWK, importPKCS8, SignJWT, type JWK } from 'jose';
+import type { Practice } from '../../directory/directory.js';
+
+/** Why a delivery attempt failed, and whether trying again can help. */
+export class DeliveryFailure extends Error {
+  constructor(
+    /** Short and free of patient data: `HTTP 503`, `timeout`, `network`, `no endpoint`. */
+    readonly reason: string,
+    readonly retryable: boolean,
+  ) {
+    super(reason);
+  }
+}
+
+type Endpoint = NonNullable<Practice['fhirEndpoint']>;
+
+/** SMART Backend Services: a client assertion signed with the practice's key buys an access token. */
+class SmartBackendTokens {
+  private cached: { token: string; until: number } | undefined;
+
+  constructor(private readonly auth: Extract<NonNullable<Endpoint['auth']>, { type: 'smart-backend' }>, private readonly timeoutMs: number) {}
+
+  private async signingKey(): Promise<{ key: CryptoKey | Uint8Array; alg: string; kid?: string }> {
+    const text = readFileSync(this.auth.keyFile, 'utf8');
+    if (text.trim().startsWith('{')) {
+      const jwk = JSON.parse(text) as JWK;
+      const alg = jwk.alg ?? (jwk.kty === 'EC' ? 'ES384' : 'RS384');
+      return { key: (await importJWK(jwk, alg)) as CryptoKey, alg, kid: jwk.kid };
+    }
+    const alg = createPrivateKey(text).asymmetricKeyType === 'ec' ? 'ES384' : 'RS384';
+    return { key: await importPKCS8(text, alg), alg };
+  }
+
+  async token(): Promise<string> {
+    if (this.cached && this.cached.until > Date.now()) return this.cached.token;
+    const { key, alg, kid } = await this.signingKey();
+    const assertion = await new SignJWT({})
+      .setProtectedHeader({ alg, typ: 'JWT', ...(kid ? { kid } : {}) })
+      .setIssuer(this.auth.clientId)
+      .setSubject(this.auth.clientId)
+      .setAudience(this.auth.tokenUrl)
+      .setJti(randomUUID())
+      .setExpirationTime('5m')
+      .sign(key);
+    const response = await fetch(this.auth.tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        scope: 'system/Communication.c',
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: assertion,
+      }),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    }).catch((error: Error) => {
+      throw new DeliveryFailure(error.name === 'TimeoutError' ? 'token timeout' : 'token network', true);
+    });
+    if (!response.ok) throw new DeliveryFailure(`token HTTP ${response.status}`, response.status === 429 || response.status >= 500);
+    const body = (await response.json()) as { access_token?: string; expires_in?: number };
+    if (!body.access_token) throw new DeliveryFailure('token response without access_token', false);
+    this.cached = { token: body.access_token, until: Date.now() + Math.max(0, (body.expires_in ?? 300) - 30) * 1000 };
+    return body.access_token;
+  }
+}
+
+/**
+ * Posts Communications to one practice's FHIR endpoint (from the directory, never from a message):
+ * conditional create on the identifier, so a retry never makes a second one there.
+ */
+export class FhirEndpointClient {
+  private readonly smart: SmartBackendTokens | undefined;
+
+  constructor(private readonly endpoint: Endpoint, private readonly timeoutMs: number) {
+    this.smart = endpoint.auth?.type === 'smart-backend' ? new SmartBackendTokens(endpoint.auth, timeoutMs) : undefined;
+  }
+
+  private async authorization(): Promise<Record<string, string>> {
+    const auth = this.endpoint.auth;
+    if (!auth) return {};
+    if (auth.type === 'bearer') {
+      const token = process.env[auth.tokenEnv];
+      if (!token) throw new DeliveryFailure(`bearer token variable ${auth.tokenEnv} is not set`, false);
+      return { authorization: `Bearer ${token}` };
+    }
+    return { authorization: `Bearer ${await this.smart!.token()}` };
+  }
+
+  async deliver(communication: Communication, requestId: string): Promise<void> {
+    const identifier = communication.identifier?.[0];
+    const client = new Client({ baseUrl: this.endpoint.url });
+    try {
+      await client.create({
+        resourceType: 'Communication',
+        body: { ...communication, id: undefined, meta: undefined } as never,
+        options: {
+          headers: {
+            ...(await this.authorization()),
+            'content-type': 'application/fhir+json',
+            accept: 'application/fhir+json',
+            'if-none-exist': `identifier=${identifier?.system}|${identifier?.value}`,
+            'x-request-id': requestId,
+          },
+          signal: AbortSignal.timeout(this.timeoutMs),
+        },
+      });
+    } catch (error) {
+      if (error instanceof DeliveryFailure) throw error;
+      const status = (error as { response?: { status?: number } }).response?.status;
+      if (status) throw new DeliveryFailure(`HTTP ${status}`, status === 408 || status === 429 || status >= 500);
+      const name = (error as Error).name;
+      throw new DeliveryFailure(name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network', true);
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { requireRole } from '../../auth/caller.js';
+import { DeliveryQueue } from './delivery-queue.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    deliveries: DeliveryQueue;
+  }
+}
+
+/** Delivery of feedback to GP FHIR endpoints, and the operator's view of parked deliveries. */
+export default fp(
+  async function deliveries(app: FastifyInstance) {
+    const { config } = app;
+    const queue = new DeliveryQueue({
+      redisUrl: config.REDIS_URL,
+      prefix: `${config.REDIS_KEY_PREFIX}:bull`,
+      directory: app.directory,
+      store: app.store,
+      log: app.log,
+      registry: app.metrics.registry,
+      attempts: config.DELIVERY_ATTEMPTS,
+      backoffMs: config.DELIVERY_BACKOFF_MS,
+      timeoutMs: config.DELIVERY_TIMEOUT_MS,
+    });
+    await queue.start();
+    app.decorate('deliveries', queue);
+    app.outbox.handle('delivery', (entry) => queue.add(entry));
+    app.addHook('onClose', async () => queue.close());
+
+    app.get('/operator/deliveries', async (request) => {
+      requireRole(request.caller, 'operator');
+      return { parked: await queue.parked() };
+    });
+
+    app.post<{ Params: { communicationId: string } }>('/operator/deliveries/:communicationId/redeliver', async (request, reply) => {
+      requireRole(request.caller, 'operator');
+      await queue.redeliver(request.params.communicationId);
+      return reply.code(202).send({ communicationId: request.params.communicationId, status: 'queued' });
+    });
+  },
+  { name: 'deliveries', dependencies: ['store', 'directory', 'metrics', 'outbox'] },
+);

@@ -1,0 +1,181 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { PRACTICE_AGB } from '../fixtures/referral.js';
+import { submitReferral } from '../support/referrals.js';
+import { startService, type TestService } from '../support/service.js';
+
+const TEAM = 'leiden-noord';
+const FEEDBACK_KIND = 'https://wor-bridge.nl/fhir/CodeSystem/wor-feedback-kind';
+let service: TestService;
+let gp: string;
+let coach: string;
+
+beforeAll(async () => {
+  service = await startService();
+  gp = await service.token('gp', PRACTICE_AGB);
+  coach = await service.token('coach', TEAM);
+});
+afterAll(() => service.close());
+
+async function claimAndAck(taskId: string, status: 'accepted' | 'rejected', statusReason?: string) {
+  for (;;) {
+    const claim = await service.request('POST', `/queues/${TEAM}/claim`, { token: coach });
+    if (claim.status !== 200) throw new Error('task not in queue');
+    const claimed = claim.body.bundle.entry[0].resource.id;
+    const mine = claimed === taskId;
+    await service.request('POST', `/queues/${TEAM}/leases/${claim.body.lease.id}/ack`, {
+      token: coach,
+      body: mine ? { status, ...(statusReason ? { statusReason } : {}) } : { status: 'rejected', statusReason: 'opruimen' },
+    });
+    if (mine) return;
+  }
+}
+
+async function feedbackFor(serviceRequestId: string, token = gp) {
+  const response = await service.request('GET', `/fhir/Communication?based-on=ServiceRequest/${serviceRequestId}`, { token });
+  expect(response.status).toBe(200);
+  return (response.body.entry ?? []).map((entry: { resource: any }) => entry.resource);
+}
+
+const kinds = (communications: any[]) => communications.map((communication) => communication.category[0].coding[0].code).sort();
+
+describe('feedback to the GP', () => {
+  test('an accepted referral gives the GP one Communication with a letter that stands on its own', async () => {
+    const { taskId, serviceRequestId } = await submitReferral(service, gp);
+    await claimAndAck(taskId, 'accepted');
+    const [letter, ...others] = await feedbackFor(serviceRequestId);
+    expect(others).toHaveLength(0);
+    expect(letter).toMatchObject({
+      resourceType: 'Communication',
+      status: 'completed',
+      identifier: [{ system: 'https://wor-bridge.nl/fhir/NamingSystem/communication', value: `${taskId}/accepted` }],
+      category: [{ coding: [{ system: FEEDBACK_KIND, code: 'accepted' }] }],
+      basedOn: [{ reference: `ServiceRequest/${serviceRequestId}` }],
+      about: [{ reference: `Task/${taskId}` }],
+      sender: { identifier: { value: TEAM } },
+    });
+    expect(letter.subject.reference).toMatch(/^Patient\//);
+    expect(letter.recipient[0].reference).toMatch(/^PractitionerRole\//);
+    const text: string = letter.payload[0].contentString;
+    expect(text).toContain('Verwijzing aangenomen');
+    expect(text).toContain('Johanna van der Berg, geboren 02-03-1948');
+    expect(text).toContain('uw kenmerk HIS-T-');
+    expect(text).toContain('Sociaal Wijkteam Leiden Noord heeft uw verwijzing aangenomen');
+  });
+
+  test('a rejection carries the reason as text and as reasonCode', async () => {
+    const { taskId, serviceRequestId } = await submitReferral(service, gp);
+    await claimAndAck(taskId, 'rejected', 'Patiënt woont buiten ons werkgebied');
+    const [letter] = await feedbackFor(serviceRequestId);
+    expect(letter.category[0].coding[0].code).toBe('rejected');
+    expect(letter.reasonCode).toEqual([{ text: 'Patiënt woont buiten ons werkgebied' }]);
+    expect(letter.payload[0].contentString).toContain('Reden: Patiënt woont buiten ons werkgebied.');
+  });
+
+  test('completed and failed trajectories are reported, each once, however often the Task is written', async () => {
+    const first = await submitReferral(service, gp);
+    await claimAndAck(first.taskId, 'accepted');
+    const patch = (taskId: string, operations: unknown) =>
+      service.request('PATCH', `/fhir/Task/${taskId}`, { token: coach, rawBody: JSON.stringify(operations), headers: { 'content-type': 'application/json-patch+json' } });
+    await patch(first.taskId, [{ op: 'replace', path: '/status', value: 'in-progress' }]);
+    await patch(first.taskId, [{ op: 'replace', path: '/status', value: 'completed' }]);
+    await patch(first.taskId, [{ op: 'add', path: '/note', value: [{ text: 'nazorg' }] }]);
+    expect(kinds(await feedbackFor(first.serviceRequestId))).toEqual(['accepted', 'completed']);
+
+    const second = await submitReferral(service, gp);
+    await claimAndAck(second.taskId, 'accepted');
+    await patch(second.taskId, [{ op: 'replace', path: '/status', value: 'failed' }, { op: 'add', path: '/statusReason', value: { text: 'Patiënt niet bereikt' } }]);
+    expect(kinds(await feedbackFor(second.serviceRequestId))).toEqual(['accepted', 'failed']);
+  });
+
+  test('a coach system posts an intake report with the chosen arrangements; the GP reads it, another practice cannot', async () => {
+    const { taskId, serviceRequestId } = await submitReferral(service, gp);
+    await claimAndAck(taskId, 'accepted');
+    const report = {
+      resourceType: 'Communication',
+      identifier: [{ value: 'intake-1' }],
+      about: [{ reference: `Task/${taskId}` }],
+      payload: [{ contentString: 'Intakegesprek gehouden; mevrouw gaat naar de wandelgroep en het taalcafé.' }],
+      extension: [
+        {
+          url: 'https://wor-bridge.nl/fhir/StructureDefinition/wor-arrangement',
+          valueCodeableConcept: { coding: [{ system: 'https://wor-bridge.nl/fhir/CodeSystem/wor-arrangement', code: 'interactie' }] },
+        },
+      ],
+    };
+    const created = await service.request('POST', '/fhir/Communication', { token: coach, body: report });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('location')).toBe(`/fhir/Communication/${created.body.id}`);
+    expect(created.body).toMatchObject({ category: [{ coding: [{ code: 'intake-report' }] }], basedOn: [{ reference: `ServiceRequest/${serviceRequestId}` }] });
+    const again = await service.request('POST', '/fhir/Communication', { token: coach, body: report });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(created.body.id);
+    expect(kinds(await feedbackFor(serviceRequestId))).toEqual(['accepted', 'intake-report']);
+    const otherPractice = await service.token('gp', '01067890');
+    expect(await feedbackFor(serviceRequestId, otherPractice)).toEqual([]);
+    expect((await service.request('GET', `/fhir/Communication/${created.body.id}`, { token: otherPractice })).status).toBe(404);
+  });
+
+  test("a coach cannot report on another team's Task, nor with an unknown arrangement", async () => {
+    const { taskId } = await submitReferral(service, gp);
+    const other = await service.token('coach', 'leiden-zuid');
+    const body = { resourceType: 'Communication', about: [{ reference: `Task/${taskId}` }], payload: [{ contentString: 'x' }] };
+    expect((await service.request('POST', '/fhir/Communication', { token: other, body })).status).toBe(404);
+    const unknown = await service.request('POST', '/fhir/Communication', {
+      token: coach,
+      body: { ...body, extension: [{ url: 'https://wor-bridge.nl/fhir/StructureDefinition/wor-arrangement', valueCodeableConcept: { coding: [{ system: 'https://wor-bridge.nl/fhir/CodeSystem/wor-arrangement', code: 'schilderen' }] } }] },
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.issue[0].expression[0]).toMatch(/^Communication\.extension\[0\]\.valueCodeableConcept\.coding\[0\]\.code$/);
+  });
+
+  test('a GP pulls new feedback with _lastUpdated=gt and sees only its own', async () => {
+    const since = new Date().toISOString();
+    const { taskId } = await submitReferral(service, gp);
+    await claimAndAck(taskId, 'accepted');
+    const role = (await service.request('GET', `/fhir/Task/${taskId}`, { token: gp })).body.requester.reference;
+    const pulled = await service.request('GET', `/fhir/Communication?recipient=${role}&_lastUpdated=gt${since}`, { token: gp });
+    expect(pulled.body.total).toBe(1);
+    const later = await service.request('GET', `/fhir/Communication?recipient=${role}&_lastUpdated=gt${pulled.body.entry[0].resource.meta.lastUpdated}`, { token: gp });
+    expect(later.body.total).toBe(0);
+  });
+});
+
+describe('deadlines', () => {
+  test('a referral nobody picks up gives one reminder when the pick-up deadline passes, and a late sweep does not repeat it', async () => {
+    const { taskId, serviceRequestId } = await submitReferral(service, gp);
+    const task = (await service.request('GET', `/fhir/Task/${taskId}`, { token: gp })).body;
+    const deadline = Date.parse(task.restriction.period.end);
+    await service.app.deadlines.sweep(deadline - 1000);
+    expect(await feedbackFor(serviceRequestId)).toEqual([]);
+    await service.app.deadlines.sweep(deadline + 1000);
+    await service.app.deadlines.sweep(deadline + 60_000);
+    expect(kinds(await feedbackFor(serviceRequestId))).toEqual(['pickup-deadline-missed']);
+    const queue = (await service.request('GET', `/queues/${TEAM}`, { token: coach })).body;
+    expect(queue.waiting).toBeGreaterThan(0);
+  });
+
+  test('an accepted referral cancels its pick-up timer; without contact made the contact deadline reminds the GP once', async () => {
+    const { taskId, serviceRequestId } = await submitReferral(service, gp);
+    await claimAndAck(taskId, 'accepted');
+    const task = (await service.request('GET', `/fhir/Task/${taskId}`, { token: gp })).body;
+    const contactDeadline = Date.parse(task.extension[0].valueDateTime);
+    await service.app.deadlines.sweep(contactDeadline + 1000);
+    await service.app.deadlines.sweep(contactDeadline + 2000);
+    expect(kinds(await feedbackFor(serviceRequestId))).toEqual(['accepted', 'contact-deadline-missed']);
+  });
+
+  test('contact made stops the contact timer', async () => {
+    const { taskId, serviceRequestId } = await submitReferral(service, gp);
+    await claimAndAck(taskId, 'accepted');
+    await service.request('PATCH', `/fhir/Task/${taskId}`, {
+      token: coach,
+      rawBody: JSON.stringify([
+        { op: 'replace', path: '/status', value: 'in-progress' },
+        { op: 'add', path: '/businessStatus', value: { coding: [{ system: 'https://wor-bridge.nl/fhir/CodeSystem/wor-business-step', code: 'contact-made' }] } },
+      ]),
+      headers: { 'content-type': 'application/json-patch+json' },
+    });
+    await service.app.deadlines.sweep(Date.now() + 60 * 86_400_000);
+    expect(kinds(await feedbackFor(serviceRequestId))).toEqual(['accepted']);
+  });
+});
