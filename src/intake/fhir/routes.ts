@@ -1,0 +1,69 @@
+import type { FastifyInstance } from 'fastify';
+import type { Bundle, BundleEntry } from 'fhir/r4.js';
+import { practiceTag, requireRole, requireScope } from '../../auth/caller.js';
+import { resourceUrl } from '../../fhir/bundle.js';
+import { FHIR_JSON } from '../../fhir/media-type.js';
+import { FhirError, unprocessable } from '../../fhir/operation-outcome.js';
+import { submitReferral } from '../submit-referral.js';
+import { transactionToReferral, type TransactionReferral } from './transaction-to-referral.js';
+
+const ENTRY_TYPES: Record<keyof TransactionReferral['entries'], string> = {
+  serviceRequest: 'ServiceRequest',
+  patient: 'Patient',
+  practitioner: 'Practitioner',
+  practitionerRole: 'PractitionerRole',
+  practice: 'Organization',
+  consent: 'Consent',
+};
+
+/**
+ * `POST /fhir`: a FHIR-capable HIS posts a transaction with the ServiceRequest and what it
+ * references (contract §5.3). All or nothing; a second post of the same identifier creates nothing.
+ */
+export default async function fhirTransactionRoutes(app: FastifyInstance) {
+  app.post('/fhir', async (request, reply) => {
+    const { caller } = request;
+    requireRole(caller, 'gp');
+    requireScope(caller, 'ServiceRequest', 'c');
+    const { referral, identifierSystem, entries } = transactionToReferral(request.body);
+    const agb = referral.requester.practice.agb;
+    if (agb !== caller.org) {
+      throw new FhirError(403, {
+        code: 'forbidden',
+        expression: `Bundle.entry[${entries.practice}].resource.identifier`,
+        diagnostics: 'The practice AGB is not the practice of the access token',
+      });
+    }
+    if (!referral.consent.shareWithSocialDomain) {
+      throw unprocessable('The Consent does not permit sharing with the social domain; nothing was stored', `Bundle.entry[${entries.consent}].resource.provision.type`, 'required');
+    }
+    const result = await submitReferral(app.intake, referral, {
+      party: `${practiceTag(agb)}|${identifierSystem}`,
+      identifierSystem,
+      tenants: [practiceTag(agb)],
+    });
+    app.metrics.referrals.inc({ channel: 'fhir', outcome: result.created ? 'created' : 'replayed' });
+    const written = new Map(result.resources.map((resource) => [resource.resourceType, resource]));
+    const base = app.config.PUBLIC_BASE_URL;
+    const responseEntries: BundleEntry[] = (request.body as Bundle).entry!.map((_entry, index) => {
+      const part = (Object.keys(entries) as Array<keyof typeof entries>).find((name) => entries[name] === index);
+      const resource = part ? written.get(ENTRY_TYPES[part]) : undefined;
+      if (!resource) return { response: { status: '200 OK' } };
+      return {
+        fullUrl: resourceUrl(base, resource),
+        resource,
+        response: {
+          status: result.created ? '201 Created' : '200 OK',
+          location: `${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`,
+          etag: `W/"${resource.meta?.versionId}"`,
+          lastModified: resource.meta?.lastUpdated,
+        },
+      };
+    });
+    return reply
+      .code(200)
+      .header('location', `/fhir/ServiceRequest/${result.serviceRequestId}`)
+      .type(FHIR_JSON)
+      .send({ resourceType: 'Bundle', type: 'transaction-response', entry: responseEntries } satisfies Bundle);
+  });
+}

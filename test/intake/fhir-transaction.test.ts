@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
+import { exampleTransaction } from '../fixtures/fhir-transaction.js';
+import { expectValidFhir } from '../support/fhir-validation.js';
+import { startService, type TestService } from '../support/service.js';
+
+let service: TestService;
+let gp: string;
+
+beforeAll(async () => {
+  service = await startService();
+  gp = await service.token('gp', PRACTICE_AGB);
+});
+afterAll(() => service.close());
+
+/** A resource with what legitimately differs between two referrals (ids, times, the identifier system) taken out. */
+function comparable(resource: any): any {
+  const text = JSON.stringify(resource)
+    .replace(/"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"/g, '"<id>"')
+    .replace(/\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"/g, '/<id>"');
+  const { meta: _meta, identifier, authoredOn: _a, lastModified: _l, restriction: _r, extension: _e, ...rest } = JSON.parse(text);
+  return resource.resourceType === 'ServiceRequest' ? { ...rest, identifier: identifier.map((item: any) => item.value) } : { identifier, ...rest };
+}
+
+const post = (body: unknown, token = gp) => service.request('POST', '/fhir', { token, body });
+
+describe('POST /fhir transaction', () => {
+  test('a transaction becomes the same ServiceRequest, Task, Patient and Consent as the equivalent HIS REST referral, and is queued', async () => {
+    const viaFhir = await post(exampleTransaction('FHIR-SAME-1'));
+    expect(viaFhir.status).toBe(200);
+    expect(viaFhir.body.type).toBe('transaction-response');
+    expect(viaFhir.body.entry.map((entry: any) => entry.response.status)).toEqual(Array(6).fill('201 Created'));
+    expect(viaFhir.body.entry[0].response.location).toMatch(/^ServiceRequest\/[0-9a-f-]{36}\/_history\/1$/);
+    expectValidFhir(viaFhir.body);
+    const viaRest = await service.request('POST', '/referrals', { token: gp, body: exampleReferral({ referralId: 'FHIR-SAME-1' }) });
+    const byType = (bundle: any) => Object.fromEntries(bundle.entry.map((entry: any) => [entry.resource.resourceType, entry.resource]));
+    const fhir = byType(viaFhir.body);
+    const rest = byType(viaRest.body);
+    for (const type of ['ServiceRequest', 'Patient', 'Consent', 'Practitioner', 'PractitionerRole', 'Organization']) {
+      expect({ type, ...comparable(fhir[type]) }).toEqual({ type, ...comparable(rest[type]) });
+    }
+    const serviceRequestId = fhir.ServiceRequest.id;
+    const tasks = await service.request('GET', `/fhir/Task?focus=ServiceRequest/${serviceRequestId}`, { token: gp });
+    expect(tasks.body.total).toBe(1);
+    const restTask = (await service.request('GET', `/fhir/Task?focus=ServiceRequest/${rest.ServiceRequest.id}`, { token: gp })).body.entry[0].resource;
+    expect(comparable(tasks.body.entry[0].resource)).toEqual(comparable(restTask));
+    const coach = await service.token('coach', 'leiden-noord');
+    const counts = (await service.request('GET', '/queues/leiden-noord', { token: coach })).body;
+    expect(counts.waiting).toBe(2);
+  });
+
+  test('the same transaction again creates nothing and answers 200 OK per entry with the same resources', async () => {
+    const first = await post(exampleTransaction('FHIR-IDEM-1'));
+    const second = await post(exampleTransaction('FHIR-IDEM-1'));
+    expect(second.status).toBe(200);
+    expect(second.body.entry.map((entry: any) => entry.response.status)).toEqual(Array(6).fill('200 OK'));
+    expect(second.body.entry[0].resource.id).toBe(first.body.entry[0].resource.id);
+    const found = await service.request('GET', `/fhir/ServiceRequest?identifier=FHIR-IDEM-1`, { token: gp });
+    expect(found.body.total).toBe(1);
+  });
+
+  test('a Patient that fails its profile (no BSN) is refused with the entry named, and nothing is stored', async () => {
+    const transaction = exampleTransaction('FHIR-BAD-1');
+    transaction.entry[1].resource.identifier = [{ system: 'http://example.org/mrn', value: '12345' }];
+    const response = await post(transaction);
+    expect(response.status).toBe(400);
+    expect(response.body.issue[0].expression[0]).toMatch(/^Bundle\.entry\[1\]\.resource\.identifier/);
+    expect((await service.request('GET', `/fhir/ServiceRequest?identifier=FHIR-BAD-1`, { token: gp })).body.total).toBe(0);
+  });
+
+  test('an invalid BSN is refused and points at the Patient identifier', async () => {
+    const transaction = exampleTransaction('FHIR-BAD-2');
+    transaction.entry[1].resource.identifier[0].value = '123456789';
+    const response = await post(transaction);
+    expect(response.status).toBe(400);
+    expect(response.body.issue[0].expression).toEqual(['Bundle.entry[1].resource.identifier']);
+    expect(JSON.stringify(response.body)).not.toContain('123456789');
+  });
+
+  test('a Consent that does not permit sharing is refused with 422 and nothing is stored', async () => {
+    const transaction = exampleTransaction('FHIR-BAD-3');
+    transaction.entry[5].resource.provision.type = 'deny';
+    const response = await post(transaction);
+    expect(response.status).toBe(422);
+    expect(response.body.issue[0].expression).toEqual(['Bundle.entry[5].resource.provision.type']);
+  });
+
+  test('a batch, a dangling reference or a second ServiceRequest are refused precisely', async () => {
+    expect((await post({ ...exampleTransaction('X'), type: 'batch' })).body.issue[0].expression).toEqual(['Bundle.type']);
+    const dangling = exampleTransaction('FHIR-BAD-4');
+    dangling.entry[0].resource.subject.reference = 'urn:uuid:00000000-0000-4000-8000-000000000099';
+    expect((await post(dangling)).body.issue[0].expression).toEqual(['Bundle.entry[0].resource.subject']);
+    const two = exampleTransaction('FHIR-BAD-5');
+    two.entry.push(two.entry[0]);
+    expect((await post(two)).body.issue[0].expression).toEqual(['Bundle.entry']);
+  });
+
+  test("another practice's AGB is refused with 403", async () => {
+    const response = await post(exampleTransaction('FHIR-BAD-6', '01067890'));
+    expect(response.status).toBe(403);
+    expect(response.body.issue[0].expression).toEqual(['Bundle.entry[4].resource.identifier']);
+  });
+});
