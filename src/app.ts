@@ -114,6 +114,8 @@ export function serverOptions(config: Config, logStream?: NodeJS.WritableStream)
 /** Builds the Fastify instance with content types and request ids; `server.ts` and tests call this. */
 export async function buildApp(options: AppOptions & { logStream?: NodeJS.WritableStream }): Promise<FastifyInstance> {
   const instance = Fastify(serverOptions(options.config, options.logStream));
+  // JSON only (contract §2): anything else, text/plain included, answers 415.
+  instance.removeContentTypeParser('text/plain');
   instance.addContentTypeParser('application/fhir+json', { parseAs: 'string' }, instance.getDefaultJsonParser('error', 'error'));
   instance.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

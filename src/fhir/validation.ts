@@ -9,7 +9,11 @@ function pathOf(path: PropertyKey[]): string {
   );
 }
 
-function toIssues(error: z.ZodError, root: string | undefined): Issue[] {
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  return path.reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined), input);
+}
+
+function toIssues(error: z.ZodError, input: unknown, root: string | undefined): Issue[] {
   return error.issues.flatMap((issue): Issue[] => {
     const expression = pathOf(root ? [root, ...issue.path] : issue.path);
     if (issue.code === 'unrecognized_keys') {
@@ -19,7 +23,7 @@ function toIssues(error: z.ZodError, root: string | undefined): Issue[] {
         diagnostics: `${expression ? `${expression}.${key}` : key} is not a known field`,
       }));
     }
-    if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
+    if (issue.path.length > 0 && valueAt(input, issue.path) === undefined) {
       return [{ code: 'required', expression, diagnostics: `${expression || 'body'} is required` }];
     }
     const message = issue.message.replace(/^Invalid input: /, '');
@@ -33,6 +37,6 @@ function toIssues(error: z.ZodError, root: string | undefined): Issue[] {
  */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, root?: string): z.output<S> {
   const result = schema.safeParse(input);
-  if (!result.success) throw new FhirError(400, toIssues(result.error, root));
+  if (!result.success) throw new FhirError(400, toIssues(result.error, input, root));
   return result.data;
 }

@@ -41,7 +41,7 @@ export const referralSchema = z.strictObject({
       houseNumberAddition: text(10).optional(),
       postalCode: z
         .string()
-        .transform((value, ctx) => normalisePostcode(value) ?? (ctx.addIssue({ code: 'custom', message: 'expected a Dutch postcode such as 2311 CS' }), z.NEVER)),
+        .transform((value, ctx) => normalisePostcode(value) ?? (ctx.addIssue({ code: 'custom', message: 'expected a Dutch postcode such as 1234 AB' }), z.NEVER)),
       city: text(100).optional(),
     }),
     phone: z.string().regex(/^\+?[0-9][0-9 ()-]{5,19}$/, 'expected a phone number such as +31612345678').optional(),
