@@ -49,7 +49,7 @@ const SERVER_MAINTAINED = ['meta', 'lastModified', 'text'];
  * the party's mutable elements may differ, and the status change must be allowed. Pure.
  */
 export function nextTaskVersion(current: Task, proposed: Task, party: Party, now: Date): Task {
-  if (proposed.resourceType !== 'Task') throw new FhirError(400, { code: 'invalid', expression: 'resourceType', diagnostics: 'The body must be a Task' });
+  if (proposed?.resourceType !== 'Task') throw new FhirError(400, { code: 'invalid', expression: 'resourceType', diagnostics: 'The body must be a Task' });
   if (proposed.id !== current.id) throw new FhirError(400, { code: 'invalid', expression: 'Task.id', diagnostics: 'The Task id in the body must match the URL' });
   const keys = new Set([...Object.keys(current), ...Object.keys(proposed)]);
   for (const key of keys) {

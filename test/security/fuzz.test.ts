@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
+import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
+import { exampleTransaction } from '../fixtures/fhir-transaction.js';
+import { submitReferral } from '../support/referrals.js';
+import { startService, type TestService } from '../support/service.js';
+
+let service: TestService;
+let gp: string;
+let coach: string;
+let taskId: string;
+let serviceRequestId: string;
+const RUNS = 40;
+
+beforeAll(async () => {
+  service = await startService({ env: { RATE_LIMIT_PER_MINUTE: '1000000' } });
+  gp = await service.token('gp', PRACTICE_AGB);
+  coach = await service.token('coach', 'leiden-noord');
+  ({ taskId, serviceRequestId } = await submitReferral(service, gp));
+});
+afterAll(() => service.close());
+
+/** Hostile values: deep nesting, huge strings, prototype-pollution keys, wrong types. */
+const hostile = fc.oneof(
+  fc.jsonValue({ maxDepth: 4 }),
+  fc.constantFrom(
+    { __proto__: { admin: true } },
+    JSON.parse('{"__proto__": {"polluted": true}}'),
+    { constructor: { prototype: { polluted: true } } },
+    'x'.repeat(200_000),
+    Array.from({ length: 5000 }, () => 1),
+    JSON.parse(`${'['.repeat(500)}${']'.repeat(500)}`),
+    null,
+  ),
+);
+
+/** The example referral with one field replaced by a hostile value (or removed). */
+const mutatedReferral = fc
+  .tuple(
+    fc.constantFrom('referralId', 'authoredOn', 'reason', 'urgency', 'patient', 'requester', 'consent', 'note', 'patient.bsn', 'patient.name', 'patient.address', 'reason.icpc', 'consent.shareWithSocialDomain'),
+    fc.option(hostile, { nil: undefined }),
+    fc.string({ minLength: 1, maxLength: 12 }),
+  )
+  .map(([path, value, id]) => {
+    const referral: any = structuredClone(exampleReferral({ referralId: `FUZZ-${id.replace(/[^A-Za-z0-9]/g, 'x')}` }));
+    const keys = path.split('.');
+    const parent = keys.slice(0, -1).reduce((node, key) => node[key], referral);
+    if (value === undefined) delete parent[keys.at(-1)!];
+    else parent[keys.at(-1)!] = value;
+    return referral;
+  });
+
+const ENDPOINTS: Array<[string, string, () => string]> = [
+  ['POST', '/referrals', () => gp],
+  ['POST', '/fhir', () => gp],
+  ['POST', '/fhir/Communication', () => coach],
+  ['POST', '/queues/leiden-noord/leases/x/ack', () => coach],
+  ['PUT', '/fhir/Task/:task', () => coach],
+  ['POST', '/referrals/x/cancel', () => gp],
+];
+
+async function send(method: string, path: string, token: string, body: unknown, contentType = 'application/fhir+json') {
+  const rawBody = JSON.stringify(body) ?? 'null';
+  return service.request(method, path.replace(':task', taskId), { token, rawBody, headers: { 'content-type': contentType } });
+}
+
+/** Every stored referral is whole: as many Tasks, Patients and Consents as ServiceRequests. */
+async function expectNoPartialWrites() {
+  const count = async (type: string) => (await service.keys(`res:${type}:*`)).length;
+  const requests = await count('ServiceRequest');
+  expect({ tasks: await count('Task'), patients: await count('Patient'), consents: await count('Consent') }).toEqual({ tasks: requests, patients: requests, consents: requests });
+}
+
+describe('fuzzing every endpoint never gives a 500 or a partial write', () => {
+  test.each(ENDPOINTS)('%s %s with hostile JSON', async (method, path, token) => {
+    await fc.assert(
+      fc.asyncProperty(hostile, async (body) => {
+        const response = await send(method, path, token(), body);
+        expect(response.status).toBeLessThan(500);
+        expect(response.body?.resourceType ?? 'none').not.toBe('none');
+      }),
+      { numRuns: RUNS },
+    );
+    await expectNoPartialWrites();
+  });
+
+  test('POST /referrals with one field of a good referral replaced by something hostile', async () => {
+    await fc.assert(
+      fc.asyncProperty(mutatedReferral, async (body) => {
+        const response = await send('POST', '/referrals', gp, body);
+        expect(response.status).toBeLessThan(500);
+      }),
+      { numRuns: RUNS * 2 },
+    );
+    await expectNoPartialWrites();
+  });
+
+  test('POST /fhir with hostile values in a good transaction', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 5 }), fc.constantFrom('identifier', 'name', 'reference', 'status', 'birthDate', 'provision'), hostile, async (entry, field, value) => {
+        const transaction = exampleTransaction(`FUZZ-TX-${entry}-${field}`);
+        transaction.entry[entry].resource[field] = value;
+        const response = await send('POST', '/fhir', gp, transaction);
+        expect(response.status).toBeLessThan(500);
+      }),
+      { numRuns: RUNS },
+    );
+    await expectNoPartialWrites();
+  });
+
+  test('JSON Patch with hostile operations on a Task and a ServiceRequest', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.record({ op: fc.constantFrom('add', 'remove', 'replace', 'move', 'copy', 'test', 'x'), path: fc.constantFrom('/status', '/owner', '/__proto__/x', '/meta', '', '/a/b/c'), value: hostile }), { maxLength: 4 }), async (patch) => {
+        for (const path of [`/fhir/Task/${taskId}`, `/fhir/ServiceRequest/${serviceRequestId}`]) {
+          const response = await send('PATCH', path, path.includes('Task') ? coach : gp, patch, 'application/json-patch+json');
+          expect(response.status).toBeLessThan(500);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  test('search with random parameters and values', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('Task', 'ServiceRequest', 'Patient', 'Communication', 'Organization'), fc.dictionary(fc.string({ maxLength: 12 }), fc.string({ maxLength: 40 }), { maxKeys: 3 }), async (type, params) => {
+        const query = new URLSearchParams(params).toString();
+        const response = await service.request('GET', `/fhir/${type}?${query}`, { token: gp });
+        expect(response.status).toBeLessThan(500);
+      }),
+      { numRuns: RUNS * 2 },
+    );
+  });
+
+  test('wrong media types on every write', async () => {
+    for (const [method, path, token] of ENDPOINTS) {
+      for (const contentType of ['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded']) {
+        const response = await service.request(method, path.replace(':task', taskId), { token: token(), rawBody: '<a/>', headers: { 'content-type': contentType } });
+        expect({ path, contentType, status: response.status }).toEqual({ path, contentType, status: 415 });
+      }
+    }
+  });
+});
