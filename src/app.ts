@@ -15,6 +15,7 @@ import conformanceRoutes from './fhir/rest/conformance-routes.js';
 import fhirRestRoutes from './fhir/rest/routes.js';
 import fhirWriteRoutes from './fhir/rest/write-routes.js';
 import fhirTransactionRoutes from './intake/fhir/routes.js';
+import portalIntake from './intake/portal/plugin.js';
 import hisCancelRoutes from './intake/his/cancel-routes.js';
 import hisIntakeRoutes from './intake/his/routes.js';
 import type { IntakeDependencies } from './intake/submit-referral.js';
@@ -76,6 +77,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(fhirWriteRoutes);
   await instance.register(hisIntakeRoutes);
   await instance.register(fhirTransactionRoutes);
+  await instance.register(portalIntake);
   await instance.register(hisCancelRoutes);
   await instance.register(queueRoutes);
   await instance.register(communicationRoutes);

@@ -19,10 +19,15 @@ const envSchema = z
     QUEUE_LEASE_SECONDS: positiveInt(60),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     BODY_LIMIT_BYTES: positiveInt(1024 * 1024),
+    /** Portal documents may carry a referral letter (PDF): a larger limit for those routes only. */
+    INBOUND_BODY_LIMIT_BYTES: positiveInt(8 * 1024 * 1024),
     /** Feedback delivery to GP FHIR endpoints: attempts before parking, first backoff, per-call timeout. */
     DELIVERY_ATTEMPTS: positiveInt(8),
     DELIVERY_BACKOFF_MS: positiveInt(1000),
     DELIVERY_TIMEOUT_MS: positiveInt(10_000),
+    /** Portal documents whose referral has not arrived yet are tried again this often, backing off from this delay. */
+    INBOUND_RETRY_ATTEMPTS: positiveInt(8),
+    INBOUND_RETRY_BACKOFF_MS: positiveInt(1000),
     /** Requests per minute per client (token client id, or address before authentication). */
     RATE_LIMIT_PER_MINUTE: positiveInt(6000),
     /** How long AuditEvents are kept (NEN 7513 asks for years; default five). */

@@ -13,6 +13,7 @@ const PATIENT_FIELD: Record<string, string> = {
   Task: 'for',
   Consent: 'patient',
   Communication: 'subject',
+  DocumentReference: 'subject',
 };
 
 function resourcesIn(payload: unknown): Resource[] {

@@ -11,6 +11,7 @@ export const PROFILE = {
   ServiceRequest: `${CANONICAL_BASE}/StructureDefinition/wor-service-request`,
   Task: `${CANONICAL_BASE}/StructureDefinition/wor-task`,
   Communication: `${CANONICAL_BASE}/StructureDefinition/wor-communication`,
+  DocumentReference: `${CANONICAL_BASE}/StructureDefinition/wor-document-reference`,
 } as const;
 
 export const CODE_SYSTEM = {
@@ -23,6 +24,8 @@ export const CODE_SYSTEM = {
 export const NAMING_SYSTEM = {
   team: `${CANONICAL_BASE}/NamingSystem/team`,
   communication: `${CANONICAL_BASE}/NamingSystem/communication`,
+  /** A portal's transaction number (the ZD-number), one per referral across its documents. */
+  portalReferral: (portalId: string) => `${CANONICAL_BASE}/NamingSystem/portal-referral/${portalId}`,
   /** The referrer's own referral id, under a system per referring practice. */
   practiceReferral: (agb: string) => `${CANONICAL_BASE}/NamingSystem/referral/${agb}`,
 } as const;

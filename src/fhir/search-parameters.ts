@@ -73,6 +73,15 @@ export const SEARCH_PARAMETERS: Record<string, SearchParameter[]> = {
     identifier,
   ],
   Patient: [identifier],
+  DocumentReference: [
+    reference('patient', 'subject', 'Patient'),
+    {
+      name: 'related',
+      type: 'reference',
+      target: 'ServiceRequest',
+      extract: (resource) => references(...(field<{ related?: Reference[] } | undefined>(resource, 'context')?.related ?? [])),
+    },
+  ],
 };
 
 /** `_include` targets per type: `Task:focus` includes the resource Task.focus points at. */

@@ -10,6 +10,8 @@ export interface OutboxMessages {
   team: { taskId: string; teamId: string; urgent: boolean };
   /** Write the feedback Communication for a Task event. */
   feedback: { taskId: string; kind: FeedbackKind; requestId?: string };
+  /** Convert a portal document that was stored as received. */
+  inbound: { messageId: string; replay?: string };
   /** Deliver a Communication to the practice's FHIR endpoint. */
   delivery: { communicationId: string; practiceAgb: string; requestId?: string };
 }

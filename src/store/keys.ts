@@ -71,6 +71,21 @@ export class Keys {
     return `${this.prefix}:queue-signal`;
   }
 
+  /** A portal document as received: raw text, envelope and conversion status (hash). */
+  inboundMessage(messageId: string): string {
+    return `${this.prefix}:inbound:msg:${messageId}`;
+  }
+
+  /** The message id of a portal's document id (duplicate pushes answer with the first). */
+  inboundDocument(portalId: string, documentId: string): string {
+    return `${this.prefix}:inbound:doc:${portalId}:${Keys.digest(documentId)}`;
+  }
+
+  /** Guard that a document's attachments were stored once, whatever retries follow. */
+  inboundAttached(messageId: string): string {
+    return `${this.prefix}:inbound:attached:${messageId}`;
+  }
+
   /** The audit trail: a hash-chained stream, its head, and sorted sets by patient and by client. */
   get auditStream(): string {
     return `${this.prefix}:audit`;

@@ -16,7 +16,7 @@ for _, w in ipairs(tx.writes) do
   local current = tonumber(redis.call('HGET', w.key, 'v') or '0')
   if current ~= w.prev then return {'conflict', w.key, tostring(current)} end
 end
-local allowed = {SADD = true, SREM = true, ZADD = true, ZREM = true, DEL = true, SET = true}
+local allowed = {SADD = true, SREM = true, ZADD = true, ZREM = true, DEL = true, SET = true, HSET = true}
 for _, op in ipairs(tx.ops) do
   if not allowed[op[1]] then return redis.error_reply('command not allowed in commit: ' .. tostring(op[1])) end
 end

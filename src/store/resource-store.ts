@@ -23,7 +23,7 @@ export interface Write {
 }
 
 /** A raw Redis command that must happen in the same atomic step (queue outbox, guards). */
-export type ExtraOp = [command: 'SADD' | 'SREM' | 'ZADD' | 'ZREM' | 'DEL' | 'SET', ...args: string[]];
+export type ExtraOp = [command: 'SADD' | 'SREM' | 'ZADD' | 'ZREM' | 'DEL' | 'SET' | 'HSET', ...args: string[]];
 
 export interface CommitRequest {
   writes: Write[];

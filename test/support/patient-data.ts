@@ -15,4 +15,7 @@ export const PATIENT_DATA_IN_FIXTURES = [
   'Liever',
   'Dijkstra',
   'Schiedamseweg',
+  'Ancona',
+  'Ĳsbrand',
+  'Zoë',
 ];

@@ -200,3 +200,22 @@ Description: "One access to patient data: event, time, patient, user (client) an
 * agent.who.identifier 1..1
 * entity 1..*
 * entity.what 1..1
+
+Profile: WorDocumentReference
+Parent: DocumentReference
+Id: wor-document-reference
+Title: "WoR referral letter or supplement"
+Description: "A document a referral portal sent with a referral (the referral letter, a supplement), kept for the team."
+* ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-document-reference"
+* status = #current
+* subject 1..1
+* subject only Reference(Patient)
+* date 1..1
+* content 1..*
+* content.attachment.contentType 1..1
+* content.attachment.data 1..1
+* content.attachment.size 1..1
+* content.attachment.hash 1..1
+* context 1..1
+* context.related 1..*
+* context.related only Reference(ServiceRequest)

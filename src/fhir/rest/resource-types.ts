@@ -1,7 +1,7 @@
 import { notFound } from '../operation-outcome.js';
 
 /** The resource types the service stores and serves through /fhir. */
-export const STORED_TYPES = ['Patient', 'Practitioner', 'PractitionerRole', 'Organization', 'Consent', 'ServiceRequest', 'Task', 'Communication'] as const;
+export const STORED_TYPES = ['Patient', 'Practitioner', 'PractitionerRole', 'Organization', 'Consent', 'ServiceRequest', 'Task', 'Communication', 'DocumentReference'] as const;
 export type StoredType = (typeof STORED_TYPES)[number];
 
 export function storedType(type: string): StoredType {

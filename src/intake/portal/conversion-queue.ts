@@ -1,0 +1,72 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { InboundService } from './inbound-service.js';
+import { NotYet } from './inbound-service.js';
+
+const QUEUE = 'inbound-conversion';
+
+/**
+ * The background conversion of stored portal documents: one at a time per process, so that the
+ * documents of one referral are converted in the order they came; a letter that arrives before its
+ * referral is tried again with backoff, and fails with a reason if the referral never comes.
+ */
+export class ConversionQueue {
+  private readonly connection: Redis;
+  private readonly queue: Queue<{ messageId: string }>;
+  private readonly worker: Worker<{ messageId: string }>;
+
+  constructor(
+    redisUrl: string,
+    prefix: string,
+    inbound: InboundService,
+    log: FastifyBaseLogger,
+    private readonly retry: { attempts: number; backoffMs: number },
+  ) {
+    this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    this.connection.on('error', () => {});
+    this.queue = new Queue(QUEUE, { connection: this.connection, prefix });
+    this.worker = new Worker(
+      QUEUE,
+      async (job) => {
+        try {
+          await inbound.convert(job.data.messageId);
+        } catch (error) {
+          if (error instanceof NotYet && job.attemptsMade + 1 >= retry.attempts) {
+            await inbound.giveUp(job.data.messageId, error.message);
+            return;
+          }
+          throw error;
+        }
+      },
+      { connection: this.connection, prefix, concurrency: 1, autorun: false },
+    );
+    this.worker.on('error', () => {});
+    this.worker.on('failed', (job, error) => log.warn({ messageId: job?.data.messageId, attempt: job?.attemptsMade, failure: error.name }, 'conversion will be retried'));
+  }
+
+  async start(): Promise<void> {
+    await this.queue.waitUntilReady();
+    void this.worker.run();
+  }
+
+  async add(messageId: string, replay?: string): Promise<void> {
+    await this.queue.add(
+      'convert',
+      { messageId },
+      {
+        jobId: replay ? `${messageId}-replay-${replay.replace(/[^0-9]/g, '')}` : messageId,
+        attempts: this.retry.attempts,
+        backoff: { type: 'exponential', delay: this.retry.backoffMs },
+        removeOnComplete: { age: 7 * 86_400 },
+        removeOnFail: { age: 30 * 86_400 },
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.worker.close();
+    await this.queue.close();
+    await this.connection.quit().catch(() => this.connection.disconnect());
+  }
+}

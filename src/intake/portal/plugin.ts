@@ -1,0 +1,101 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { requireRole, requireScope } from '../../auth/caller.js';
+import type { Portal } from '../../directory/directory.js';
+import { FhirError, notFound } from '../../fhir/operation-outcome.js';
+import { ConversionQueue } from './conversion-queue.js';
+import { readEnvelope } from './document-to-referral.js';
+import { InboundService, type InboundMessage } from './inbound-service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    inbound: InboundService;
+  }
+  interface FastifyRequest {
+    rawBody?: string;
+  }
+}
+
+const unauthorized = (diagnostics: string) => new FhirError(401, { code: 'security', diagnostics }, { 'www-authenticate': 'Bearer' });
+
+/** `X-Signature: sha256=<hex HMAC of the raw body>` with the portal's secret, when the directory names one. */
+function verifySignature(portal: Portal, request: FastifyRequest): void {
+  if (!portal.hmacSecretEnv) return;
+  const secret = process.env[portal.hmacSecretEnv];
+  if (!secret) throw new FhirError(503, { code: 'transient', diagnostics: 'The signature secret of this portal is not configured' });
+  const header = request.headers['x-signature'];
+  const given = typeof header === 'string' ? /^sha256=([0-9a-f]{64})$/.exec(header)?.[1] : undefined;
+  if (!given) throw unauthorized('A signed push is required: X-Signature: sha256=<hex HMAC-SHA256 of the body>');
+  const expected = createHmac('sha256', secret).update(request.rawBody ?? '').digest();
+  if (!timingSafeEqual(expected, Buffer.from(given, 'hex'))) throw unauthorized('The signature does not match the body');
+}
+
+/** What a portal may see of a message: the outcome, never the document. */
+const statusOf = (message: InboundMessage, base: string) => ({ ...message, statusUrl: `${base}/inbound/${message.portal}/messages/${message.id}` });
+
+/** Documents pushed by referral portals (contract §5.2): stored as received, converted in the background. */
+export default fp(
+  async function inbound(app: FastifyInstance) {
+    const service = new InboundService(app.intake, app.store, app.tasks, app.redis, app.store.keys, app.outbox, app.log);
+    const conversions = new ConversionQueue(app.config.REDIS_URL, `${app.config.REDIS_KEY_PREFIX}:bull`, service, app.log, {
+      attempts: app.config.INBOUND_RETRY_ATTEMPTS,
+      backoffMs: app.config.INBOUND_RETRY_BACKOFF_MS,
+    });
+    await conversions.start();
+    app.decorate('inbound', service);
+    app.outbox.handle('inbound', ({ messageId, replay }) => conversions.add(messageId, replay));
+    app.addHook('onClose', async () => conversions.close());
+    const base = app.config.PUBLIC_BASE_URL;
+
+    function ownPortal(request: FastifyRequest<{ Params: { portal: string } }>): Portal {
+      const { caller } = request;
+      requireRole(caller, 'portal', ...(request.method === 'GET' ? (['operator'] as const) : []));
+      const portal = app.directory.portal(request.params.portal);
+      if (!portal || (caller.role === 'portal' && caller.org !== portal.id)) throw notFound(`Portal ${request.params.portal}`);
+      return portal;
+    }
+
+    await app.register(async (portalRoutes) => {
+      // The signature covers the raw body, so these routes keep it next to the parsed JSON.
+      portalRoutes.removeAllContentTypeParsers();
+      const parseJson = portalRoutes.getDefaultJsonParser('error', 'error');
+      portalRoutes.addContentTypeParser(['application/fhir+json', 'application/json'], { parseAs: 'string', bodyLimit: app.config.INBOUND_BODY_LIMIT_BYTES }, (request, body, done) => {
+        request.rawBody = body as string;
+        parseJson(request, body as string, done);
+      });
+      const receive = async (request: FastifyRequest<{ Params: { portal: string } }>, reply: import('fastify').FastifyReply) => {
+        const portal = ownPortal(request);
+        requireScope(request.caller, 'Bundle', 'c');
+        verifySignature(portal, request);
+        const envelope = readEnvelope(request.body);
+        const { id, created } = await service.receive(portal.id, request.rawBody!, envelope);
+        const statusUrl = `${base}/inbound/${portal.id}/messages/${id}`;
+        reply.code(202).header('location', statusUrl).header('content-location', statusUrl);
+        if (/return=minimal/.test(String(request.headers.prefer ?? ''))) return reply.send();
+        return reply.send({ id, status: created ? 'received' : 'duplicate', statusUrl });
+      };
+      portalRoutes.post('/inbound/:portal', receive);
+      portalRoutes.post('/inbound/:portal/Bundle', receive);
+    });
+
+    app.get<{ Params: { portal: string; id: string } }>('/inbound/:portal/messages/:id', async (request) => {
+      const portal = ownPortal(request);
+      const message = await service.message(request.params.id);
+      if (!message || message.portal !== portal.id) throw notFound('Message');
+      return statusOf(message, base);
+    });
+
+    app.get<{ Querystring: { portal?: string } }>('/operator/inbound', async (request) => {
+      requireRole(request.caller, 'operator');
+      return { failed: (await service.failed(request.query.portal)).map((message) => statusOf(message, base)) };
+    });
+
+    app.post<{ Params: { id: string } }>('/operator/inbound/:id/replay', async (request, reply) => {
+      requireRole(request.caller, 'operator');
+      await service.replay(request.params.id);
+      return reply.code(202).send({ id: request.params.id, status: 'received' });
+    });
+  },
+  { name: 'inbound', dependencies: ['store', 'outbox', 'queues', 'directory'] },
+);
