@@ -7,6 +7,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startLocalRedis, type LocalRedis } from '../../src/store/local-redis.js';
 import { mintDevToken } from '../../scripts/dev-token.js';
+import { readFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
 
@@ -150,4 +152,51 @@ describe('crash safety', () => {
     });
     expect(after.status).toBe(201);
   }, 120_000);
+
+  test('kill -9 of the service between the 202 of a portal document and its conversion: after restart each is converted exactly once', async () => {
+    const redis = await privateRedis();
+    const prefix = `crash-${randomUUID().slice(0, 6)}`;
+    const env = { ZORGDOMEIN_HMAC_SECRET: 'crash-secret', INBOUND_RETRY_BACKOFF_MS: '100' };
+    const first = await startServiceProcess({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, ...env });
+    cleanup.push(() => first.kill('SIGKILL'));
+    const portal = await mintDevToken({ role: 'portal', org: 'zorgdomein' });
+    const template = readFileSync('test/fixtures/portal/r4-verwijzing.json', 'utf8');
+    const accepted: string[] = [];
+    await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        const document = JSON.parse(template);
+        document.identifier.value = `ZD-DOC-CRASH-${i}`;
+        document.entry[0].resource.identifier.value = `ZD-CRASH-${i}`;
+        const body = JSON.stringify(document);
+        const response = await fetch(`${first.url}/inbound/zorgdomein`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${portal}`,
+            'content-type': 'application/fhir+json',
+            'x-signature': `sha256=${createHmac('sha256', 'crash-secret').update(body).digest('hex')}`,
+          },
+          body,
+        }).catch(() => undefined);
+        if (response?.status === 202) accepted.push(`ZD-CRASH-${i}`);
+      }),
+    );
+    await first.kill('SIGKILL');
+    expect(accepted.length).toBe(30);
+
+    const second = await startServiceProcess({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, ...env });
+    cleanup.push(() => second.kill('SIGKILL'));
+    const operator = await mintDevToken({ role: 'operator', org: 'regio' });
+    const count = async (zd: string) =>
+      ((await (await fetch(`${second.url}/fhir/ServiceRequest?identifier=${zd}&_count=0`, { headers: { authorization: `Bearer ${operator}` } })).json()) as { total: number }).total;
+    const deadline = Date.now() + 45_000;
+    let totals: number[] = [];
+    while (Date.now() < deadline) {
+      totals = await Promise.all(accepted.map(count));
+      if (totals.every((total) => total === 1)) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(totals).toEqual(accepted.map(() => 1));
+    const tasks = (await (await fetch(`${second.url}/fhir/Task?_count=0`, { headers: { authorization: `Bearer ${operator}` } })).json()) as { total: number };
+    expect(tasks.total).toBe(30);
+  }, 90_000);
 });

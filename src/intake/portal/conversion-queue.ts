@@ -39,7 +39,8 @@ export class ConversionQueue {
           throw error;
         }
       },
-      { connection: this.connection, prefix, concurrency: 1, autorun: false },
+      // A conversion takes milliseconds: a short lock lets one that a crash interrupted run again soon.
+      { connection: this.connection, prefix, concurrency: 1, autorun: false, lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 10 },
     );
     this.worker.on('error', () => {});
     this.worker.on('failed', (job, error) => log.warn({ messageId: job?.data.messageId, attempt: job?.attemptsMade, failure: error.name }, 'conversion will be retried'));
