@@ -26,6 +26,7 @@ import opsRoutes from './ops/routes.js';
 import outboxPlugin from './outbox/plugin.js';
 import queuePlugin from './queue/plugin.js';
 import queueRoutes from './queue/routes.js';
+import retentionPlugin from './retention/plugin.js';
 import storePlugin from './store/plugin.js';
 
 declare module 'fastify' {
@@ -58,6 +59,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(deliveryPlugin);
   await instance.register(feedbackPlugin);
   await instance.register(queuePlugin);
+  await instance.register(retentionPlugin);
   await instance.register(authPlugin);
   await instance.register(protectionPlugin);
   await instance.register(auditPlugin);

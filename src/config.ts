@@ -30,6 +30,8 @@ const envSchema = z
     INBOUND_RETRY_BACKOFF_MS: positiveInt(1000),
     /** Requests per minute per client (token client id, or address before authentication). */
     RATE_LIMIT_PER_MINUTE: positiveInt(6000),
+    /** Referrals that ended (Task completed, failed, rejected or cancelled) are erased after this many days. */
+    REFERRAL_RETENTION_DAYS: positiveInt(730),
     /** How long AuditEvents are kept (NEN 7513 asks for years; default five). */
     AUDIT_RETENTION_DAYS: positiveInt(5 * 365),
     /** How often deadline timers (pick-up, contact) are checked. */

@@ -126,20 +126,39 @@ export class ResourceStore {
    * Every resource is also indexed under the operators' tag, who see everything.
    */
   private indexChanges(resource: Resource, acl: string[], previous: Stored | undefined): ExtraOp[] {
-    const type = resource.resourceType;
     const id = resource.id!;
-    const keysOf = (stored: Resource, tags: string[]) =>
-      [...tags, OPERATOR_TAG].flatMap((tag) => [
-        this.keys.tenancy(type, tag),
-        ...indexEntries(stored).map(([param, value]) => this.keys.index(type, param, value, tag)),
-      ]);
-    const after = new Set(keysOf(resource, acl));
-    const before = previous ? keysOf(previous.resource, previous.acl) : [];
+    const after = new Set(this.indexKeysOf(resource, acl));
+    const before = previous ? this.indexKeysOf(previous.resource, previous.acl) : [];
     const score = String(Date.parse(resource.meta!.lastUpdated!));
     return [
       ...before.filter((key) => !after.has(key)).map((key): ExtraOp => ['ZREM', key, id]),
       ...[...after].map((key): ExtraOp => ['ZADD', key, score, id]),
     ];
+  }
+
+  /** Every index and tenancy set a version of a resource is in. */
+  private indexKeysOf(resource: Resource, acl: string[]): string[] {
+    const type = resource.resourceType;
+    return [...acl, OPERATOR_TAG].flatMap((tag) => [
+      this.keys.tenancy(type, tag),
+      ...indexEntries(resource).map(([param, value]) => this.keys.index(type, param, value, tag)),
+    ]);
+  }
+
+  /**
+   * Erases resources for good: every version, and their entries in every index any version was in,
+   * together with `extraKeys` (guards, timers), in one transaction.
+   */
+  async erase(refs: Array<[type: string, id: string]>, extraKeys: string[] = []): Promise<void> {
+    const transaction = this.redis.multi();
+    for (const [type, id] of refs) {
+      const history = await this.history(type, id);
+      const keys = new Set((history?.versions ?? []).flatMap((version) => this.indexKeysOf(version, history!.acl)));
+      for (const key of keys) transaction.zrem(key, id);
+      transaction.del(this.keys.resource(type, id));
+    }
+    if (extraKeys.length > 0) transaction.del(...extraKeys);
+    await transaction.exec();
   }
 
   /**

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { Queue } from 'bullmq';
+import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
+import { submitReferral } from '../support/referrals.js';
+import { startService, type TestService } from '../support/service.js';
+
+let service: TestService;
+let gp: string;
+let coach: string;
+
+beforeAll(async () => {
+  service = await startService();
+  gp = await service.token('gp', PRACTICE_AGB);
+  coach = await service.token('coach', 'leiden-noord');
+});
+afterAll(() => service.close());
+
+test('a referral that ended longer ago than the retention period is erased everywhere; an open one stays', async () => {
+  const ended = await submitReferral(service, gp);
+  const open = await submitReferral(service, gp);
+  // The team accepts and completes the first: feedback is written, the queue job completes.
+  for (;;) {
+    const claim = await service.request('POST', '/queues/leiden-noord/claim', { token: coach });
+    const taskId = claim.body.bundle.entry[0].resource.id;
+    await service.request('POST', `/queues/leiden-noord/leases/${claim.body.lease.id}/${taskId === ended.taskId ? 'ack' : 'release'}`, {
+      token: coach,
+      body: taskId === ended.taskId ? { status: 'accepted' } : undefined,
+    });
+    if (taskId === ended.taskId) break;
+  }
+  await service.request('PATCH', `/fhir/Task/${ended.taskId}`, {
+    token: coach,
+    rawBody: JSON.stringify([{ op: 'replace', path: '/status', value: 'completed' }]),
+    headers: { 'content-type': 'application/json-patch+json' },
+  });
+  const task = (await service.request('GET', `/fhir/Task/${ended.taskId}`, { token: gp })).body;
+  const request = (await service.request('GET', `/fhir/ServiceRequest/${ended.serviceRequestId}`, { token: gp })).body;
+  const feedback = (await service.request('GET', `/fhir/Communication?based-on=ServiceRequest/${ended.serviceRequestId}`, { token: gp })).body;
+  expect(feedback.total).toBe(2);
+  const erasedIds = [task.id, request.id, task.for.reference.split('/')[1], request.requester.reference.split('/')[1], ...feedback.entry.map((entry: any) => entry.resource.id)];
+
+  expect(await service.app.retention.sweep(new Date(Date.now() - 60_000))).toBe(0);
+  expect(await service.app.retention.sweep(new Date(Date.now() + 60_000))).toBe(1);
+
+  for (const id of erasedIds) expect(await service.keys(`res:*:${id}`)).toEqual([]);
+  for (const key of await service.keys('idx:*')) {
+    const members = await service.redis.zrange(key, 0, -1);
+    expect(members.filter((member) => erasedIds.includes(member))).toEqual([]);
+  }
+  for (const key of await service.keys('ten:*')) {
+    expect((await service.redis.zrange(key, 0, -1)).filter((member) => erasedIds.includes(member))).toEqual([]);
+  }
+  const queue = new Queue('team-leiden-noord', { connection: service.redis, prefix: `${service.prefix}:bull` });
+  expect(await queue.getJob(ended.taskId)).toBeUndefined();
+  expect(await queue.getJob(open.taskId)).toBeDefined();
+  await queue.close();
+  expect((await service.request('GET', `/fhir/Task/${ended.taskId}`, { token: gp })).status).toBe(404);
+  expect((await service.request('GET', `/fhir/ServiceRequest?identifier=${ended.referralId}`, { token: gp })).body.total).toBe(0);
+  // The idempotency record went too: the same referral id is a new referral now.
+  expect((await service.request('POST', '/referrals', { token: gp, body: exampleReferral({ referralId: ended.referralId }) })).status).toBe(201);
+  // The open referral is untouched.
+  expect((await service.request('GET', `/fhir/Task/${open.taskId}`, { token: gp })).body.status).toBe('requested');
+});
