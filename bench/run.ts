@@ -13,11 +13,11 @@ import { freePort, startLocalRedis } from '../src/store/local-redis.js';
 import { mintDevToken } from '../scripts/dev-token.js';
 import { exampleReferral } from '../test/fixtures/referral.js';
 
-const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+export const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const TEAM = 'leiden-noord';
 
-interface Row {
+export interface Row {
   scenario: string;
   requestsPerSecond: number;
   p50: number;
@@ -34,7 +34,7 @@ async function rssOf(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-async function run(scenario: string, pid: number, options: autocannon.Options): Promise<Row> {
+export async function run(scenario: string, pid: number, options: autocannon.Options): Promise<Row> {
   let peak = 0;
   const sampler = setInterval(async () => (peak = Math.max(peak, await rssOf(pid))), 250);
   const result = await autocannon({ connections: CONNECTIONS, pipelining: 1, duration: DURATION, ...options });
@@ -51,7 +51,8 @@ async function run(scenario: string, pid: number, options: autocannon.Options): 
   };
 }
 
-async function main() {
+/** A private redis-server and the service as a child process, both stopped by `stop()`. */
+export async function startBenchService(): Promise<{ url: string; pid: number; redisUrl: string; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'wor-bench-'));
   const redis = await startLocalRedis({ dir });
   const port = await freePort();
@@ -76,23 +77,41 @@ async function main() {
     if (await fetch(`${url}/readyz`).then((response) => response.ok, () => false)) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+  return {
+    url,
+    pid: service.pid!,
+    redisUrl: redis.url,
+    stop: async () => {
+      service.kill('SIGTERM');
+      await new Promise((resolve) => service.once('exit', resolve));
+      await redis.stop();
+    },
+  };
+}
+
+export const referralBody = (prefix: string) => {
+  let sequence = 0;
+  return () => JSON.stringify(exampleReferral({ referralId: `${prefix}-${Date.now()}-${(sequence += 1)}` }));
+};
+
+async function main() {
+  const { url, pid, stop } = await startBenchService();
   const gp = `Bearer ${await mintDevToken({ role: 'gp', org: '01054321', expires: '2h' })}`;
   const coach = `Bearer ${await mintDevToken({ role: 'coach', org: TEAM, expires: '2h' })}`;
   const rows: Row[] = [];
   try {
-    rows.push(await run('baseline: GET /auth/whoami (authenticated, no Redis)', service.pid!, { url: `${url}/auth/whoami`, headers: { authorization: gp } }));
+    rows.push(await run('baseline: GET /auth/whoami (authenticated, no Redis)', pid, { url: `${url}/auth/whoami`, headers: { authorization: gp } }));
 
-    let sequence = 0;
-    const referralBody = () => JSON.stringify(exampleReferral({ referralId: `BENCH-${Date.now()}-${(sequence += 1)}` }));
+    const nextReferral = referralBody('BENCH');
     rows.push(
-      await run('intake: POST /referrals', service.pid!, {
+      await run('intake: POST /referrals', pid, {
         url,
-        requests: [{ method: 'POST', path: '/referrals', headers: { authorization: gp, 'content-type': 'application/json' }, setupRequest: (request) => ({ ...request, body: referralBody() }) }],
+        requests: [{ method: 'POST', path: '/referrals', headers: { authorization: gp, 'content-type': 'application/json' }, setupRequest: (request) => ({ ...request, body: nextReferral() }) }],
       }),
     );
 
     rows.push(
-      await run('claim + ack round trip (2 requests)', service.pid!, {
+      await run('claim + ack round trip (2 requests)', pid, {
         url,
         requests: [
           {
@@ -113,17 +132,15 @@ async function main() {
       }),
     );
 
-    rows.push(await run('FHIR search: GET /fhir/Task?owner=...&status=accepted', service.pid!, { url: `${url}/fhir/Task?owner=team-${TEAM}&status=accepted&_count=10`, headers: { authorization: coach } }));
+    rows.push(await run('FHIR search: GET /fhir/Task?owner=...&status=accepted', pid, { url: `${url}/fhir/Task?owner=team-${TEAM}&status=accepted&_count=10`, headers: { authorization: coach } }));
     rows.push(
-      await run('Communication pull: GET /fhir/Communication?_lastUpdated=gt...', service.pid!, {
+      await run('Communication pull: GET /fhir/Communication?_lastUpdated=gt...', pid, {
         url: `${url}/fhir/Communication?_lastUpdated=gt${new Date(Date.now() - 3_600_000).toISOString()}&_count=10`,
         headers: { authorization: gp },
       }),
     );
   } finally {
-    service.kill('SIGTERM');
-    await new Promise((resolve) => service.once('exit', resolve));
-    await redis.stop();
+    await stop();
   }
 
   const table = [
@@ -136,7 +153,9 @@ async function main() {
   writeFileSync('bench/results/latest.json', JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, durationSeconds: DURATION, rows }, null, 2));
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+if (process.argv[1]?.endsWith('run.ts')) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

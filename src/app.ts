@@ -59,7 +59,6 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(deliveryPlugin);
   await instance.register(feedbackPlugin);
   await instance.register(queuePlugin);
-  await instance.register(retentionPlugin);
   await instance.register(authPlugin);
   await instance.register(protectionPlugin);
   await instance.register(auditPlugin);
@@ -80,6 +79,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(hisIntakeRoutes);
   await instance.register(fhirTransactionRoutes);
   await instance.register(portalIntake);
+  await instance.register(retentionPlugin);
   await instance.register(hisCancelRoutes);
   await instance.register(queueRoutes);
   await instance.register(communicationRoutes);

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { NAMING_SYSTEM } from '../fhir/profiles.js';
 import type { Keys } from '../store/keys.js';
 import type { ResourceStore } from '../store/resource-store.js';
+import type { InboundService } from '../intake/portal/inbound-service.js';
 import type { TeamQueues } from '../queue/team-queues.js';
 import { isFinished, TRANSITIONS } from '../tasks/state-machine.js';
 import { teamOfTask } from '../tasks/task-service.js';
@@ -26,6 +27,7 @@ export class Retention {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly queues: TeamQueues,
+    private readonly inbound: InboundService,
     private readonly log: FastifyBaseLogger,
   ) {}
 
@@ -93,20 +95,6 @@ export class Retention {
   /** The stored portal documents (raw, with patient data) of a portal referral, and their guards. */
   private async portalDocuments(system: string | undefined, zdNumber: string | undefined): Promise<string[]> {
     if (!system?.startsWith(NAMING_SYSTEM.portalReferral('')) || !zdNumber) return [];
-    const portal = system.slice(NAMING_SYSTEM.portalReferral('').length);
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', this.keys.inboundMessage('*'), 'COUNT', 500);
-      cursor = next;
-      for (const key of found) {
-        const [messagePortal, messageZd, documentId] = await this.redis.hmget(key, 'portal', 'zdNumber', 'documentId');
-        if (messagePortal === portal && messageZd === zdNumber) {
-          const messageId = key.slice(this.keys.inboundMessage('').length);
-          keys.push(key, this.keys.inboundDocument(portal, documentId ?? ''), this.keys.inboundAttached(messageId));
-        }
-      }
-    } while (cursor !== '0');
-    return keys;
+    return this.inbound.documentKeys(system.slice(NAMING_SYSTEM.portalReferral('').length), zdNumber);
   }
 }

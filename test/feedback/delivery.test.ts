@@ -6,10 +6,9 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { GpFhirServer } from '../support/gp-fhir-server.js';
-import { submitReferral } from '../support/referrals.js';
+import { claimAndAnswer, submitReferral } from '../support/referrals.js';
 import { startService, type TestService } from '../support/service.js';
 
-const TEAM = 'leiden-noord';
 const OTHER_AGB = '01067890';
 const gpServer = new GpFhirServer();
 let service: TestService;
@@ -41,7 +40,7 @@ practices:
   service = await startService({ directoryYaml, env: { DELIVERY_ATTEMPTS: '4', DELIVERY_BACKOFF_MS: '100' } });
   gp = await service.token('gp', PRACTICE_AGB);
   otherGp = await service.token('gp', OTHER_AGB);
-  coach = await service.token('coach', TEAM);
+  coach = await service.token('coach', 'leiden-noord');
   operator = await service.token('operator', 'regio');
 });
 afterEach(() => {
@@ -54,18 +53,7 @@ afterAll(async () => {
   await gpServer.stop();
 });
 
-async function accept(taskId: string) {
-  for (;;) {
-    const claim = await service.request('POST', `/queues/${TEAM}/claim`, { token: coach });
-    const mine = claim.body.bundle.entry[0].resource.id === taskId;
-    await service.request('POST', `/queues/${TEAM}/leases/${claim.body.lease.id}/ack`, {
-      token: coach,
-      body: mine ? { status: 'accepted' } : { status: 'rejected', statusReason: 'opruimen' },
-      headers: { 'x-request-id': `ack-${taskId}` },
-    });
-    if (mine) return;
-  }
-}
+const accept = (taskId: string) => claimAndAnswer(service, coach, taskId, { status: 'accepted' }, { 'x-request-id': `ack-${taskId}` });
 
 const deliveredFor = (taskId: string) => [...gpServer.communications.entries()].filter(([identifier]) => identifier.endsWith(`|${taskId}/accepted`));
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
-import { submitReferral } from '../support/referrals.js';
+import { claimAndAnswer, submitReferral } from '../support/referrals.js';
 import { startService, type TestService } from '../support/service.js';
 
 const TEAM = 'leiden-noord';
@@ -16,19 +16,8 @@ beforeAll(async () => {
 });
 afterAll(() => service.close());
 
-async function claimAndAck(taskId: string, status: 'accepted' | 'rejected', statusReason?: string) {
-  for (;;) {
-    const claim = await service.request('POST', `/queues/${TEAM}/claim`, { token: coach });
-    if (claim.status !== 200) throw new Error('task not in queue');
-    const claimed = claim.body.bundle.entry[0].resource.id;
-    const mine = claimed === taskId;
-    await service.request('POST', `/queues/${TEAM}/leases/${claim.body.lease.id}/ack`, {
-      token: coach,
-      body: mine ? { status, ...(statusReason ? { statusReason } : {}) } : { status: 'rejected', statusReason: 'opruimen' },
-    });
-    if (mine) return;
-  }
-}
+const claimAndAck = (taskId: string, status: 'accepted' | 'rejected', statusReason?: string) =>
+  claimAndAnswer(service, coach, taskId, { status, ...(statusReason ? { statusReason } : {}) });
 
 async function feedbackFor(serviceRequestId: string, token = gp) {
   const response = await service.request('GET', `/fhir/Communication?based-on=ServiceRequest/${serviceRequestId}`, { token });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Queue } from 'bullmq';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
-import { submitReferral } from '../support/referrals.js';
+import { claimAndAnswer, submitReferral } from '../support/referrals.js';
 import { startService, type TestService } from '../support/service.js';
 
 let service: TestService;
@@ -19,15 +19,7 @@ test('a referral that ended longer ago than the retention period is erased every
   const ended = await submitReferral(service, gp);
   const open = await submitReferral(service, gp);
   // The team accepts and completes the first: feedback is written, the queue job completes.
-  for (;;) {
-    const claim = await service.request('POST', '/queues/leiden-noord/claim', { token: coach });
-    const taskId = claim.body.bundle.entry[0].resource.id;
-    await service.request('POST', `/queues/leiden-noord/leases/${claim.body.lease.id}/${taskId === ended.taskId ? 'ack' : 'release'}`, {
-      token: coach,
-      body: taskId === ended.taskId ? { status: 'accepted' } : undefined,
-    });
-    if (taskId === ended.taskId) break;
-  }
+  await claimAndAnswer(service, coach, ended.taskId);
   await service.request('PATCH', `/fhir/Task/${ended.taskId}`, {
     token: coach,
     rawBody: JSON.stringify([{ op: 'replace', path: '/status', value: 'completed' }]),

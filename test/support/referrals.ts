@@ -24,3 +24,28 @@ export async function submitReferral(
 export const patientAt = (postalCode: string) => ({
   patient: { ...exampleReferral().patient, address: { ...exampleReferral().patient.address, postalCode } },
 });
+
+/**
+ * Claims from the team queue until this Task comes up and answers its lease; tasks of earlier
+ * scenarios that come up first are rejected out of the way.
+ */
+export async function claimAndAnswer(
+  service: TestService,
+  coach: string,
+  taskId: string,
+  answer: { status: 'accepted' | 'rejected'; statusReason?: string } = { status: 'accepted' },
+  headers: Record<string, string> = {},
+  team = 'leiden-noord',
+): Promise<void> {
+  for (;;) {
+    const claim = await service.request('POST', `/queues/${team}/claim`, { token: coach });
+    if (claim.status !== 200) throw new Error(`task ${taskId} is not in the queue`);
+    const mine = claim.body.bundle.entry[0].resource.id === taskId;
+    await service.request('POST', `/queues/${team}/leases/${claim.body.lease.id}/ack`, {
+      token: coach,
+      body: mine ? answer : { status: 'rejected', statusReason: 'opruimen tussen scenario’s' },
+      headers,
+    });
+    if (mine) return;
+  }
+}

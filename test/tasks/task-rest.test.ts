@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
-import { submitReferral } from '../support/referrals.js';
+import { claimAndAnswer, submitReferral } from '../support/referrals.js';
 import { startService, type TestService } from '../support/service.js';
 
 const TEAM = 'leiden-noord';
@@ -19,12 +19,8 @@ afterAll(() => service.close());
 /** A referral whose Task the team has accepted (version 3: requested, received, accepted). */
 async function acceptedTask(): Promise<string> {
   const { taskId } = await submitReferral(service, gp);
-  for (;;) {
-    const claim = await service.request('POST', `/queues/${TEAM}/claim`, { token: coach });
-    const claimedId = claim.body.bundle.entry[0].resource.id;
-    await service.request('POST', `/queues/${TEAM}/leases/${claim.body.lease.id}/ack`, { token: coach, body: { status: 'accepted' } });
-    if (claimedId === taskId) return taskId;
-  }
+  await claimAndAnswer(service, coach, taskId);
+  return taskId;
 }
 
 const patch = (taskId: string, operations: unknown, token = coach, ifMatch?: string) =>

@@ -150,7 +150,8 @@ export class InboundService {
     if (result.outcome === 'conflict') return this.attach(messageId, serviceRequestId, attachments, envelope);
   }
 
-  async failed(portal?: string): Promise<InboundMessage[]> {
+  /** Every stored message that matches (a scan: for operators' lists and retention, not for requests). */
+  async find(matches: (message: InboundMessage) => boolean): Promise<InboundMessage[]> {
     const messages: InboundMessage[] = [];
     let cursor = '0';
     do {
@@ -158,10 +159,24 @@ export class InboundService {
       cursor = next;
       for (const key of keys) {
         const message = await this.message(key.slice(this.keys.inboundMessage('').length));
-        if (message?.status === 'failed' && (!portal || message.portal === portal)) messages.push(message);
+        if (message && matches(message)) messages.push(message);
       }
     } while (cursor !== '0');
     return messages.sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
+  }
+
+  failed(portal?: string): Promise<InboundMessage[]> {
+    return this.find((message) => message.status === 'failed' && (!portal || message.portal === portal));
+  }
+
+  /** The Redis keys of a referral's stored documents and their guards, for erasure. */
+  async documentKeys(portal: string, zdNumber: string): Promise<string[]> {
+    const messages = await this.find((message) => message.portal === portal && message.zdNumber === zdNumber);
+    return messages.flatMap((message) => [
+      this.keys.inboundMessage(message.id),
+      this.keys.inboundDocument(portal, message.documentId),
+      this.keys.inboundAttached(message.id),
+    ]);
   }
 
   /** Converts a failed message again, after its cause was fixed. */
