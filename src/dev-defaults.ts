@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
  */
 export const DEV_ISSUER = 'https://wor-bridge.local/dev-issuer';
 export const DEV_AUDIENCE = 'wor-bridge';
+/** The signature secret of the example directory's portal (ZORGDOMEIN_HMAC_SECRET) in development mode. */
+export const DEV_PORTAL_SECRET = 'development-portal-secret';
 
 const DEPLOYMENT_VARIABLES = ['WOR_DIRECTORY', 'AUTH_ISSUER', 'AUTH_AUDIENCE', 'AUTH_JWKS_FILE', 'AUTH_JWKS_URL'];
 

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { withDevelopmentDefaults } from './dev-defaults.js';
+import { DEV_PORTAL_SECRET, withDevelopmentDefaults } from './dev-defaults.js';
 import { DirectoryError, loadDirectory } from './directory/directory.js';
 import { redisAnswers, startLocalRedis, type LocalRedis } from './store/local-redis.js';
 import { RedisPolicyError } from './store/redis.js';
@@ -18,9 +18,13 @@ async function main() {
     localRedis = await startLocalRedis({ dir: fileURLToPath(new URL('../.redis-dev/', import.meta.url)), port });
   }
 
+  if (development) process.env.ZORGDOMEIN_HMAC_SECRET ??= DEV_PORTAL_SECRET;
   const app = await buildApp({ config, directory });
   if (development) {
     app.log.warn('development mode: example directory and development signing keys (npm run token); never use in production');
+  }
+  for (const portal of directory.portals.filter((candidate) => candidate.hmacSecretEnv && !process.env[candidate.hmacSecretEnv])) {
+    app.log.warn({ portal: portal.id, variable: portal.hmacSecretEnv }, 'the signature secret of this portal is not set: its pushes answer 503');
   }
   if (localRedis) app.log.info({ port: localRedis.port }, 'started a local redis-server with AOF in .redis-dev/');
 

@@ -27,7 +27,7 @@ const practiceAuth = z.discriminatedUnion('type', [
   z.object({ type: z.literal('bearer'), tokenEnv: z.string().min(1) }),
   z.object({
     type: z.literal('smart-backend'),
-    clientId: z.string().min(1),
+    client_id: z.string().min(1),
     tokenUrl: z.string().url(),
     keyFile: z.string().min(1),
   }),
@@ -99,7 +99,12 @@ export class Directory {
   private readonly portalsById: Map<string, Portal>;
   private readonly fallbackTeam: Team | undefined;
 
-  constructor(readonly teams: Team[], practices: Practice[], portals: Portal[], fallbackTeamId?: string) {
+  constructor(
+    readonly teams: Team[],
+    practices: Practice[],
+    readonly portals: Portal[],
+    fallbackTeamId?: string,
+  ) {
     this.teamsById = new Map(teams.map((team) => [team.id, team]));
     for (const team of teams) for (const code of expandPostcodes(team.postcodes)) this.teamByPc4.set(code, team);
     this.practicesByAgb = new Map(practices.map((practice) => [practice.agb, practice]));

@@ -1,10 +1,10 @@
 import type { Task } from 'fhir/r4.js';
 import { z } from 'zod';
 import { canonicalJson } from '../canonical-json.js';
-import { FhirError } from '../fhir/operation-outcome.js';
+import { conflict, FhirError } from '../fhir/operation-outcome.js';
 import { CODE_SYSTEM } from '../fhir/profiles.js';
 import { parseOrThrow } from '../fhir/validation.js';
-import { checkTransition, type Party } from './state-machine.js';
+import { checkTransition, isFinished, type Party } from './state-machine.js';
 
 export const BUSINESS_STEPS = ['contact-made', 'intake-held', 'activity-started', 'patient-unreachable', 'trajectory-completed'] as const;
 
@@ -65,6 +65,9 @@ export function nextTaskVersion(current: Task, proposed: Task, party: Party, now
     Object.fromEntries(MUTABLE[party].map((key) => [key, (proposed as unknown as Record<string, unknown>)[key]])),
     'Task',
   );
+  if (isFinished(current.status) && changes.status === current.status && canonicalJson(changes.statusReason) !== canonicalJson(current.statusReason)) {
+    throw conflict(`A ${current.status} Task is finished; its statusReason stays as it is`, 'Task.statusReason');
+  }
   checkTransition(current.status, changes.status, party, changes.statusReason);
   const next: Task = { ...current, lastModified: now.toISOString() } as Task;
   for (const key of MUTABLE[party]) {

@@ -35,7 +35,7 @@ practices:
     name: Gezondheidscentrum Merenwijk
     fhirEndpoint:
       url: "${gpServer.baseUrl}"
-      auth: { type: smart-backend, clientId: wor-bridge-merenwijk, tokenUrl: "http://127.0.0.1:${gpServer.port}/token", keyFile: "${keyFile}" }
+      auth: { type: smart-backend, client_id: wor-bridge-merenwijk, tokenUrl: "http://127.0.0.1:${gpServer.port}/token", keyFile: "${keyFile}" }
 `;
   service = await startService({ directoryYaml, env: { DELIVERY_ATTEMPTS: '4', DELIVERY_BACKOFF_MS: '100' } });
   gp = await service.token('gp', PRACTICE_AGB);

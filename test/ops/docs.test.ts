@@ -69,6 +69,8 @@ describe('openapi.yaml, /docs and the CapabilityStatement', () => {
       ['_count', '_lastUpdated', '_offset', 'based-on', 'business-status', 'focus', 'identifier', 'owner', 'patient', 'status'].sort(),
     );
     expect(task.supportedProfile).toEqual(['https://wor-bridge.nl/fhir/StructureDefinition/wor-task']);
+    expect(task.interaction.map((interaction: any) => interaction.code)).toEqual(['read', 'vread', 'history-instance', 'search-type', 'update', 'patch']);
+    expect(metadata.body.rest[0].interaction).toEqual([expect.objectContaining({ code: 'transaction' })]);
     const token = await service.token('operator', 'regio');
     for (const resource of metadata.body.rest[0].resource) {
       const response = await service.request('GET', `/fhir/${resource.type}?_count=1`, { token });

@@ -74,6 +74,22 @@ describe('the Task lifecycle through FHIR REST', () => {
     expect((await service.request('GET', `/fhir/Task/${taskId}`, { token: coach })).body.meta.versionId).toBe('3');
   });
 
+  test('a malformed If-Match is refused with 400, not treated as a stale version', async () => {
+    const taskId = await acceptedTask();
+    const response = await patch(taskId, [{ op: 'replace', path: '/status', value: 'in-progress' }], coach, 'version 3');
+    expect(response.status).toBe(400);
+    expect(response.body.issue[0].expression).toEqual(['If-Match']);
+  });
+
+  test('a cancelled Task keeps its reason: a later change of it answers 409', async () => {
+    const taskId = await acceptedTask();
+    const cancel = [{ op: 'replace', path: '/status', value: 'cancelled' }, { op: 'add', path: '/statusReason', value: { text: 'Ingetrokken' } }];
+    expect((await patch(taskId, cancel, gp)).status).toBe(200);
+    const rewrite = await patch(taskId, [{ op: 'replace', path: '/statusReason', value: { text: 'Toch anders' } }], gp);
+    expect(rewrite.status).toBe(409);
+    expect((await service.request('GET', `/fhir/Task/${taskId}`, { token: gp })).body.statusReason.text).toBe('Ingetrokken');
+  });
+
   test('a move outside the state machine answers 409; a finished Task stays finished', async () => {
     const taskId = await acceptedTask();
     expect((await patch(taskId, [{ op: 'replace', path: '/status', value: 'received' }])).status).toBe(403);

@@ -40,8 +40,8 @@ class SmartBackendTokens {
     const { key, alg, kid } = await this.signingKey();
     const assertion = await new SignJWT({})
       .setProtectedHeader({ alg, typ: 'JWT', ...(kid ? { kid } : {}) })
-      .setIssuer(this.auth.clientId)
-      .setSubject(this.auth.clientId)
+      .setIssuer(this.auth.client_id)
+      .setSubject(this.auth.client_id)
       .setAudience(this.auth.tokenUrl)
       .setJti(randomUUID())
       .setExpirationTime('5m')

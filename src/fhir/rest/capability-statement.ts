@@ -2,6 +2,13 @@ import type { CapabilityStatement, CapabilityStatementRestResource, Resource, St
 import { INCLUDES, SEARCH_PARAMETERS } from '../search-parameters.js';
 import { STORED_TYPES } from './resource-types.js';
 
+/** The writes /fhir takes besides the transaction (src/fhir/rest/write-routes.ts, src/feedback/communication-routes.ts). */
+const WRITES: Record<string, Array<'update' | 'patch' | 'create'>> = {
+  Task: ['update', 'patch'],
+  ServiceRequest: ['patch'],
+  Communication: ['create'],
+};
+
 /** What /fhir really supports, generated from the same tables the routes use, so it cannot drift. */
 export function capabilityStatement(baseUrl: string, conformance: Resource[]): CapabilityStatement {
   const profiles = conformance.filter(
@@ -14,7 +21,13 @@ export function capabilityStatement(baseUrl: string, conformance: Resource[]): C
     return {
       type,
       ...(supportedProfile.length ? { supportedProfile } : {}),
-      interaction: [{ code: 'read' }, { code: 'vread' }, { code: 'history-instance' }, { code: 'search-type' }],
+      interaction: [
+        { code: 'read' as const },
+        { code: 'vread' as const },
+        { code: 'history-instance' as const },
+        { code: 'search-type' as const },
+        ...(WRITES[type] ?? []).map((code) => ({ code })),
+      ],
       versioning: 'versioned',
       readHistory: true,
       ...(INCLUDES[type] ? { searchInclude: Object.keys(INCLUDES[type]).map((param) => `${type}:${param}`) } : {}),
@@ -48,6 +61,7 @@ export function capabilityStatement(baseUrl: string, conformance: Resource[]): C
           description: 'Bearer JWT (RS256/RS384/ES256/ES384) with SMART v2 system scopes and the wor_role / wor_org claims',
         },
         resource: [...stored, ...conformanceTypes],
+        interaction: [{ code: 'transaction', documentation: 'A referral: ServiceRequest and what it references (POST /fhir)' }],
       },
     ],
   };
