@@ -88,8 +88,8 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
- * Log lines carry method, route template and status, never query strings or bodies: a search URL
- * such as Patient?identifier=...|<BSN> would otherwise put patient data in the log.
+ * Log lines carry method, path and status, never query strings or bodies: a search URL such as
+ * Patient?identifier=...|<BSN> would otherwise put patient data in the log.
  */
 export function serverOptions(config: Config, logStream?: NodeJS.WritableStream): FastifyServerOptions {
   return {
@@ -97,7 +97,7 @@ export function serverOptions(config: Config, logStream?: NodeJS.WritableStream)
       level: config.LOG_LEVEL,
       ...(logStream ? { stream: logStream } : {}),
       serializers: {
-        req: (request: { method: string; url: string; id: string; routeOptions?: { url?: string } }) => ({
+        req: (request: { method: string; url: string; id: string }) => ({
           id: request.id,
           method: request.method,
           path: request.url.split('?')[0],
@@ -111,7 +111,6 @@ export function serverOptions(config: Config, logStream?: NodeJS.WritableStream)
       const incoming = request.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    ajv: { customOptions: { allErrors: false } },
   };
 }
 
