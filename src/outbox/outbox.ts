@@ -8,6 +8,8 @@ import type { ExtraOp } from '../store/resource-store.js';
 export interface OutboxMessages {
   /** Put a Task on its team queue. */
   team: { taskId: string; teamId: string; urgent: boolean };
+  /** What follows from a Task's change of status (the queue let go, the ServiceRequest, the timers). */
+  'task-changed': { taskId: string; from: string; to: string };
   /** Write the feedback Communication for a Task event. */
   feedback: { taskId: string; kind: FeedbackKind; requestId?: string };
   /** Convert a portal document that was stored as received. */

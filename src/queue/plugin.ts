@@ -30,6 +30,7 @@ export default fp(
     app.decorate('tasks', tasks);
     app.decorate('leases', leases);
 
+    app.outbox.handle('task-changed', (change) => tasks.followChange(change));
     // A Task committed with its outbox message goes on its queue, unless it left `requested` meanwhile.
     app.outbox.handle('team', async (entry, relayed) => {
       if (relayed && (await store.read<Task>('Task', entry.taskId))?.resource.status !== 'requested') return;

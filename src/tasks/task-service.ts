@@ -41,11 +41,13 @@ export class TaskService {
   ) {}
 
   /**
-   * Applies `propose` to the current Task (re-run on a concurrent write) and the consequences. The
-   * feedback a new status calls for is committed with it as an outbox message, so it cannot be lost.
+   * Applies `propose` to the current Task (re-run on a concurrent write). What a new status leads to
+   * (the consequences for queue, ServiceRequest and timers; the feedback letter) is committed with
+   * the Task as outbox messages, so a crash cannot lose it; it is handed on before the answer.
    */
   async update(taskId: string, party: Party, propose: (current: Task) => Task, expectVersion?: string, requestId?: string): Promise<Stored<Task>> {
     const now = new Date();
+    let changed: OutboxMessages['task-changed'] | undefined;
     let feedback: OutboxMessages['feedback'] | undefined;
     const result = await this.store.update<Task>(
       'Task',
@@ -53,17 +55,19 @@ export class TaskService {
       (current) => {
         if (expectVersion !== undefined && current.resource.meta?.versionId !== expectVersion) throw preconditionFailed('Task');
         const next = nextTaskVersion(current.resource, propose(current.resource), party, now);
+        changed = { taskId, from: current.resource.status, to: next.status };
         const kind = next.status !== current.resource.status ? FEEDBACK_ON_STATUS[next.status] : undefined;
         feedback = kind ? { taskId, kind, ...(requestId ? { requestId } : {}) } : undefined;
         return unchanged(current.resource, next) ? undefined : next;
       },
-      { ops: () => (feedback ? [this.outbox.op('feedback', feedback)] : []) },
+      { ops: () => [this.outbox.op('task-changed', changed!), ...(feedback ? [this.outbox.op('feedback', feedback)] : [])] },
     );
     if (!result) throw notFound(`Task/${taskId}`);
-    await this.afterChange(result.before.resource, result.after.resource, party);
-    if (feedback && result.before !== result.after) {
-      // Written before the answer; if that fails, the outbox relay writes it shortly after.
-      await this.outbox.dispatch('feedback', feedback).catch((error: Error) => this.log.warn({ err: { type: error.name }, taskId }, 'feedback deferred'));
+    if (result.before !== result.after) {
+      await this.outbox.dispatch('task-changed', changed!);
+      // Delivery has retries of its own; should writing the letter fail now, the relay writes it shortly after.
+      if (feedback) await this.outbox.dispatch('feedback', feedback).catch((error: Error) => this.log.warn({ err: { type: error.name }, taskId }, 'feedback deferred'));
+      this.log.info({ taskId, from: changed!.from, to: changed!.to, party }, 'task changed');
     }
     return result.after;
   }
@@ -81,25 +85,28 @@ export class TaskService {
     );
   }
 
-  private async afterChange(before: Task, after: Task, party: Party): Promise<void> {
-    const team = teamOfTask(after);
-    if (after.businessStatus || isFinished(after.status)) {
+  /**
+   * The consequences of a Task change, from the outbox: idempotent, so that a relay after a crash
+   * (when the Task may have moved on) does no harm. Reads the Task as it is now.
+   */
+  async followChange({ taskId, from, to }: OutboxMessages['task-changed']): Promise<void> {
+    const task = (await this.store.read<Task>('Task', taskId))?.resource;
+    if (!task) return;
+    const team = teamOfTask(task);
+    if (task.businessStatus || isFinished(task.status)) {
       // The patient was contacted (or the referral ended): the contact deadline no longer runs.
-      await this.redis.zrem(this.keys.contactDeadlines(team), after.id!);
+      await this.redis.zrem(this.keys.contactDeadlines(team), taskId);
     }
-    if (before.status === after.status) return;
-    if (QUEUED_STATUSES.includes(before.status) && !QUEUED_STATUSES.includes(after.status)) {
-      await this.leaveQueue(team, after.id!);
-    }
-    if (after.status === 'requested') await this.redis.publish(this.keys.queueSignal, team);
-    const requestId = serviceRequestId(after);
-    const nextRequestStatus = SERVICE_REQUEST_STATUS_AFTER[after.status];
+    if (from === to) return;
+    if (QUEUED_STATUSES.includes(from as Task['status']) && !QUEUED_STATUSES.includes(task.status)) await this.leaveQueue(team, taskId);
+    if (task.status === 'requested') await this.redis.publish(this.keys.queueSignal, team);
+    const requestId = serviceRequestId(task);
+    const nextRequestStatus = SERVICE_REQUEST_STATUS_AFTER[task.status];
     if (requestId && nextRequestStatus) {
       await this.store.update<ServiceRequest>('ServiceRequest', requestId, (current) =>
         current.resource.status === 'active' ? { ...current.resource, status: nextRequestStatus } : undefined,
       );
     }
-    this.log.info({ taskId: after.id, team, from: before.status, to: after.status, party }, 'task status changed');
   }
 
   /**
