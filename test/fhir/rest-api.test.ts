@@ -108,6 +108,9 @@ describe('the FHIR REST API', () => {
   test('the service serves its own profiles and code systems read-only', async () => {
     const profile = await get('/fhir/StructureDefinition/wor-task', coach);
     expect(profile.body).toMatchObject({ resourceType: 'StructureDefinition', url: 'https://wor-bridge.nl/fhir/StructureDefinition/wor-task' });
+    const byUrl = await get('/fhir/StructureDefinition?url=https://wor-bridge.nl/fhir/StructureDefinition/wor-task', coach);
+    expect(byUrl.body.entry.map((entry: any) => entry.resource.id)).toEqual(['wor-task']);
+    expect((await get('/fhir/StructureDefinition?_count=1', coach)).status).toBe(400);
     const arrangements = await get('/fhir/CodeSystem/wor-arrangement', coach);
     expect(arrangements.body.concept.map((concept: any) => concept.code)).toEqual(['positief-denken', 'zingeving', 'bewust-leven', 'interactie', 'gezonde-leefstijl', 'geluk-delen']);
   });

@@ -40,7 +40,7 @@ export function capabilityStatement(baseUrl: string, conformance: Resource[]): C
     };
   });
   const conformanceTypes = (['StructureDefinition', 'CodeSystem', 'ValueSet'] as const).map(
-    (type): CapabilityStatementRestResource => ({ type, interaction: [{ code: 'read' }, { code: 'search-type' }] }),
+    (type): CapabilityStatementRestResource => ({ type, interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: [{ name: 'url', type: 'uri' }] }),
   );
 
   return {

@@ -3,7 +3,7 @@ import type { Resource } from 'fhir/r4.js';
 import { searchsetBundle } from '../bundle.js';
 import { CONFORMANCE_TYPES, loadConformanceResources } from '../conformance.js';
 import { FHIR_JSON } from '../media-type.js';
-import { notFound } from '../operation-outcome.js';
+import { FhirError, notFound } from '../operation-outcome.js';
 import { capabilityStatement } from './capability-statement.js';
 
 /**
@@ -19,9 +19,15 @@ export default async function conformanceRoutes(app: FastifyInstance) {
 
   for (const type of CONFORMANCE_TYPES) {
     const ofType = [...resources.values()].filter((resource) => resource.resourceType === type);
-    app.get(`/fhir/${type}`, async (_request, reply) =>
-      reply.type(FHIR_JSON).send(searchsetBundle(base, ofType.length, ofType, [], [{ relation: 'self', url: `${base}/fhir/${type}` }])),
-    );
+    // A handful of resources: the only search is by canonical url; anything else is reported.
+    app.get<{ Querystring: Record<string, string> }>(`/fhir/${type}`, async (request, reply) => {
+      const unsupported = Object.keys(request.query).filter((name) => name !== 'url');
+      if (unsupported.length > 0) {
+        throw new FhirError(400, unsupported.map((name) => ({ code: 'not-supported' as const, expression: name, diagnostics: `Search parameter ${name} is not supported for ${type}; use url` })));
+      }
+      const found = ofType.filter((resource) => !request.query.url || (resource as { url?: string }).url === request.query.url);
+      return reply.type(FHIR_JSON).send(searchsetBundle(base, found.length, found, [], [{ relation: 'self', url: `${base}/fhir/${type}` }]));
+    });
     app.get<{ Params: { id: string } }>(`/fhir/${type}/:id`, async (request, reply) => {
       const resource: Resource | undefined = resources.get(`${type}/${request.params.id}`);
       if (!resource) throw notFound(`${type}/${request.params.id}`);
