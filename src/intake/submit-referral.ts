@@ -67,9 +67,8 @@ export async function submitReferral(deps: IntakeDependencies, referral: Referra
     throw unprocessable('No sociaal wijkteam serves this postcode', 'patient.address.postalCode');
   }
   const hash = createHash('sha256').update(canonicalJson(referral)).digest('hex');
+  // No read first: the commit itself finds an earlier referral under the same key and writes nothing.
   const guardKey = deps.keys.referral(channel.party, referral.referralId);
-  const existing = await deps.redis.get(guardKey);
-  if (existing) return replay(deps, JSON.parse(existing) as ReferralRecord, hash);
 
   const ids: ReferralIds = {
     patient: randomUUID(),

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 
+const digests = new Map<string, string>();
+
 /**
  * Every Redis key the service owns. Values that come from requests (identifiers, BSNs, codes) are
  * hashed before they become part of a key name: key names show up in operator tooling, and a BSN
@@ -9,7 +11,14 @@ export class Keys {
   constructor(readonly prefix: string) {}
 
   static digest(value: string): string {
-    return createHash('sha256').update(value).digest('base64url').slice(0, 22);
+    let digest = digests.get(value);
+    if (!digest) {
+      digest = createHash('sha256').update(value).digest('base64url').slice(0, 22);
+      // Index values repeat (statuses, teams, references of busy referrals): remember recent ones.
+      if (digests.size >= 50_000) digests.clear();
+      digests.set(value, digest);
+    }
+    return digest;
   }
 
   /** Hash: `v` (current version), `acl` (JSON tenancy tags), and one field per version with its JSON. */
