@@ -44,6 +44,7 @@ practices:
   operator = await service.token('operator', 'regio');
 });
 afterEach(() => {
+  gpServer.redirectTo = undefined;
   gpServer.failNext = 0;
   gpServer.refuseWith = undefined;
   gpServer.requiredToken = undefined;
@@ -144,6 +145,18 @@ describe('delivery of feedback to the GP system', () => {
     await accept(taskId);
     await eventually(() => deliveredFor(taskId).length === 1);
     expect(gpServer.calls.at(-1)!.authorization).toBe('Bearer smart-access-token');
+  });
+
+  test('a redirect from the GP system is not followed: the Communication goes nowhere but the directory URL', async () => {
+    const elsewhere = new GpFhirServer();
+    await elsewhere.start();
+    gpServer.redirectTo = `${elsewhere.baseUrl}/Communication`;
+    const { taskId } = await submitReferral(service, gp);
+    await accept(taskId);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(elsewhere.calls).toHaveLength(0);
+    expect(deliveredFor(taskId)).toHaveLength(0);
+    await elsewhere.stop();
   });
 
   test('the URL is taken from the directory only: a practice without endpoint pulls, nothing is sent', async () => {

@@ -16,6 +16,8 @@ export class GpFhirServer {
   readonly calls: ReceivedCall[] = [];
   failNext = 0;
   refuseWith: number | undefined;
+  /** Answer every Communication with a 307 to this URL. */
+  redirectTo: string | undefined;
   requiredToken: string | undefined;
   /** For SMART backend services: the key that must have signed the client assertion. */
   clientKey: { key: CryptoKey | Uint8Array; clientId: string; tokenPath: string } | undefined;
@@ -61,6 +63,10 @@ export class GpFhirServer {
       requestId: request.headers['x-request-id'] as string | undefined,
       ifNoneExist: request.headers['if-none-exist'] as string | undefined,
     });
+    if (this.redirectTo) {
+      response.writeHead(307, { location: this.redirectTo });
+      return void response.end();
+    }
     if (this.requiredToken && request.headers.authorization !== `Bearer ${this.requiredToken}`) return send(401, { resourceType: 'OperationOutcome' });
     if (this.refuseWith) return send(this.refuseWith, { resourceType: 'OperationOutcome' });
     if (this.failNext > 0) {

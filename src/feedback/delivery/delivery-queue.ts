@@ -45,6 +45,7 @@ const QUEUE = 'feedback-delivery';
  * the last attempt, parks it as failed, where an operator can see it and deliver it again.
  */
 export class DeliveryQueue {
+  private readonly producer: Redis;
   private readonly connection: Redis;
   private readonly queue: Queue<DeliveryEntry>;
   private readonly worker: Worker<DeliveryEntry>;
@@ -54,9 +55,11 @@ export class DeliveryQueue {
 
   constructor(private readonly options: DeliveryOptions) {
     const { redisUrl, prefix, backoffMs, maxBackoffMs = 5 * 60_000 } = options;
+    // As for the team queues: adding and listing fail fast while Redis is away; the worker waits for it.
+    this.producer = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    this.connection.on('error', () => {});
-    this.queue = new Queue<DeliveryEntry>(QUEUE, { connection: this.connection, prefix });
+    for (const connection of [this.producer, this.connection]) connection.on('error', () => {});
+    this.queue = new Queue<DeliveryEntry>(QUEUE, { connection: this.producer, prefix });
     this.worker = new Worker<DeliveryEntry>(QUEUE, (job) => this.attempt(job), {
       connection: this.connection,
       prefix,
@@ -97,7 +100,7 @@ export class DeliveryQueue {
 
   async start(): Promise<void> {
     await this.queue.waitUntilReady();
-    void this.worker.run();
+    this.worker.run().catch((error: Error) => this.options.log.error({ err: { type: error.name } }, 'feedback delivery worker stopped'));
   }
 
   async add(entry: DeliveryEntry): Promise<void> {
@@ -146,12 +149,15 @@ export class DeliveryQueue {
   async redeliver(communicationId: string): Promise<void> {
     const job = await this.queue.getJob(communicationId);
     if (!job || (await job.getState()) !== 'failed') throw notFound('Parked delivery');
-    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch(() => {
+      // Another operator (or process) re-delivered it a moment ago.
+      throw notFound('Parked delivery');
+    });
   }
 
   async close(): Promise<void> {
     await this.worker.close();
     await this.queue.close();
-    await this.connection.quit().catch(() => this.connection.disconnect());
+    for (const connection of [this.producer, this.connection]) await connection.quit().catch(() => connection.disconnect());
   }
 }

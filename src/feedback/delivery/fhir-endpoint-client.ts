@@ -1,8 +1,8 @@
-import { createPrivateKey, randomUUID } from 'node:crypto';
+import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Communication } from 'fhir/r4.js';
 import { Client } from 'fhir-kit-client';
-import { importJWK, importPKCS8, SignJWT, type JWK } from 'jose';
+import { SignJWT, type JWK } from 'jose';
 import type { Practice } from '../../directory/directory.js';
 
 /** Why a delivery attempt failed, and whether trying again can help. */
@@ -18,32 +18,50 @@ export class DeliveryFailure extends Error {
 
 type Endpoint = NonNullable<Practice['fhirEndpoint']>;
 
+const EC_ALGORITHMS: Record<string, string> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' };
+
 /** SMART Backend Services: a client assertion signed with the practice's key buys an access token. */
 class SmartBackendTokens {
   private cached: { token: string; until: number } | undefined;
 
   constructor(private readonly auth: Extract<NonNullable<Endpoint['auth']>, { type: 'smart-backend' }>, private readonly timeoutMs: number) {}
 
-  private async signingKey(): Promise<{ key: CryptoKey | Uint8Array; alg: string; kid?: string }> {
-    const text = readFileSync(this.auth.keyFile, 'utf8');
-    if (text.trim().startsWith('{')) {
-      const jwk = JSON.parse(text) as JWK;
-      const alg = jwk.alg ?? (jwk.kty === 'EC' ? 'ES384' : 'RS384');
-      return { key: (await importJWK(jwk, alg)) as CryptoKey, alg, kid: jwk.kid };
+  /**
+   * The practice's key as a JWK or a PEM (PKCS#8, PKCS#1 or SEC1); the algorithm follows from the
+   * key (EC curve P-256/384/521 → ES256/384/512, RSA → RS384). A key that cannot be used is a
+   * configuration error: parked, not retried.
+   */
+  private signingKey(): { key: KeyObject; alg: string; kid?: string } {
+    let key: KeyObject;
+    let jwk: JWK | undefined;
+    try {
+      const text = readFileSync(this.auth.keyFile, 'utf8');
+      jwk = text.trim().startsWith('{') ? (JSON.parse(text) as JWK) : undefined;
+      key = jwk ? createPrivateKey({ key: jwk as never, format: 'jwk' }) : createPrivateKey(text);
+    } catch {
+      throw new DeliveryFailure('the SMART signing key cannot be read', false);
     }
-    const alg = createPrivateKey(text).asymmetricKeyType === 'ec' ? 'ES384' : 'RS384';
-    return { key: await importPKCS8(text, alg), alg };
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    const alg = jwk?.alg ?? (key.asymmetricKeyType === 'ec' ? EC_ALGORITHMS[curve ?? ''] : key.asymmetricKeyType === 'rsa' ? 'RS384' : undefined);
+    if (!alg) throw new DeliveryFailure('the SMART signing key is neither RSA nor EC P-256/384/521', false);
+    return { key, alg, kid: jwk?.kid };
+  }
+
+  /** The GP system refused the token: the next attempt buys a new one. */
+  forget(): void {
+    this.cached = undefined;
   }
 
   async token(): Promise<string> {
     if (this.cached && this.cached.until > Date.now()) return this.cached.token;
-    const { key, alg, kid } = await this.signingKey();
+    const { key, alg, kid } = this.signingKey();
     const assertion = await new SignJWT({})
       .setProtectedHeader({ alg, typ: 'JWT', ...(kid ? { kid } : {}) })
       .setIssuer(this.auth.client_id)
       .setSubject(this.auth.client_id)
       .setAudience(this.auth.tokenUrl)
       .setJti(randomUUID())
+      .setIssuedAt()
       .setExpirationTime('5m')
       .sign(key);
     const response = await fetch(this.auth.tokenUrl, {
@@ -56,6 +74,8 @@ class SmartBackendTokens {
         client_assertion: assertion,
       }),
       signal: AbortSignal.timeout(this.timeoutMs),
+      // Only the directory's URLs are called: a redirect elsewhere is an error, never followed.
+      redirect: 'error',
     }).catch((error: Error) => {
       throw new DeliveryFailure(error.name === 'TimeoutError' ? 'token timeout' : 'token network', true);
     });
@@ -105,11 +125,15 @@ export class FhirEndpointClient {
             'x-request-id': requestId,
           },
           signal: AbortSignal.timeout(this.timeoutMs),
+          redirect: 'error',
         },
       });
     } catch (error) {
       if (error instanceof DeliveryFailure) throw error;
       const status = (error as { response?: { status?: number } }).response?.status;
+      // Stored, but the answer's body was not the JSON the client expected: delivered all the same.
+      if (status && status >= 200 && status < 300) return;
+      if (status === 401) this.smart?.forget();
       if (status) throw new DeliveryFailure(`HTTP ${status}`, status === 408 || status === 429 || status >= 500);
       const name = (error as Error).name;
       throw new DeliveryFailure(name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network', true);
