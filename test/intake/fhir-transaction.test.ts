@@ -95,6 +95,14 @@ describe('POST /fhir transaction', () => {
     expect((await post(two)).body.issue[0].expression).toEqual(['Bundle.entry']);
   });
 
+  test('a 200 kB string where the ServiceRequest.identifier belongs answers 400 with a few issues, not a 500', async () => {
+    const transaction = exampleTransaction('FHIR-BAD-7');
+    transaction.entry[0].resource.identifier = 'x'.repeat(200_000);
+    const response = await post(transaction);
+    expect(response.status).toBe(400);
+    expect(response.body.issue.length).toBeLessThanOrEqual(20);
+  });
+
   test("another practice's AGB is refused with 403", async () => {
     const response = await post(exampleTransaction('FHIR-BAD-6', '01067890'));
     expect(response.status).toBe(403);
