@@ -126,6 +126,14 @@ describe('the Task lifecycle through FHIR REST', () => {
     const failing = await patch(taskId, [{ op: 'test', path: '/status', value: 'requested' }, { op: 'replace', path: '/status', value: 'in-progress' }]);
     expect(failing.status).toBe(422);
     expect((await service.request('GET', `/fhir/Task/${taskId}`, { token: coach })).body.status).toBe('accepted');
+    expect((await patch(taskId, [{ op: 'remove', path: '' }])).status).toBe(422);
+    const request = (await service.request('GET', `/fhir/Task/${taskId}`, { token: coach })).body.focus.reference;
+    const removeAll = await service.request('PATCH', `/fhir/${request}`, {
+      token: gp,
+      rawBody: JSON.stringify([{ op: 'remove', path: '' }]),
+      headers: { 'content-type': 'application/json-patch+json' },
+    });
+    expect(removeAll.status).toBe(422);
   });
 
   test('changing the owner of a Task is refused and names the element', async () => {

@@ -27,12 +27,18 @@ function applyJsonPatch<T>(document: T, patch: unknown): T {
     const index = (error as { index?: number }).index ?? 0;
     throw new FhirError(400, { code: 'invalid', expression: `[${index}]`, diagnostics: `JSON Patch operation ${index} is not valid (${error.name})` });
   }
+  let patched: T;
   try {
-    return jsonPatch.applyPatch(structuredClone(document), patch as Operation[], false, false).newDocument;
+    patched = jsonPatch.applyPatch(structuredClone(document), patch as Operation[], false, false).newDocument;
   } catch (thrown) {
     const index = (thrown as { index?: number }).index ?? 0;
     throw new FhirError(422, { code: 'conflict', expression: `[${index}]`, diagnostics: `JSON Patch operation ${index} does not apply (a test failed or a path is missing)` });
   }
+  const type = (document as { resourceType?: string }).resourceType;
+  if (!patched || typeof patched !== 'object' || (patched as { resourceType?: string }).resourceType !== type) {
+    throw new FhirError(422, { code: 'business-rule', diagnostics: `The patch must leave a ${type}` });
+  }
+  return patched;
 }
 
 /**
