@@ -11,6 +11,8 @@ let coach: string;
 let taskId: string;
 let serviceRequestId: string;
 const RUNS = 40;
+// A fixed seed (FUZZ_SEED) replays a run; without one every run explores new inputs.
+if (process.env.FUZZ_SEED) fc.configureGlobal({ seed: Number(process.env.FUZZ_SEED) });
 
 beforeAll(async () => {
   service = await startService({ env: { RATE_LIMIT_PER_MINUTE: '1000000' } });
