@@ -101,6 +101,7 @@ export async function submitReferral(deps: IntakeDependencies, referral: Referra
     guard: { key: guardKey, value: JSON.stringify(record) },
     ops: [
       deps.outbox.op('team', entry, receivedAt),
+      ['SET', deps.keys.referralRecordOf(ids.serviceRequest), guardKey],
       ['ZADD', deps.keys.pickupDeadlines(team.id), String(Date.parse(resources.task.restriction!.period!.end!)), ids.task],
       ['ZADD', deps.keys.contactDeadlines(team.id), String(Date.parse(contactDeadline)), ids.task],
     ],

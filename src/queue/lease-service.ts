@@ -138,9 +138,7 @@ export class LeaseService {
     const job = await this.queues.job(teamId, record.taskId);
     await job?.moveToWait(leaseId);
     await this.redis.del(this.keys.lease(leaseId), this.keys.leaseOfTask(record.taskId));
-    const task = await this.returnToQueue(record.taskId);
-    await this.redis.publish(this.keys.queueSignal, teamId);
-    return task;
+    return this.returnToQueue(record.taskId);
   }
 
   async extend(teamId: string, leaseId: string): Promise<Lease> {
@@ -153,12 +151,11 @@ export class LeaseService {
     return { id: leaseId, expiresAt: new Date(Date.now() + this.queues.leaseMs).toISOString() };
   }
 
-  /** BullMQ found an expired lease and put the job back: the Task follows. */
+  /** BullMQ found an expired lease and put the job back: the Task follows (its change wakes the claimers). */
   async leaseExpired(teamId: string, taskId: string): Promise<void> {
     const leaseId = await this.redis.get(this.keys.leaseOfTask(taskId));
     if (leaseId) await this.redis.del(this.keys.leaseOfTask(taskId));
     await this.returnToQueue(taskId);
-    await this.redis.publish(this.keys.queueSignal, teamId);
     this.log.info({ taskId, team: teamId }, 'lease expired; task back in the queue');
   }
 

@@ -46,7 +46,6 @@ export class Retention {
   }
 
   private async erase(task: Task): Promise<void> {
-    const stored = await this.store.read<Task>('Task', task.id!);
     const serviceRequestRef = refOf(task.focus);
     const request = serviceRequestRef ? await this.store.read<ServiceRequest>(...serviceRequestRef) : undefined;
     const roleRef = refOf(request?.resource.requester);
@@ -70,8 +69,9 @@ export class Retention {
 
     const team = teamOfTask(task);
     const identifier = request?.resource.identifier?.[0];
+    const recordKey = request ? await this.redis.get(this.keys.referralRecordOf(request.resource.id!)) : null;
     const guards = [
-      ...(identifier?.value ? [this.keys.referral(this.partyOf(identifier.system ?? '', stored?.acl ?? []), identifier.value)] : []),
+      ...(recordKey ? [recordKey, this.keys.referralRecordOf(request!.resource.id!)] : []),
       ...(feedback as Communication[]).map((communication) => {
         const id = communication.identifier?.[0];
         return this.keys.communication(`${id?.system}|${id?.value}`);
@@ -82,14 +82,6 @@ export class Retention {
     await this.redis.multi().zrem(this.keys.pickupDeadlines(team), task.id!).zrem(this.keys.contactDeadlines(team), task.id!).exec();
     if (this.queues.has(team)) await (await this.queues.job(team, task.id!))?.remove().catch(() => undefined);
     await this.store.erase(refs, guards);
-  }
-
-  /** The party a referral's idempotency record is kept under, from its identifier system. */
-  private partyOf(system: string, acl: string[]): string {
-    const portal = system.startsWith(NAMING_SYSTEM.portalReferral('')) ? system.slice(NAMING_SYSTEM.portalReferral('').length) : undefined;
-    if (portal) return `portal:${portal}`;
-    const practice = acl.find((tag) => tag.startsWith('gp:')) ?? '';
-    return system === NAMING_SYSTEM.practiceReferral(practice.slice(3)) ? practice : `${practice}|${system}`;
   }
 
   /** The stored portal documents (raw, with patient data) of a portal referral, and their guards. */

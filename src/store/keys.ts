@@ -45,6 +45,11 @@ export class Keys {
     return `${this.prefix}:referral:${party}:${Keys.digest(referralId)}`;
   }
 
+  /** Which idempotency record (key) belongs to a ServiceRequest, so that erasure finds it. */
+  referralRecordOf(serviceRequestId: string): string {
+    return `${this.prefix}:referral-of:${serviceRequestId}`;
+  }
+
   /** Messages committed with a write and not yet handed on (score: time written, ms). */
   get outbox(): string {
     return `${this.prefix}:outbox`;

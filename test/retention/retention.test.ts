@@ -35,6 +35,7 @@ test('a referral that ended longer ago than the retention period is erased every
   expect(await service.app.retention.sweep(new Date(Date.now() + 60_000))).toBe(1);
 
   for (const id of erasedIds) expect(await service.keys(`res:*:${id}`)).toEqual([]);
+  expect(await service.keys(`referral-of:${ended.serviceRequestId}`)).toEqual([]);
   for (const key of await service.keys('idx:*')) {
     const members = await service.redis.zrange(key, 0, -1);
     expect(members.filter((member) => erasedIds.includes(member))).toEqual([]);
