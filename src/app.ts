@@ -27,6 +27,7 @@ import outboxPlugin from './outbox/plugin.js';
 import queuePlugin from './queue/plugin.js';
 import queueRoutes from './queue/routes.js';
 import retentionPlugin from './retention/plugin.js';
+import databasePlugin from './store/database-plugin.js';
 import storePlugin from './store/plugin.js';
 
 declare module 'fastify' {
@@ -53,6 +54,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   );
   await instance.register(errorHandler);
   await instance.register(metricsPlugin);
+  await instance.register(databasePlugin);
   await instance.register(storePlugin);
   await instance.register(directoryPlugin, { directory: options.directory });
   await instance.register(outboxPlugin);

@@ -7,6 +7,13 @@ const envSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     HOST: z.string().min(1).default('0.0.0.0'),
+    /** The system of record (contract §11). */
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected postgres://user@host:port/database').default('postgres://postgres@127.0.0.1:5432/wor_bridge'),
+    /** Schema of the service's tables, so that several deployments or test runs can share one database. */
+    DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier').default('public'),
+    DATABASE_POOL_SIZE: positiveInt(20),
+    /** Key of the keyed hashes (search-index values, the audit chain): at least 32 characters, kept secret. */
+    WOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
     /** Prefix for every Redis key the service owns, so that several deployments or test runs can share one Redis. */
     REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('wor'),
@@ -40,9 +47,10 @@ const envSchema = z
   .refine((env) => Boolean(env.AUTH_JWKS_FILE) !== Boolean(env.AUTH_JWKS_URL), {
     message: 'set exactly one of AUTH_JWKS_FILE and AUTH_JWKS_URL',
     path: ['AUTH_JWKS_FILE'],
-  });
+  })
+  .refine((env) => env.WOR_SECRET, { message: 'required: a random secret of at least 32 characters', path: ['WOR_SECRET'] });
 
-export type Config = Omit<z.infer<typeof envSchema>, 'PUBLIC_BASE_URL'> & { PUBLIC_BASE_URL: string };
+export type Config = Omit<z.infer<typeof envSchema>, 'PUBLIC_BASE_URL' | 'WOR_SECRET'> & { PUBLIC_BASE_URL: string; WOR_SECRET: string };
 
 export class ConfigError extends Error {}
 
@@ -55,5 +63,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const config = parsed.data;
   const publicBaseUrl = (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
-  return { ...config, PUBLIC_BASE_URL: publicBaseUrl };
+  return { ...config, PUBLIC_BASE_URL: publicBaseUrl, WOR_SECRET: config.WOR_SECRET! };
 }

@@ -10,6 +10,8 @@ export const DEV_ISSUER = 'https://wor-bridge.local/dev-issuer';
 export const DEV_AUDIENCE = 'wor-bridge';
 /** The signature secret of the example directory's portal (ZORGDOMEIN_HMAC_SECRET) in development mode. */
 export const DEV_PORTAL_SECRET = 'development-portal-secret';
+/** The keyed-hash secret (WOR_SECRET) in development mode and tests. */
+export const DEV_SECRET = 'development-secret-never-use-in-production';
 
 const DEPLOYMENT_VARIABLES = ['WOR_DIRECTORY', 'AUTH_ISSUER', 'AUTH_AUDIENCE', 'AUTH_JWKS_FILE', 'AUTH_JWKS_URL'];
 
@@ -25,6 +27,7 @@ export function withDevelopmentDefaults(env: NodeJS.ProcessEnv): { env: NodeJS.P
       AUTH_ISSUER: DEV_ISSUER,
       AUTH_AUDIENCE: DEV_AUDIENCE,
       AUTH_JWKS_FILE: fromRoot('config/dev/jwks.json'),
+      WOR_SECRET: env.WOR_SECRET ?? DEV_SECRET,
     },
   };
 }

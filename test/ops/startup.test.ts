@@ -39,7 +39,7 @@ describe('start-up refuses what would go wrong later', () => {
 
   test('the server exits 1 with a message, not a stack trace, on a bad directory', () => {
     const result = spawnSync('node', ['--import', 'tsx', 'src/server.ts'], {
-      env: { PATH: process.env.PATH, WOR_DIRECTORY: '/nonexistent.yaml', AUTH_JWKS_FILE: 'config/dev/jwks.json', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a' },
+      env: { PATH: process.env.PATH, WOR_DIRECTORY: '/nonexistent.yaml', AUTH_JWKS_FILE: 'config/dev/jwks.json', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a', WOR_SECRET: 'x'.repeat(32) },
       encoding: 'utf8',
       timeout: 20_000,
     });

@@ -8,6 +8,7 @@ import { PATIENT_DATA_IN_FIXTURES } from './patient-data.js';
 export default async function globalTeardown() {
   const redis = (globalThis as { __testRedis?: { stop(): Promise<void> } }).__testRedis;
   await redis?.stop();
+  await (globalThis as { __testPostgres?: { stop(): Promise<void> } }).__testPostgres?.stop();
   const leaks: string[] = [];
   for (const file of readdirSync('test/.logs').filter((name) => name.endsWith('.log'))) {
     const text = readFileSync(`test/.logs/${file}`, 'utf8');

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { freePort } from '../../src/store/local-redis.js';
-import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/dev-defaults.js';
+import { DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET } from '../../src/dev-defaults.js';
+import { schemaOf, testDatabaseUrl } from './service.js';
 
 export interface ServiceProcess {
   url: string;
@@ -22,6 +23,9 @@ export async function startServiceProcess(env: { REDIS_URL: string; REDIS_KEY_PR
       AUTH_JWKS_FILE: 'config/dev/jwks.json',
       AUTH_ISSUER: DEV_ISSUER,
       AUTH_AUDIENCE: DEV_AUDIENCE,
+      DATABASE_URL: testDatabaseUrl(),
+      DATABASE_SCHEMA: schemaOf(env.REDIS_KEY_PREFIX),
+      WOR_SECRET: DEV_SECRET,
       LOG_LEVEL: 'debug',
       ...env,
     },

@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/dev-defaults.js';
+import { DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET } from '../../src/dev-defaults.js';
+import pg from 'pg';
 import { loadDirectory, parseDirectory, type Directory } from '../../src/directory/directory.js';
 import { mintDevToken, type DevTokenOptions } from '../../scripts/dev-token.js';
 
@@ -27,6 +28,8 @@ export interface TestService {
   baseUrl: string;
   config: Config;
   redis: Redis;
+  /** A connection to the service's PostgreSQL schema, to assert on what is stored. */
+  db: pg.Pool;
   prefix: string;
   request<T = any>(method: string, path: string, options?: RequestOptions): Promise<Response<T>>;
   token(role: string, org: string, options?: Omit<DevTokenOptions, 'role' | 'org'>): Promise<string>;
@@ -38,7 +41,7 @@ export interface TestService {
 export interface ServiceOptions {
   directoryYaml?: string;
   env?: Record<string, string>;
-  /** Share the key prefix of another service (two processes on one Redis). */
+  /** Share the key prefix and schema of another service (two processes on one store). */
   prefix?: string;
 }
 
@@ -55,6 +58,9 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     AUTH_AUDIENCE: DEV_AUDIENCE,
     REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
     REDIS_KEY_PREFIX: prefix,
+    DATABASE_URL: testDatabaseUrl(),
+    DATABASE_SCHEMA: schemaOf(prefix),
+    WOR_SECRET: DEV_SECRET,
     LOG_LEVEL: 'debug',
     PUBLIC_BASE_URL: 'http://wor-bridge.test',
     ...options.env,
@@ -66,12 +72,14 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
   const address = app.server.address() as { port: number };
   const baseUrl = `http://127.0.0.1:${address.port}`;
   const redis = new Redis(config.REDIS_URL);
+  const db = new pg.Pool({ connectionString: config.DATABASE_URL, options: `-c search_path=${config.DATABASE_SCHEMA}`, max: 2 });
 
   return {
     app,
     baseUrl,
     config,
     redis,
+    db,
     prefix,
     async request(method, path, { token, body, rawBody, headers = {} } = {}) {
       const response = await fetch(`${baseUrl}${path}`, {
@@ -99,9 +107,16 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
       if (!options.prefix) {
         const keys = await redis.keys(`${prefix}:*`);
         for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+        await db.query(`DROP SCHEMA IF EXISTS ${config.DATABASE_SCHEMA} CASCADE`);
       }
+      await db.end();
       redis.disconnect();
       await new Promise((resolve) => logStream.end(resolve));
     },
   };
 }
+
+export const testDatabaseUrl = () => process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** The PostgreSQL schema of a test service: its key prefix as an SQL identifier. */
+export const schemaOf = (prefix: string) => prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_');

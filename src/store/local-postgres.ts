@@ -1,0 +1,104 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+
+/** Does a PostgreSQL answer at this URL (any database)? */
+export async function postgresAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
+  const client = new pg.Client({ connectionString: withDatabase(url, 'postgres'), connectionTimeoutMillis: timeoutMs });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** Creates the URL's database when the server has none of that name (development and tests). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const database = decodeURIComponent(new URL(url).pathname.slice(1));
+  if (!database || database === 'postgres') return;
+  const client = new pg.Client({ connectionString: withDatabase(url, 'postgres'), connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
+      if (error.code !== '42P04') throw error; // created by a concurrent starter
+    });
+  } finally {
+    await client.end();
+  }
+}
+
+/** Debian's server binaries (postgresql-NN), newest first. */
+function postgresBinaries(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((name) => existsSync(join(root, name, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a)) : [];
+  if (versions.length === 0) throw new Error('PostgreSQL server binaries are not installed (Debian: apt-get install -y postgresql)');
+  return join(root, versions[0]!, 'bin');
+}
+
+export interface LocalPostgres {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts a private PostgreSQL cluster from Debian's binaries in `dir` (initialised on first use,
+ * trust authentication on 127.0.0.1 only). PostgreSQL refuses to run as root, so as root the cluster
+ * belongs to the `postgres` user. Used by `npm start` when no PostgreSQL answers, and by tests that kill it.
+ */
+export async function startLocalPostgres(options: { dir: string; port: number }): Promise<LocalPostgres> {
+  const bin = postgresBinaries();
+  const asRoot = process.getuid?.() === 0;
+  const run = (command: string, args: string[]) => (asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, command), ...args]] : [join(bin, command), args]) as [string, string[]];
+  mkdirSync(options.dir, { recursive: true });
+  if (asRoot) {
+    const { uid, gid } = postgresUser();
+    chownSync(options.dir, uid, gid);
+  }
+  if (!existsSync(join(options.dir, 'PG_VERSION'))) {
+    execFileSync(...run('initdb', ['-D', options.dir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']), { stdio: 'ignore' });
+  }
+  const [command, args] = run('postgres', ['-D', options.dir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', '-k', options.dir, '-c', 'fsync=on']);
+  const child = spawn(command, args, { stdio: 'ignore' });
+  const url = `postgres://postgres@127.0.0.1:${options.port}/postgres`;
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (error) => reject(error));
+    child.once('exit', (code) => reject(new Error(`postgres exited with code ${code}`)));
+  });
+  failed.catch(() => {});
+  const deadline = Date.now() + 30_000;
+  while (!(await Promise.race([postgresAnswers(url, 300), failed]))) {
+    if (Date.now() > deadline) throw new Error(`postgres did not answer on port ${options.port}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    port: options.port,
+    process: child,
+    stop: (signal = 'SIGINT') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      }),
+  };
+}
+
+function postgresUser(): { uid: number; gid: number } {
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString().trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
