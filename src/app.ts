@@ -18,7 +18,7 @@ import fhirTransactionRoutes from './intake/fhir/routes.js';
 import portalIntake from './intake/portal/plugin.js';
 import hisCancelRoutes from './intake/his/cancel-routes.js';
 import hisIntakeRoutes from './intake/his/routes.js';
-import type { IntakeDependencies } from './intake/submit-referral.js';
+import intakePlugin from './intake/plugin.js';
 import docsRoutes from './ops/docs.js';
 import metricsPlugin from './ops/metrics.js';
 import protectionPlugin from './ops/protection.js';
@@ -27,13 +27,13 @@ import outboxPlugin from './outbox/plugin.js';
 import queuePlugin from './queue/plugin.js';
 import queueRoutes from './queue/routes.js';
 import retentionPlugin from './retention/plugin.js';
+import tasksPlugin from './tasks/plugin.js';
 import databasePlugin from './store/database-plugin.js';
 import storePlugin from './store/plugin.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config;
-    intake: IntakeDependencies;
   }
 }
 
@@ -58,19 +58,14 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(storePlugin);
   await instance.register(directoryPlugin, { directory: options.directory });
   await instance.register(outboxPlugin);
+  await instance.register(tasksPlugin);
   await instance.register(deliveryPlugin);
   await instance.register(feedbackPlugin);
   await instance.register(queuePlugin);
+  await instance.register(intakePlugin);
   await instance.register(authPlugin);
   await instance.register(protectionPlugin);
   await instance.register(auditPlugin);
-  instance.decorate('intake', {
-    redis: instance.redis,
-    store: instance.store,
-    keys: instance.store.keys,
-    outbox: instance.outbox,
-    directory: instance.directory,
-  });
 
   await instance.register(opsRoutes);
   await instance.register(whoamiRoutes);

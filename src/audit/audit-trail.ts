@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent } from 'fhir/r4.js';
 import type { Redis } from 'ioredis';
-import type { Keys } from '../store/keys.js';
+import { createHash as digest } from 'node:crypto';
 
 /**
  * Appends an event to the chain: its hash covers the previous hash and the event, so changing or
@@ -34,10 +34,19 @@ export interface ChainCheck {
 
 /** The NEN 7513 audit trail: a hash-chained Redis stream, indexed by patient and by client. */
 export class AuditTrail {
+  private readonly keys: { auditStream: string; auditHead: string; auditByPatient(reference: string): string; auditByClient(client: string): string };
+
   constructor(
     private readonly redis: Redis,
-    private readonly keys: Keys,
+    prefix: string,
   ) {
+    const hashed = (value: string) => digest('sha256').update(value).digest('base64url').slice(0, 22);
+    this.keys = {
+      auditStream: `${prefix}:audit`,
+      auditHead: `${prefix}:audit:head`,
+      auditByPatient: (reference) => `${prefix}:audit:patient:${hashed(reference)}`,
+      auditByClient: (client) => `${prefix}:audit:client:${hashed(client)}`,
+    };
     redis.defineCommand('worAuditAppend', { numberOfKeys: 0, lua: APPEND_SCRIPT });
   }
 

@@ -31,7 +31,7 @@ const DAY_MS = 86_400_000;
  */
 export default fp(
   async function audit(app: FastifyInstance) {
-    const trail = new AuditTrail(app.redis, app.store.keys);
+    const trail = new AuditTrail(app.redis, app.config.REDIS_KEY_PREFIX);
     app.decorate('audit', trail);
 
     app.addHook('preSerialization', async (request, reply, payload) => {
@@ -63,7 +63,7 @@ export default fp(
       const query = parseOrThrow(auditQuery, request.query);
       const patients = query.patient ? [query.patient] : [];
       if (query.identifier) {
-        const { resources } = await app.store.search({ type: 'Patient', filters: [[['identifier', query.identifier]]], offset: 0, count: 100 });
+        const { resources } = await app.store.search({ type: 'Patient', filters: [[['identifier', query.identifier]]], count: 100 });
         patients.push(...resources.map((patient) => `Patient/${patient.id}`));
       }
       const events = await trail.find({ patients, client: query.client });

@@ -3,7 +3,6 @@ import type { Communication, Patient, ServiceRequest, Task } from 'fhir/r4.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Directory } from '../directory/directory.js';
 import type { Outbox } from '../outbox/outbox.js';
-import type { Keys } from '../store/keys.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { teamOfTask } from '../tasks/task-service.js';
 import { feedbackCommunication, type FeedbackKind } from './feedback-letter.js';
@@ -20,7 +19,6 @@ export const practiceOf = (acl: string[]) => acl.find((tag) => tag.startsWith('g
 export class FeedbackService {
   constructor(
     private readonly store: ResourceStore,
-    private readonly keys: Keys,
     private readonly directory: Directory,
     private readonly outbox: Outbox,
     private readonly log: FastifyBaseLogger,
@@ -55,20 +53,20 @@ export class FeedbackService {
   /** Stores a Communication (unless one with its identifier exists) and queues its delivery. */
   async write(communication: Communication, acl: string[], requestId?: string): Promise<{ created: boolean; id: string }> {
     const identifier = communication.identifier?.[0];
-    const guardKey = this.keys.communication(`${identifier?.system}|${identifier?.value}`);
     const practiceAgb = practiceOf(acl);
     const delivery = practiceAgb && this.directory.practice(practiceAgb)?.fhirEndpoint
-      ? { communicationId: communication.id!, practiceAgb, ...(requestId ? { requestId } : {}) }
+      ? this.outbox.op('delivery', { communicationId: communication.id!, practiceAgb, ...(requestId ? { requestId } : {}) })
       : undefined;
+    const basedOn = communication.basedOn?.[0]?.reference;
     const result = await this.store.commit({
       writes: [{ resource: communication, acl }],
-      guard: { key: guardKey, value: communication.id! },
-      ops: delivery ? [this.outbox.op('delivery', delivery)] : [],
+      guard: { scope: 'communication', key: `${identifier?.system}|${identifier?.value}`, value: communication.id!, ...(basedOn ? { owner: basedOn } : {}) },
+      effects: delivery ? [delivery.write] : [],
     });
-    if (result.outcome === 'guarded') return { created: false, id: result.existing };
+    if (result.outcome === 'guarded') return { created: false, id: String(result.existing) };
     if (delivery) {
       // Delivery has retries of its own; should handing it on fail now, the outbox relay does it.
-      await this.outbox.dispatch('delivery', delivery).catch(() => undefined);
+      await this.outbox.dispatch(delivery).catch(() => undefined);
     }
     return { created: true, id: communication.id! };
   }

@@ -1,25 +1,38 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { isFinished, QUEUED_STATUSES } from '../tasks/state-machine.js';
 import { DeadlineSweeper } from './deadline-sweeper.js';
+import { DeadlineTimers } from './deadline-timers.js';
 import { FeedbackService } from './feedback-service.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     feedback: FeedbackService;
     deadlines: DeadlineSweeper;
+    deadlineTimers: DeadlineTimers;
   }
 }
 
 /** Feedback to the GP: the letters, their hand-over to delivery, and the deadline timers. */
 export default fp(
   async function feedback(app: FastifyInstance) {
-    const service = new FeedbackService(app.store, app.store.keys, app.directory, app.outbox, app.log);
-    const sweeper = new DeadlineSweeper(app.redis, app.store.keys, app.store, service, app.directory.teams, app.log);
+    const timers = new DeadlineTimers(app.db);
+    const service = new FeedbackService(app.store, app.directory, app.outbox, app.log);
+    const sweeper = new DeadlineSweeper(app.db, timers, app.store, service, app.log);
     app.outbox.handle('feedback', (message) => service.writeFeedback(message.taskId, message.kind, message.requestId));
+    // A deadline stops once what it warns about can no longer happen.
+    app.tasks.onChange(async ({ task }) => {
+      const stopped = [
+        ...(!QUEUED_STATUSES.includes(task.status) ? (['pickup-deadline-missed'] as const) : []),
+        ...(task.businessStatus || isFinished(task.status) ? (['contact-deadline-missed'] as const) : []),
+      ];
+      if (stopped.length > 0) await timers.clear(task.id!, stopped);
+    });
     app.decorate('feedback', service);
     app.decorate('deadlines', sweeper);
+    app.decorate('deadlineTimers', timers);
     app.addHook('onReady', async () => sweeper.start(app.config.DEADLINE_CHECK_MS));
     app.addHook('onClose', async () => sweeper.stop());
   },
-  { name: 'feedback', dependencies: ['store', 'directory', 'outbox'] },
+  { name: 'feedback', dependencies: ['store', 'directory', 'outbox', 'tasks'] },
 );

@@ -1,24 +1,25 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Resource } from 'fhir/r4.js';
 import { deadlineAfterWorkingDays } from '../calendar/working-days.js';
 import { canonicalJson } from '../canonical-json.js';
 import type { Directory } from '../directory/directory.js';
 import { referralToFhir, type ReferralIds } from '../fhir/mapping/referral-to-fhir.js';
 import { conflict, FhirError, unprocessable } from '../fhir/operation-outcome.js';
+import type { DeadlineTimers } from '../feedback/deadline-timers.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { QueueEntry } from '../queue/team-queues.js';
-import type { Keys } from '../store/keys.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { Referral } from './referral.js';
 
 export interface IntakeDependencies {
-  redis: Redis;
   store: ResourceStore;
-  keys: Keys;
   outbox: Outbox;
+  timers: DeadlineTimers;
   directory: Directory;
 }
+
+/** Idempotency records of referrals: one per submitting party and its own referral id. */
+const REFERRAL_SCOPE = 'referral';
 
 /** Where a referral came from: who may see it, and under which identifiers it is idempotent. */
 export interface ReferralChannel {
@@ -68,7 +69,7 @@ export async function submitReferral(deps: IntakeDependencies, referral: Referra
   }
   const hash = createHash('sha256').update(canonicalJson(referral)).digest('hex');
   // No read first: the commit itself finds an earlier referral under the same key and writes nothing.
-  const guardKey = deps.keys.referral(channel.party, referral.referralId);
+  const guardKey = `${channel.party}|${referral.referralId}`;
 
   const ids: ReferralIds = {
     patient: randomUUID(),
@@ -96,28 +97,28 @@ export async function submitReferral(deps: IntakeDependencies, referral: Referra
   const acl = [...channel.tenants, `coach:${team.id}`];
   const entry: QueueEntry = { taskId: ids.task, teamId: team.id, urgent: referral.urgency === 'urgent' };
   const record: ReferralRecord = { hash, team: team.id, urgent: entry.urgent, ids };
+  const queued = deps.outbox.op('team', entry);
   const result = await deps.store.commit({
     writes: ORDER.map(([name]) => ({ resource: resources[name], acl })),
-    guard: { key: guardKey, value: JSON.stringify(record) },
-    ops: [
-      deps.outbox.op('team', entry, receivedAt),
-      ['SET', deps.keys.referralRecordOf(ids.serviceRequest), guardKey],
-      ['ZADD', deps.keys.pickupDeadlines(team.id), String(Date.parse(resources.task.restriction!.period!.end!)), ids.task],
-      ['ZADD', deps.keys.contactDeadlines(team.id), String(Date.parse(contactDeadline)), ids.task],
+    guard: { scope: REFERRAL_SCOPE, key: guardKey, value: record, owner: `ServiceRequest/${ids.serviceRequest}` },
+    effects: [
+      queued.write,
+      deps.timers.schedule('pickup-deadline-missed', ids.task, team.id, resources.task.restriction!.period!.end!),
+      deps.timers.schedule('contact-deadline-missed', ids.task, team.id, contactDeadline),
     ],
   });
-  if (result.outcome === 'guarded') return replay(deps, JSON.parse(result.existing) as ReferralRecord, hash);
+  if (result.outcome === 'guarded') return replay(deps, result.existing as ReferralRecord, hash);
   if (result.outcome === 'conflict') throw new Error('a new referral collided with an existing resource id');
-  await deps.outbox.dispatch('team', entry).catch(() => {
+  await deps.outbox.dispatch(queued).catch(() => {
     throw storageBusy();
   });
   return { created: true, serviceRequestId: ids.serviceRequest, taskId: ids.task, resources: result.resources };
 }
 
 /** The ids of a referral a party submitted earlier under its own referral id. */
-export async function findReferral(deps: Pick<IntakeDependencies, 'redis' | 'keys'>, party: string, referralId: string): Promise<ReferralIds | undefined> {
-  const record = await deps.redis.get(deps.keys.referral(party, referralId));
-  return record ? (JSON.parse(record) as ReferralRecord).ids : undefined;
+export async function findReferral(deps: Pick<IntakeDependencies, 'store'>, party: string, referralId: string): Promise<ReferralIds | undefined> {
+  const record = (await deps.store.guarded(REFERRAL_SCOPE, `${party}|${referralId}`)) as ReferralRecord | undefined;
+  return record?.ids;
 }
 
 /** The same referral again: the same answer (current versions), or 409 when the content differs. */
@@ -125,9 +126,10 @@ async function replay(deps: IntakeDependencies, record: ReferralRecord, hash: st
   if (record.hash !== hash) {
     throw conflict('This referralId was already used for a referral with different content', 'referralId');
   }
-  const entry: QueueEntry = { taskId: record.ids.task, teamId: record.team, urgent: record.urgent };
-  if (await deps.outbox.isPending('team', entry)) {
-    await deps.outbox.dispatch('team', entry).catch(() => {
+  // The first answer may have been lost before its Task was queued: queue it now, as it would have been.
+  const pending = await deps.outbox.pendingFor('team', record.ids.task);
+  if (pending) {
+    await deps.outbox.dispatch(pending).catch(() => {
       throw storageBusy();
     });
   }

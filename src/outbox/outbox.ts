@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
+import type pg from 'pg';
 import type { FeedbackKind } from '../feedback/feedback-letter.js';
-import type { Keys } from '../store/keys.js';
-import type { ExtraOp } from '../store/resource-store.js';
+import { transaction, type Db, type Sql } from '../store/postgres.js';
+import type { Effect } from '../store/resource-store.js';
 
 /** Work that must follow a write, named by where it goes. Ids only, never patient data. */
 export interface OutboxMessages {
@@ -18,23 +19,43 @@ export interface OutboxMessages {
   delivery: { communicationId: string; practiceAgb: string; requestId?: string };
 }
 export type OutboxTarget = keyof OutboxMessages;
-type Message = { [K in OutboxTarget]: { to: K; body: OutboxMessages[K] } }[OutboxTarget];
 /** `relayed`: the message is old (a crash or failure came between); the world may have moved on. */
 type Handler<K extends OutboxTarget> = (body: OutboxMessages[K], relayed: boolean) => Promise<void>;
 
+/** A message to commit with a write (`write`), then to hand on (`dispatch`). */
+export interface OutboxMessage<K extends OutboxTarget = OutboxTarget> {
+  id: string;
+  to: K;
+  body: OutboxMessages[K];
+  write: Effect;
+}
+
+interface Row {
+  id: string;
+  target: OutboxTarget;
+  body: never;
+}
+
+/** The writer hands its message on itself; only after this long does the relay take it over. */
+const WRITER_GRACE_SECONDS = 10;
+const MAX_BACKOFF_SECONDS = 60;
+
 /**
- * The transactional outbox: a message is committed in the same atomic step as the resources it
- * follows from, handed on right after the commit, and removed only once its handler succeeded.
- * Whatever a crash interrupts, the relay finishes; handlers are idempotent, so a message handled
- * twice does no harm, and one never handled cannot happen.
+ * The transactional outbox in PostgreSQL: a message is committed in the same transaction as the
+ * resources it follows from and handed on by the writer right after the commit; it is deleted only
+ * once its handler succeeded. Whatever a crash or failure interrupts, the relay finishes: woken by
+ * NOTIFY when a hand-on failed, and sweeping every few seconds. The relay handles a message under a
+ * row lock, so two relays never take the same one; handlers are idempotent besides.
  */
 export class Outbox {
   private readonly handlers = new Map<OutboxTarget, Handler<never>>();
   private timer: NodeJS.Timeout | undefined;
+  private listener: pg.PoolClient | undefined;
+  private relaying: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly db: Db,
+    private readonly channel: string,
     private readonly log: FastifyBaseLogger,
   ) {}
 
@@ -42,55 +63,121 @@ export class Outbox {
     this.handlers.set(target, handler as Handler<never>);
   }
 
-  /** The Redis command that records the message; pass it to the commit of the write it follows. */
-  op<K extends OutboxTarget>(to: K, body: OutboxMessages[K], at = new Date()): ExtraOp {
-    return ['ZADD', this.keys.outbox, String(at.getTime()), JSON.stringify({ to, body })];
-  }
-
-  /** Hands a committed message on now; on failure it stays for the relay and the error is thrown. */
-  async dispatch<K extends OutboxTarget>(to: K, body: OutboxMessages[K]): Promise<void> {
-    await this.deliver(JSON.stringify({ to, body }), false);
-  }
-
-  async isPending<K extends OutboxTarget>(to: K, body: OutboxMessages[K]): Promise<boolean> {
-    return (await this.redis.zscore(this.keys.outbox, JSON.stringify({ to, body }))) !== null;
-  }
-
-  private async deliver(member: string, relayed: boolean): Promise<void> {
-    const message = JSON.parse(member) as Message;
-    const handler = this.handlers.get(message.to) as Handler<typeof message.to> | undefined;
-    if (!handler) throw new Error(`no outbox handler for ${message.to}`);
-    await handler(message.body as never, relayed);
-    await this.redis.zrem(this.keys.outbox, member);
+  /** The message, to be written in the transaction of the write it follows. */
+  op<K extends OutboxTarget>(to: K, body: OutboxMessages[K]): OutboxMessage<K> {
+    const id = randomUUID();
+    return {
+      id,
+      to,
+      body,
+      write: (sql: Sql) =>
+        sql.query(`INSERT INTO outbox (id, target, body, available_at) VALUES ($1, $2, $3, now() + make_interval(secs => ${WRITER_GRACE_SECONDS}))`, [
+          id,
+          to,
+          JSON.stringify(body),
+        ]),
+    };
   }
 
   /**
-   * Hands on messages older than `graceMs` (younger ones belong to requests still in flight);
-   * returns how many it handed on.
+   * Hands a committed message on now. No row lock is held meanwhile (the handler may need
+   * connections of its own): the relay leaves the message alone for a grace period. On failure the
+   * message is released to the relay at once, and the error is thrown.
    */
-  async relay(graceMs: number): Promise<number> {
-    const members = await this.redis.zrangebyscore(this.keys.outbox, '-inf', Date.now() - graceMs, 'LIMIT', 0, 200);
-    let handed = 0;
-    for (const member of members) {
-      try {
-        await this.deliver(member, true);
-        handed += 1;
-        this.log.info({ to: (JSON.parse(member) as Message).to }, 'outbox message relayed');
-      } catch (error) {
-        this.log.warn({ err: { type: (error as Error).name } }, 'outbox message not relayed; will retry');
-      }
+  async dispatch(message: OutboxMessage): Promise<void> {
+    const handler = this.handlers.get(message.to) as Handler<typeof message.to> | undefined;
+    if (!handler) throw new Error(`no outbox handler for ${message.to}`);
+    try {
+      await handler(message.body as never, false);
+    } catch (error) {
+      await this.db
+        .query('WITH released AS (UPDATE outbox SET attempts = attempts + 1, available_at = now() WHERE id = $1) SELECT pg_notify($2, $1::text)', [message.id, this.channel])
+        .catch(() => undefined);
+      throw error;
     }
-    return handed;
+    await this.db.query('DELETE FROM outbox WHERE id = $1', [message.id]);
   }
 
-  start(intervalMs: number, graceMs: number): void {
-    this.timer = setInterval(() => {
-      this.relay(graceMs).catch((error: Error) => this.log.warn({ err: { type: error.name } }, 'outbox relay failed; retrying'));
-    }, intervalMs);
+  /** Is a message of this kind, about this Task, still waiting to be handed on? */
+  async pendingFor<K extends OutboxTarget>(to: K, taskId: string): Promise<OutboxMessage<K> | undefined> {
+    const { rows } = await this.db.query<{ id: string; body: OutboxMessages[K] }>(`SELECT id, body FROM outbox WHERE target = $1 AND body->>'taskId' = $2 LIMIT 1`, [to, taskId]);
+    return rows[0] ? { id: rows[0].id, to, body: rows[0].body, write: async () => undefined } : undefined;
+  }
+
+  /** Runs the handler of a locked row; deletes it on success, or backs it off. */
+  private async run(sql: Sql, row: Row): Promise<boolean> {
+    const handler = this.handlers.get(row.target) as Handler<typeof row.target> | undefined;
+    try {
+      if (!handler) throw new Error(`no outbox handler for ${row.target}`);
+      await handler(row.body, true);
+      await sql.query('DELETE FROM outbox WHERE id = $1', [row.id]);
+      return true;
+    } catch (error) {
+      await sql.query(
+        `UPDATE outbox SET attempts = attempts + 1,
+           available_at = now() + make_interval(secs => least(${MAX_BACKOFF_SECONDS}, power(2, attempts)))
+         WHERE id = $1`,
+        [row.id],
+      );
+      this.log.warn({ to: row.target, err: { type: (error as Error).name } }, 'outbox message not handed on; will retry');
+      return false;
+    }
+  }
+
+  /**
+   * Hands on the messages that are due (`everything`: also those whose writer may still be at it —
+   * at start-up, when nothing of this process is in flight); returns how many it handed on.
+   */
+  async relay(everything = false): Promise<number> {
+    return transaction(this.db, async (sql) => {
+      const { rows } = await sql.query<Row>(
+        `SELECT id, target, body FROM outbox ${everything ? '' : 'WHERE available_at <= now()'} ORDER BY available_at, id LIMIT 100 FOR UPDATE SKIP LOCKED`,
+      );
+      let handed = 0;
+      for (const row of rows) {
+        if (await this.run(sql, row)) {
+          handed += 1;
+          this.log.info({ to: row.target }, 'outbox message relayed');
+        }
+      }
+      return handed;
+    });
+  }
+
+  private relaySoon(): void {
+    this.relaying = this.relaying
+      .then(() => this.relay())
+      .catch((error: Error) => this.log.warn({ err: { type: error.name } }, 'outbox relay failed; retrying'));
+  }
+
+  async start(intervalMs: number): Promise<void> {
+    this.timer = setInterval(() => this.relaySoon(), intervalMs);
     this.timer.unref();
+    await this.listen();
   }
 
-  stop(): void {
+  /** LISTEN on a connection of its own; when it breaks (database restarted), the sweep carries on and it is tried again. */
+  private async listen(): Promise<void> {
+    try {
+      const client = await this.db.connect();
+      this.listener = client;
+      client.on('notification', () => this.relaySoon());
+      client.on('error', () => {
+        client.release(true);
+        if (this.listener === client) this.listener = undefined;
+        if (this.timer) setTimeout(() => void this.listen(), 2000).unref();
+      });
+      await client.query(`LISTEN "${this.channel}"`);
+    } catch {
+      if (this.timer) setTimeout(() => void this.listen(), 2000).unref();
+    }
+  }
+
+  async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.timer = undefined;
+    await this.relaying;
+    this.listener?.release();
+    this.listener = undefined;
   }
 }

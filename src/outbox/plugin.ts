@@ -8,25 +8,22 @@ declare module 'fastify' {
   }
 }
 
-/** Outbox messages younger than this belong to requests still in flight. */
-const GRACE_MS = 10_000;
-const INTERVAL_MS = 5_000;
+const SWEEP_INTERVAL_MS = 2_000;
 
 /**
  * The outbox; the plugins that own a target register their handler, and the relay starts once
- * every plugin is loaded (first pass at start-up, then periodically).
+ * every plugin is loaded (first a pass over everything a crash left behind, then on NOTIFY and a sweep).
  */
 export default fp(
   async function outbox(app: FastifyInstance) {
-    const outbox = new Outbox(app.redis, app.store.keys, app.log);
+    const outbox = new Outbox(app.db, `wor_outbox_${app.config.DATABASE_SCHEMA}`, app.log);
     app.decorate('outbox', outbox);
     app.addHook('onReady', async () => {
-      // At start-up nothing of this process is in flight: finish everything a crash left behind.
-      // (Handlers are idempotent, so racing another live process does no harm.)
-      while ((await outbox.relay(0)) > 0);
-      outbox.start(INTERVAL_MS, GRACE_MS);
+      // Handlers are idempotent and run under a row lock, so racing another live process does no harm.
+      while ((await outbox.relay(true)) > 0);
+      await outbox.start(SWEEP_INTERVAL_MS);
     });
     app.addHook('onClose', async () => outbox.stop());
   },
-  { name: 'outbox', dependencies: ['store'] },
+  { name: 'outbox', dependencies: ['database'] },
 );

@@ -3,10 +3,11 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Resource, ServiceRequest, Task } from 'fhir/r4.js';
 import type { Redis } from 'ioredis';
 import { conflict, FhirError, notFound } from '../fhir/operation-outcome.js';
-import type { Keys } from '../store/keys.js';
-import type { ResourceStore } from '../store/resource-store.js';
+import type { DeadlineTimers } from '../feedback/deadline-timers.js';
+import type { RedisKeys } from '../store/redis-keys.js';
+import type { Cursor, ResourceStore } from '../store/resource-store.js';
 import { QUEUED_STATUSES } from '../tasks/state-machine.js';
-import type { TaskService } from '../tasks/task-service.js';
+import type { TaskChange, TaskService } from '../tasks/task-service.js';
 import type { QueueSignal } from './queue-signal.js';
 import type { TeamQueues } from './team-queues.js';
 
@@ -41,10 +42,11 @@ export class LeaseService {
   constructor(
     private readonly store: ResourceStore,
     private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly keys: RedisKeys,
     private readonly queues: TeamQueues,
     private readonly tasks: TaskService,
     private readonly signal: QueueSignal,
+    private readonly timers: DeadlineTimers,
     private readonly log: FastifyBaseLogger,
   ) {}
 
@@ -166,11 +168,64 @@ export class LeaseService {
   }
 
   async counts(teamId: string): Promise<{ waiting: number; leased: number; overdue: number }> {
-    const [counts, overdue] = await Promise.all([
-      this.queues.counts(teamId),
-      this.redis.zcount(this.keys.pickupDeadlines(teamId), '-inf', Date.now()),
-    ]);
+    const [counts, overdue] = await Promise.all([this.queues.counts(teamId), this.timers.overdue(teamId)]);
     return { ...counts, overdue };
+  }
+
+  /** The queue's reaction to a Task change: it leaves the queue when it is no longer waiting, and claimers wake when it is. */
+  async followChange({ task, from }: TaskChange): Promise<void> {
+    const team = task.owner?.identifier?.value ?? '';
+    if (QUEUED_STATUSES.includes(from) && !QUEUED_STATUSES.includes(task.status)) await this.leaveQueue(team, task.id!);
+    if (from !== task.status && task.status === 'requested') await this.signal.publish(team);
+  }
+
+  /**
+   * After Redis lost the queues: every Task still waiting goes back on its team's queue, oldest
+   * first, and every Task whose lease was lost with Redis goes back to `requested` and on the queue.
+   */
+  async rebuild(): Promise<number> {
+    let restored = 0;
+    let cursor: Cursor | undefined;
+    do {
+      const page = await this.store.search({ type: 'Task', filters: [QUEUED_STATUSES.map((status): [string, string] => ['status', status])], count: 100, order: 'asc', cursor });
+      for (const task of page.resources as Task[]) {
+        const teamId = task.owner?.identifier?.value ?? '';
+        if (!this.queues.has(teamId)) continue;
+        if (task.status === 'received' && !(await this.redis.exists(this.keys.leaseOfTask(task.id!)))) {
+          await this.tasks.changeStatus(task.id!, 'queue', { status: 'requested' });
+        }
+        await this.queues.add({ taskId: task.id!, teamId, urgent: task.priority === 'urgent' });
+        await this.signal.publish(teamId);
+        restored += 1;
+      }
+      cursor = page.next;
+    } while (cursor);
+    return restored;
+  }
+
+  /** Erasure of a referral: nothing of its Task stays in the queue, whatever state its job is in. */
+  async erase(teamId: string, taskId: string): Promise<void> {
+    await this.leaveQueue(teamId, taskId);
+    if (this.queues.has(teamId)) await (await this.queues.job(teamId, taskId))?.remove().catch(() => undefined);
+  }
+
+  /**
+   * Takes a Task off its queue: a waiting job is removed, a leased one completed with its lease.
+   * A job whose lease already ran out comes back by itself and is then skipped by the claim.
+   */
+  async leaveQueue(teamId: string, taskId: string): Promise<void> {
+    if (!this.queues.has(teamId)) return;
+    const job = await this.queues.job(teamId, taskId);
+    if (!job) return;
+    const state = await job.getState();
+    const leaseId = await this.redis.get(this.keys.leaseOfTask(taskId));
+    if (state === 'active' && leaseId) {
+      await job.moveToCompleted({ closed: true }, leaseId, false).catch(() => undefined);
+    } else if (state === 'waiting' || state === 'prioritized' || state === 'delayed') {
+      await job.remove().catch(() => undefined);
+    }
+    // The lease record itself stays until it expires, so the coach system holding it learns why.
+    if (leaseId) await this.redis.del(this.keys.leaseOfTask(taskId));
   }
 }
 

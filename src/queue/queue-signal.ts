@@ -6,9 +6,11 @@ import { Redis } from 'ioredis';
  */
 export class QueueSignal {
   private readonly subscriber: Redis;
+  private readonly publisher: Redis;
   private readonly waiters = new Map<string, Set<() => void>>();
 
-  constructor(redisUrl: string, private readonly channel: string) {
+  constructor(redisUrl: string, publisher: Redis, private readonly channel: string) {
+    this.publisher = publisher;
     this.subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
     this.subscriber.on('error', () => {});
     this.subscriber.on('message', (_channel: string, teamId: string) => {
@@ -19,6 +21,11 @@ export class QueueSignal {
   async start(): Promise<void> {
     await this.subscriber.connect();
     await this.subscriber.subscribe(this.channel);
+  }
+
+  /** Wakes the claimers of a team in every process. */
+  async publish(teamId: string): Promise<void> {
+    await this.publisher.publish(this.channel, teamId);
   }
 
   /** Resolves when the team is signalled or after `ms`, whichever comes first. */

@@ -13,7 +13,7 @@ const HOUR_MS = 3_600_000;
 /** Hourly, erases referrals that ended more than REFERRAL_RETENTION_DAYS ago. */
 export default fp(
   async function retention(app: FastifyInstance) {
-    const retention = new Retention(app.store, app.redis, app.store.keys, app.queues, app.inbound, app.log);
+    const retention = new Retention(app.store, app.deadlineTimers, app.leases, app.inbound, app.log);
     app.decorate('retention', retention);
     const sweep = async () => {
       const cutoff = new Date(Date.now() - app.config.REFERRAL_RETENTION_DAYS * 86_400_000);

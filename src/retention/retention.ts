@@ -1,11 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Communication, Reference, ServiceRequest, Task } from 'fhir/r4.js';
-import type { Redis } from 'ioredis';
+import type { Reference, ServiceRequest, Task } from 'fhir/r4.js';
+import { portalTag } from '../auth/caller.js';
+import type { DeadlineTimers } from '../feedback/deadline-timers.js';
 import { NAMING_SYSTEM } from '../fhir/profiles.js';
-import type { Keys } from '../store/keys.js';
-import type { ResourceStore } from '../store/resource-store.js';
 import type { InboundService } from '../intake/portal/inbound-service.js';
-import type { TeamQueues } from '../queue/team-queues.js';
+import type { LeaseService } from '../queue/lease-service.js';
+import type { ResourceStore } from '../store/resource-store.js';
 import { isFinished, TRANSITIONS } from '../tasks/state-machine.js';
 import { teamOfTask } from '../tasks/task-service.js';
 
@@ -17,16 +17,15 @@ const refOf = (reference: Reference | undefined): [string, string] | undefined =
 
 /**
  * Erases referrals that ended longer ago than the retention period: every resource of the referral
- * with all its versions and index entries, its feedback, its idempotency records, its timers, what
- * the queues still hold of it, and the portal documents it came from. The audit trail stays (it has
- * its own retention).
+ * with all its versions and index entries, its feedback, the idempotency records it owns, its timers,
+ * what the queue still holds of it, and the portal documents it came from — in one transaction,
+ * each domain erasing its own tables. The audit trail stays (it has its own retention).
  */
 export class Retention {
   constructor(
     private readonly store: ResourceStore,
-    private readonly redis: Redis,
-    private readonly keys: Keys,
-    private readonly queues: TeamQueues,
+    private readonly timers: DeadlineTimers,
+    private readonly leases: LeaseService,
     private readonly inbound: InboundService,
     private readonly log: FastifyBaseLogger,
   ) {}
@@ -37,7 +36,6 @@ export class Retention {
       type: 'Task',
       filters: [FINISHED.map((status): [string, string] => ['status', status])],
       lastUpdated: { max: cutoff.getTime() },
-      offset: 0,
       count: 100,
     });
     for (const task of ended as Task[]) await this.erase(task);
@@ -53,7 +51,6 @@ export class Retention {
     const { resources: feedback } = await this.store.search({
       type: 'Communication',
       filters: [[['based-on', `ServiceRequest/${request?.resource.id}`]]],
-      offset: 0,
       count: 100,
     });
     const refs = [
@@ -67,26 +64,21 @@ export class Retention {
       ...feedback.map((communication) => ['Communication', communication.id!] as [string, string]),
     ].filter((ref): ref is [string, string] => Boolean(ref));
 
-    const team = teamOfTask(task);
-    const identifier = request?.resource.identifier?.[0];
-    const recordKey = request ? await this.redis.get(this.keys.referralRecordOf(request.resource.id!)) : null;
-    const guards = [
-      ...(recordKey ? [recordKey, this.keys.referralRecordOf(request!.resource.id!)] : []),
-      ...(feedback as Communication[]).map((communication) => {
-        const id = communication.identifier?.[0];
-        return this.keys.communication(`${id?.system}|${id?.value}`);
-      }),
-      this.keys.leaseOfTask(task.id!),
-      ...(await this.portalDocuments(identifier?.system, identifier?.value)),
-    ];
-    await this.redis.multi().zrem(this.keys.pickupDeadlines(team), task.id!).zrem(this.keys.contactDeadlines(team), task.id!).exec();
-    if (this.queues.has(team)) await (await this.queues.job(team, task.id!))?.remove().catch(() => undefined);
-    await this.store.erase(refs, guards);
+    await this.leases.erase(teamOfTask(task), task.id!);
+    await this.store.erase(refs, [
+      this.timers.erase(task.id!),
+      ...(request ? [this.inbound.erase(request.resource.id!, submittingPortal(request.resource, request.acl))] : []),
+    ]);
   }
+}
 
-  /** The stored portal documents (raw, with patient data) of a portal referral, and their guards. */
-  private async portalDocuments(system: string | undefined, zdNumber: string | undefined): Promise<string[]> {
-    if (!system?.startsWith(NAMING_SYSTEM.portalReferral('')) || !zdNumber) return [];
-    return this.inbound.documentKeys(system.slice(NAMING_SYSTEM.portalReferral('').length), zdNumber);
-  }
+/**
+ * The portal that submitted a referral, if one did: its identifier is under that portal's own system
+ * and the portal is in its tenancy. A GP cannot make a portal's documents its own by using that system.
+ */
+function submittingPortal(request: ServiceRequest, acl: string[]): { portal: string; zdNumber: string } | undefined {
+  const prefix = NAMING_SYSTEM.portalReferral('');
+  const identifier = request.identifier?.find((candidate) => candidate.system?.startsWith(prefix));
+  const portal = identifier?.system?.slice(prefix.length);
+  return portal && identifier?.value && acl.includes(portalTag(portal)) ? { portal, zdNumber: identifier.value } : undefined;
 }

@@ -1,17 +1,23 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
-import { Keys } from './keys.js';
 import { assertNoEviction, connectRedis } from './redis.js';
+import { RedisKeys } from './redis-keys.js';
+import { RedisRecovery } from './redis-recovery.js';
 import { ResourceStore } from './resource-store.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     redis: Redis;
+    redisKeys: RedisKeys;
+    redisRecovery: RedisRecovery;
     store: ResourceStore;
   }
 }
 
+const RECOVERY_CHECK_MS = 2_000;
+
+/** The FHIR resource store on PostgreSQL, and the service's Redis connection for what can be rebuilt. */
 export default fp(
   async function store(app: FastifyInstance) {
     const redis = await connectRedis(app.config.REDIS_URL);
@@ -21,11 +27,23 @@ export default fp(
       redis.disconnect();
       throw error;
     }
+    const { host, port } = redis.options;
+    app.log.info({ redis: { host, port, prefix: app.config.REDIS_KEY_PREFIX } }, 'using Redis');
     app.decorate('redis', redis);
-    app.decorate('store', new ResourceStore(redis, new Keys(app.config.REDIS_KEY_PREFIX)));
+    const keys = new RedisKeys(app.config.REDIS_KEY_PREFIX);
+    const recovery = new RedisRecovery(redis, keys.epoch, app.log);
+    app.decorate('redisKeys', keys);
+    app.decorate('redisRecovery', recovery);
+    app.decorate('store', new ResourceStore(app.db, app.config.WOR_SECRET));
+    // Once every owner has registered its rebuild: at start-up (Redis may be new), then every few seconds.
+    app.addHook('onReady', async () => {
+      await recovery.check();
+      recovery.start(RECOVERY_CHECK_MS);
+    });
     app.addHook('onClose', async () => {
+      await recovery.stop();
       await redis.quit().catch(() => redis.disconnect());
     });
   },
-  { name: 'store', dependencies: ['config'] },
+  { name: 'store', dependencies: ['config', 'database'] },
 );

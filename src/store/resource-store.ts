@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { Resource } from 'fhir/r4.js';
-import type { Redis } from 'ioredis';
 import { indexEntries } from '../fhir/search-parameters.js';
-import { Keys } from './keys.js';
-import { COMMIT_SCRIPT, SEARCH_SCRIPT } from './lua.js';
+import { KeyedHash } from './keyed-hash.js';
+import { transaction, type Db, type Sql } from './postgres.js';
 
 /** The pseudo-tenant under which every resource is indexed, for operators. */
 const OPERATOR_TAG = '_all';
+/** The pseudo-parameter every resource is indexed under once per tenant: a search without parameters. */
+const ANY = '_any';
 
 /** A resource as stored: its current version and the tenancy tags of who may see it. */
 export interface Stored<T extends Resource = Resource> {
@@ -22,20 +22,36 @@ export interface Write {
   acl: string[];
 }
 
-/** A raw Redis command that must happen in the same atomic step (queue outbox, guards). */
-export type ExtraOp = [command: 'SADD' | 'SREM' | 'ZADD' | 'ZREM' | 'DEL' | 'SET' | 'HSET', ...args: string[]];
+/** More SQL that must happen in the same transaction (outbox messages, timers, documents). */
+export type Effect = (sql: Sql) => Promise<unknown>;
+
+/** An idempotency record: written only if none exists under the same scope and key. */
+export interface Guard {
+  scope: string;
+  /** The business key; stored as a keyed hash. */
+  key: string;
+  value: unknown;
+  /** The ServiceRequest the record belongs to, so that erasing the referral finds it. */
+  owner?: string;
+}
 
 export interface CommitRequest {
   writes: Write[];
-  /** Written last and only if the key does not exist yet; when it does, nothing is written. */
-  guard?: { key: string; value: string };
-  ops?: ExtraOp[];
+  /** Checked first: when a record exists under its key, nothing is written. */
+  guard?: Guard;
+  effects?: Effect[];
 }
 
 export type CommitResult =
   | { outcome: 'committed'; resources: Resource[] }
-  | { outcome: 'guarded'; existing: string }
+  | { outcome: 'guarded'; existing: unknown }
   | { outcome: 'conflict'; type: string; id: string };
+
+/** Where a page starts: after this (lastUpdated, id) in the search's order. */
+export interface Cursor {
+  lastUpdated: string;
+  id: string;
+}
 
 export interface SearchQuery {
   type: string;
@@ -44,121 +60,206 @@ export interface SearchQuery {
   /** Each inner array: index values of one parameter (OR); the parameters are AND-ed. */
   filters: Array<Array<[param: string, value: string]>>;
   lastUpdated?: { min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean };
-  offset: number;
   count: number;
+  /** Newest first (default), or oldest first. */
+  order?: 'desc' | 'asc';
+  cursor?: Cursor;
 }
 
-declare module 'ioredis' {
-  interface RedisCommander {
-    worCommit(tx: string): Promise<string[]>;
-    worSearch(query: string): Promise<Array<number | string>>;
+export interface SearchResult {
+  total: number;
+  resources: Resource[];
+  /** Where the next page starts, when there is one. */
+  next?: Cursor;
+}
+
+class Conflict extends Error {
+  constructor(
+    readonly type: string,
+    readonly id: string,
+  ) {
+    super('version conflict');
+  }
+}
+class Guarded extends Error {
+  constructor(readonly existing: unknown) {
+    super('guarded');
   }
 }
 
 /**
- * Versioned FHIR resources in Redis with history, search indexes and tenancy. Writes of several
- * resources (a whole referral) are atomic: one Lua script checks versions and guards, then writes.
+ * In-flight write transactions started no earlier than this, so every row a later commit brings has
+ * a lastUpdated at or after it. A search with a lower bound on _lastUpdated shows only rows before it:
+ * a poller that follows `_lastUpdated=gt<last seen>` can then never skip a row committed late.
+ */
+const STABLE_HORIZON = `(SELECT date_trunc('milliseconds', LEAST(now(), COALESCE(min(xact_start), now())))
+  FROM pg_stat_activity
+  WHERE datname = current_database() AND application_name = 'wor-bridge' AND xact_start IS NOT NULL AND pid <> pg_backend_pid())`;
+
+/**
+ * Versioned FHIR resources in PostgreSQL with history, search indexes and tenancy. A commit of
+ * several resources (a whole referral), its idempotency record and its follow-up work is one
+ * transaction; optimistic concurrency is a version check in the UPDATE itself.
  */
 export class ResourceStore {
+  private readonly indexHash: KeyedHash;
+  private readonly guardHash: KeyedHash;
+
   constructor(
-    private readonly redis: Redis,
-    readonly keys: Keys,
+    readonly db: Db,
+    secret: string,
   ) {
-    redis.defineCommand('worCommit', { numberOfKeys: 0, lua: COMMIT_SCRIPT });
-    redis.defineCommand('worSearch', { numberOfKeys: 0, lua: SEARCH_SCRIPT });
+    this.indexHash = new KeyedHash(secret, 'search-index');
+    this.guardHash = new KeyedHash(secret, 'idempotency');
   }
 
-  async read<T extends Resource>(type: string, id: string): Promise<Stored<T> | undefined> {
-    const key = this.keys.resource(type, id);
-    const [version, acl] = await this.redis.hmget(key, 'v', 'acl');
-    if (!version || !acl) return undefined;
-    const json = await this.redis.hget(key, version);
-    return json ? { resource: JSON.parse(json) as T, acl: JSON.parse(acl) as string[] } : undefined;
+  async read<T extends Resource>(type: string, id: string, sql: Db | Sql = this.db): Promise<Stored<T> | undefined> {
+    const { rows } = await sql.query<{ content: T; acl: string[] }>('SELECT content, acl FROM resource WHERE resource_type = $1 AND id = $2', [type, id]);
+    return rows[0] ? { resource: rows[0].content, acl: rows[0].acl } : undefined;
   }
 
   async readMany(refs: Array<[type: string, id: string]>): Promise<Array<Stored | undefined>> {
-    return Promise.all(refs.map(([type, id]) => this.read(type, id)));
+    if (refs.length === 0) return [];
+    const { rows } = await this.db.query<{ resource_type: string; id: string; content: Resource; acl: string[] }>(
+      'SELECT r.resource_type, r.id, r.content, r.acl FROM resource r JOIN unnest($1::text[], $2::text[]) AS wanted(t, i) ON r.resource_type = wanted.t AND r.id = wanted.i',
+      [refs.map(([type]) => type), refs.map(([, id]) => id)],
+    );
+    const found = new Map(rows.map((row) => [`${row.resource_type}/${row.id}`, { resource: row.content, acl: row.acl }]));
+    return refs.map(([type, id]) => found.get(`${type}/${id}`));
   }
 
   async vread(type: string, id: string, versionId: string): Promise<Stored | undefined> {
-    const [json, acl] = await this.redis.hmget(this.keys.resource(type, id), versionId, 'acl');
-    return json && acl && /^[0-9]+$/.test(versionId) ? { resource: JSON.parse(json) as Resource, acl: JSON.parse(acl) as string[] } : undefined;
+    if (!/^[0-9]{1,9}$/.test(versionId)) return undefined;
+    const { rows } = await this.db.query<{ content: Resource; acl: string[] }>(
+      `SELECT v.content, r.acl FROM resource_version v JOIN resource r USING (resource_type, id)
+       WHERE v.resource_type = $1 AND v.id = $2 AND v.version = $3`,
+      [type, id, Number(versionId)],
+    );
+    return rows[0] ? { resource: rows[0].content, acl: rows[0].acl } : undefined;
   }
 
   /** All versions, newest first. */
   async history(type: string, id: string): Promise<{ versions: Resource[]; acl: string[] } | undefined> {
-    const fields = await this.redis.hgetall(this.keys.resource(type, id));
-    if (!fields.v || !fields.acl) return undefined;
-    const versions = Object.entries(fields)
-      .filter(([field]) => /^[0-9]+$/.test(field))
-      .sort(([a], [b]) => Number(b) - Number(a))
-      .map(([, json]) => JSON.parse(json) as Resource);
-    return { versions, acl: JSON.parse(fields.acl) as string[] };
+    const { rows } = await this.db.query<{ content: Resource; acl: string[] }>(
+      `SELECT v.content, r.acl FROM resource_version v JOIN resource r USING (resource_type, id)
+       WHERE v.resource_type = $1 AND v.id = $2 ORDER BY v.version DESC`,
+      [type, id],
+    );
+    return rows.length > 0 ? { versions: rows.map((row) => row.content), acl: rows[0]!.acl } : undefined;
+  }
+
+  /** The stored value of an idempotency record, if there is one. */
+  async guarded(scope: string, key: string): Promise<unknown> {
+    const { rows } = await this.db.query<{ value: unknown }>('SELECT value FROM idempotency WHERE scope = $1 AND key = $2', [scope, this.guardHash.of(key)]);
+    return rows[0]?.value;
   }
 
   async commit(request: CommitRequest): Promise<CommitResult> {
-    const lastUpdated = new Date();
-    const ops: ExtraOp[] = [];
-    const resources: Resource[] = [];
-    const writes = request.writes.map(({ resource, previous, acl }) => {
-      const type = resource.resourceType;
-      const id = resource.id;
-      if (!id) throw new Error(`${type} without id`);
+    try {
+      const resources = await transaction(this.db, async (sql) => {
+        if (request.guard) await this.writeGuard(sql, request.guard);
+        const written = request.writes.length > 0 ? await this.writeResources(sql, request.writes) : [];
+        for (const effect of request.effects ?? []) await effect(sql);
+        return written;
+      });
+      return { outcome: 'committed', resources };
+    } catch (error) {
+      if (error instanceof Guarded) return { outcome: 'guarded', existing: error.existing };
+      if (error instanceof Conflict) return { outcome: 'conflict', type: error.type, id: error.id };
+      throw error;
+    }
+  }
+
+  private async writeGuard(sql: Sql, guard: Guard): Promise<void> {
+    const key = this.guardHash.of(guard.key);
+    const inserted = await sql.query(
+      'INSERT INTO idempotency (scope, key, value, owner) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+      [guard.scope, key, JSON.stringify(guard.value), guard.owner ?? null],
+    );
+    if (inserted.rowCount === 1) return;
+    // A concurrent first writer has committed by now (the insert waited for it): its record answers.
+    const { rows } = await sql.query<{ value: unknown }>('SELECT value FROM idempotency WHERE scope = $1 AND key = $2', [guard.scope, key]);
+    throw new Guarded(rows[0]?.value);
+  }
+
+  private async writeResources(sql: Sql, writes: Write[]): Promise<Resource[]> {
+    // lastUpdated is the transaction's start: no row committed later can carry an earlier one (see STABLE_HORIZON).
+    const { rows: [clock] } = await sql.query<{ now: Date }>(`SELECT date_trunc('milliseconds', now()) AS now`);
+    const lastUpdated = clock!.now.toISOString();
+    const written = writes.map(({ resource, previous, acl }) => {
+      if (!resource.id) throw new Error(`${resource.resourceType} without id`);
       const previousVersion = Number(previous?.resource.meta?.versionId ?? 0);
       const version = previousVersion + 1;
-      const written = {
-        ...resource,
-        meta: { ...resource.meta, versionId: String(version), lastUpdated: lastUpdated.toISOString() },
-      } as Resource;
-      resources.push(written);
-      ops.push(...this.indexChanges(written, acl, previous));
-      return { key: this.keys.resource(type, id), prev: previousVersion, version, json: JSON.stringify(written), acl: JSON.stringify(acl) };
+      const content = { ...resource, meta: { ...resource.meta, versionId: String(version), lastUpdated } } as Resource;
+      return { content, previousVersion, version, acl, json: JSON.stringify(content) };
     });
-    const reply = await this.redis.worCommit(JSON.stringify({ guard: request.guard, writes, ops: [...ops, ...(request.ops ?? [])] }));
-    if (reply[0] === 'ok') return { outcome: 'committed', resources };
-    if (reply[0] === 'guard') return { outcome: 'guarded', existing: reply[1]! };
-    const [, type, id] = /:res:([A-Za-z]+):(.+)$/.exec(reply[1]!) ?? [];
-    return { outcome: 'conflict', type: type!, id: id! };
-  }
 
-  /**
-   * The index and tenancy sets to leave and to join (again, with the new lastUpdated as score).
-   * Every resource is also indexed under the operators' tag, who see everything.
-   */
-  private indexChanges(resource: Resource, acl: string[], previous: Stored | undefined): ExtraOp[] {
-    const id = resource.id!;
-    const after = new Set(this.indexKeysOf(resource, acl));
-    const before = previous ? this.indexKeysOf(previous.resource, previous.acl) : [];
-    const score = String(Date.parse(resource.meta!.lastUpdated!));
-    return [
-      ...before.filter((key) => !after.has(key)).map((key): ExtraOp => ['ZREM', key, id]),
-      ...[...after].map((key): ExtraOp => ['ZADD', key, score, id]),
-    ];
-  }
-
-  /** Every index and tenancy set a version of a resource is in. */
-  private indexKeysOf(resource: Resource, acl: string[]): string[] {
-    const type = resource.resourceType;
-    return [...acl, OPERATOR_TAG].flatMap((tag) => [
-      this.keys.tenancy(type, tag),
-      ...indexEntries(resource).map(([param, value]) => this.keys.index(type, param, value, tag)),
-    ]);
-  }
-
-  /**
-   * Erases resources for good: every version, and their entries in every index any version was in,
-   * together with `extraKeys` (guards, timers), in one transaction.
-   */
-  async erase(refs: Array<[type: string, id: string]>, extraKeys: string[] = []): Promise<void> {
-    const transaction = this.redis.multi();
-    for (const [type, id] of refs) {
-      const history = await this.history(type, id);
-      const keys = new Set((history?.versions ?? []).flatMap((version) => this.indexKeysOf(version, history!.acl)));
-      for (const key of keys) transaction.zrem(key, id);
-      transaction.del(this.keys.resource(type, id));
+    const creates = written.filter((write) => write.previousVersion === 0);
+    if (creates.length > 0) {
+      const { rows } = await sql.query<{ id: string }>(
+        `INSERT INTO resource (resource_type, id, version, last_updated, acl, content)
+         SELECT t, i, 1, $3, string_to_array(a, chr(31)), c::json FROM unnest($1::text[], $2::text[], $4::text[], $5::text[]) AS w(t, i, a, c)
+         ON CONFLICT DO NOTHING RETURNING id`,
+        [creates.map((w) => w.content.resourceType), creates.map((w) => w.content.id), lastUpdated, creates.map((w) => w.acl.join('\u001f')), creates.map((w) => w.json)],
+      );
+      if (rows.length !== creates.length) {
+        const taken = creates.find((w) => !rows.some((row) => row.id === w.content.id))!;
+        throw new Conflict(taken.content.resourceType, taken.content.id!);
+      }
     }
-    if (extraKeys.length > 0) transaction.del(...extraKeys);
-    await transaction.exec();
+    for (const update of written.filter((write) => write.previousVersion > 0)) {
+      const result = await sql.query(
+        `UPDATE resource SET version = $3, last_updated = $4, acl = $5, content = $6::json
+         WHERE resource_type = $1 AND id = $2 AND version = $7`,
+        [update.content.resourceType, update.content.id, update.version, lastUpdated, update.acl, update.json, update.previousVersion],
+      );
+      if (result.rowCount !== 1) throw new Conflict(update.content.resourceType, update.content.id!);
+    }
+
+    await sql.query(
+      `INSERT INTO resource_version (resource_type, id, version, last_updated, content)
+       SELECT t, i, v, $4, c::json FROM unnest($1::text[], $2::text[], $3::int[], $5::text[]) AS w(t, i, v, c)`,
+      [written.map((w) => w.content.resourceType), written.map((w) => w.content.id), written.map((w) => w.version), lastUpdated, written.map((w) => w.json)],
+    );
+
+    const updated = written.filter((write) => write.previousVersion > 0);
+    if (updated.length > 0) {
+      await sql.query('DELETE FROM search_index s USING unnest($1::text[], $2::text[]) AS w(t, i) WHERE s.resource_type = w.t AND s.id = w.i', [
+        updated.map((w) => w.content.resourceType),
+        updated.map((w) => w.content.id),
+      ]);
+    }
+    const rows = written.flatMap((w) => this.indexRows(w.content, w.acl));
+    await sql.query(
+      `INSERT INTO search_index (resource_type, tenant, param, value, last_updated, id)
+       SELECT t, n, p, v, $5, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::text[]) AS w(t, n, p, v, i)`,
+      [rows.map((row) => row[0]), rows.map((row) => row[1]), rows.map((row) => row[2]), rows.map((row) => row[3]), lastUpdated, rows.map((row) => row[4])],
+    );
+    return written.map((w) => w.content);
+  }
+
+  /** Every (type, tenant, param, hashed value, id) a resource is found under; operators see everything. */
+  private indexRows(resource: Resource, acl: string[]): Array<[string, string, string, string, string]> {
+    const entries: Array<[string, string]> = [[ANY, ''], ...indexEntries(resource)];
+    return [...new Set([...acl, OPERATOR_TAG])].flatMap((tenant) =>
+      entries.map(([param, value]): [string, string, string, string, string] => [resource.resourceType, tenant, param, this.indexHash.of(value), resource.id!]),
+    );
+  }
+
+  /**
+   * Erases resources for good: every version and index entry, with the idempotency records they own
+   * and `effects` (timers, documents), in one transaction.
+   */
+  async erase(refs: Array<[type: string, id: string]>, effects: Effect[] = []): Promise<void> {
+    const types = refs.map(([type]) => type);
+    const ids = refs.map(([, id]) => id);
+    await transaction(this.db, async (sql) => {
+      for (const table of ['search_index', 'resource_version', 'resource']) {
+        await sql.query(`DELETE FROM ${table} x USING unnest($1::text[], $2::text[]) AS w(t, i) WHERE x.resource_type = w.t AND x.id = w.i`, [types, ids]);
+      }
+      await sql.query('DELETE FROM idempotency WHERE owner = ANY($1::text[])', [refs.map(([type, id]) => `${type}/${id}`)]);
+      for (const effect of effects) await effect(sql);
+    });
   }
 
   /**
@@ -169,36 +270,58 @@ export class ResourceStore {
     type: string,
     id: string,
     change: (current: Stored<T>) => T | undefined,
-    options: { ops?: (next: T) => ExtraOp[] } = {},
+    options: { effects?: (next: T) => Effect[] } = {},
   ): Promise<{ before: Stored<T>; after: Stored<T> } | undefined> {
     for (;;) {
       const current = await this.read<T>(type, id);
       if (!current) return undefined;
       const next = change(current);
       if (!next) return { before: current, after: current };
-      const result = await this.commit({ writes: [{ resource: next, previous: current, acl: current.acl }], ops: options.ops?.(next) });
+      const result = await this.commit({ writes: [{ resource: next, previous: current, acl: current.acl }], effects: options.effects?.(next) });
       if (result.outcome === 'committed') return { before: current, after: { resource: result.resources[0] as T, acl: current.acl } };
     }
   }
 
-  async search(query: SearchQuery): Promise<{ total: number; resources: Resource[] }> {
-    const { type, lastUpdated = {} } = query;
-    const tenant = query.tenant ?? OPERATOR_TAG;
-    const bound = (value: number | undefined, exclusive: boolean | undefined, infinite: string) =>
-      value === undefined ? infinite : `${exclusive ? '(' : ''}${value}`;
-    const reply = await this.redis.worSearch(
-      JSON.stringify({
-        base: this.keys.tenancy(type, tenant),
-        filters: query.filters.map((alternatives) => alternatives.map(([param, value]) => this.keys.index(type, param, value, tenant))),
-        min: bound(lastUpdated.min, lastUpdated.minExclusive, '-inf'),
-        max: bound(lastUpdated.max, lastUpdated.maxExclusive, '+inf'),
-        offset: query.offset,
-        count: query.count,
-        scratch: `${this.keys.scratch}:${randomUUID()}`,
-        resourcePrefix: `${this.keys.resource(type, '')}`,
-      }),
-    );
-    const [total, ...jsons] = reply;
-    return { total: Number(total), resources: jsons.map((json) => JSON.parse(String(json)) as Resource) };
+  async search(query: SearchQuery): Promise<SearchResult> {
+    const params: unknown[] = [query.type, query.tenant ?? OPERATOR_TAG];
+    const bind = (value: unknown) => `$${params.push(value)}`;
+    const filters = query.filters.length > 0 ? query.filters : [[[ANY, ''] as [string, string]]];
+    const [first, ...rest] = filters.map((alternatives) => ({
+      param: alternatives[0]![0],
+      values: [...new Set(alternatives.map(([, value]) => this.indexHash.of(value)))],
+    }));
+    const conditions = [`f.resource_type = $1`, `f.tenant = $2`, `f.param = ${bind(first!.param)}`, `f.value = ANY(${bind(first!.values)}::text[])`];
+    for (const filter of rest) {
+      conditions.push(
+        `EXISTS (SELECT 1 FROM search_index g WHERE g.resource_type = $1 AND g.id = f.id AND g.tenant = $2 AND g.param = ${bind(filter.param)} AND g.value = ANY(${bind(filter.values)}::text[]))`,
+      );
+    }
+    const { min, max, minExclusive, maxExclusive } = query.lastUpdated ?? {};
+    if (min !== undefined) {
+      conditions.push(`f.last_updated ${minExclusive ? '>' : '>='} ${bind(new Date(min).toISOString())}`);
+      conditions.push(`f.last_updated < ${STABLE_HORIZON}`);
+    }
+    if (max !== undefined) conditions.push(`f.last_updated ${maxExclusive ? '<' : '<='} ${bind(new Date(max).toISOString())}`);
+    const matches = `SELECT ${first!.values.length > 1 ? 'DISTINCT ' : ''}f.id, f.last_updated FROM search_index f WHERE ${conditions.join(' AND ')}`;
+    const countParams = [...params];
+
+    const descending = query.order !== 'asc';
+    const direction = descending ? 'DESC' : 'ASC';
+    const paging = query.cursor
+      ? ` WHERE (m.last_updated, m.id) ${descending ? '<' : '>'} (${bind(query.cursor.lastUpdated)}::timestamptz, ${bind(query.cursor.id)})`
+      : '';
+    const pageSql = `SELECT m.id, m.last_updated, r.content FROM (${matches}) m JOIN resource r ON r.resource_type = $1 AND r.id = m.id${paging}
+      ORDER BY m.last_updated ${direction}, m.id ${direction} LIMIT ${bind(query.count + 1)}`;
+    const [page, counted] = await Promise.all([
+      query.count > 0 ? this.db.query<{ id: string; last_updated: Date; content: Resource }>(pageSql, params) : Promise.resolve({ rows: [] }),
+      this.db.query<{ total: string }>(`SELECT count(*) AS total FROM (${matches}) m`, countParams),
+    ]);
+    const rows = page.rows.slice(0, query.count);
+    const last = rows[rows.length - 1];
+    return {
+      total: Number(counted.rows[0]!.total),
+      resources: rows.map((row) => row.content),
+      ...(page.rows.length > query.count && last ? { next: { lastUpdated: last.last_updated.toISOString(), id: last.id } } : {}),
+    };
   }
 }

@@ -34,15 +34,13 @@ test('a referral that ended longer ago than the retention period is erased every
   expect(await service.app.retention.sweep(new Date(Date.now() - 60_000))).toBe(0);
   expect(await service.app.retention.sweep(new Date(Date.now() + 60_000))).toBe(1);
 
-  for (const id of erasedIds) expect(await service.keys(`res:*:${id}`)).toEqual([]);
-  expect(await service.keys(`referral-of:${ended.serviceRequestId}`)).toEqual([]);
-  for (const key of await service.keys('idx:*')) {
-    const members = await service.redis.zrange(key, 0, -1);
-    expect(members.filter((member) => erasedIds.includes(member))).toEqual([]);
+  for (const table of ['resource', 'resource_version', 'search_index']) {
+    const { rows } = await service.db.query(`SELECT id FROM ${table} WHERE id = ANY($1::text[])`, [erasedIds]);
+    expect(rows).toEqual([]);
   }
-  for (const key of await service.keys('ten:*')) {
-    expect((await service.redis.zrange(key, 0, -1)).filter((member) => erasedIds.includes(member))).toEqual([]);
-  }
+  expect((await service.db.query('SELECT 1 FROM idempotency WHERE owner = $1', [`ServiceRequest/${ended.serviceRequestId}`])).rows).toEqual([]);
+  expect((await service.db.query('SELECT 1 FROM timer WHERE task_id = $1', [ended.taskId])).rows).toEqual([]);
+  expect((await service.db.query('SELECT 1 FROM timer WHERE task_id = $1', [open.taskId])).rows).toHaveLength(2);
   const queue = new Queue('team-leiden-noord', { connection: service.redis, prefix: `${service.prefix}:bull` });
   expect(await queue.getJob(ended.taskId)).toBeUndefined();
   expect(await queue.getJob(open.taskId)).toBeDefined();

@@ -34,7 +34,7 @@ export function capabilityStatement(baseUrl: string, conformance: Resource[]): C
       searchParam: [
         { name: '_lastUpdated', type: 'date' },
         { name: '_count', type: 'number' },
-        { name: '_offset', type: 'number', documentation: 'Paging offset, as used in the next/previous links' },
+        { name: '_cursor', type: 'string', documentation: 'Where the next page starts: use the next link as given' },
         ...(SEARCH_PARAMETERS[type] ?? []).map((parameter) => ({ name: parameter.name, type: parameter.type })),
       ],
     };

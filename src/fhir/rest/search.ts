@@ -1,6 +1,6 @@
 import type { Bundle, BundleLink, Resource } from 'fhir/r4.js';
 import { canSee, tenantTag, type Caller } from '../../auth/caller.js';
-import type { ResourceStore, SearchQuery } from '../../store/resource-store.js';
+import type { Cursor, ResourceStore, SearchQuery } from '../../store/resource-store.js';
 import { searchsetBundle } from '../bundle.js';
 import { FhirError, operationOutcome, type Issue } from '../operation-outcome.js';
 import { INCLUDES, SEARCH_PARAMETERS } from '../search-parameters.js';
@@ -49,7 +49,7 @@ function referenceValue(value: string, target: string | undefined): string {
 /** Reads search parameters (contract §8); anything not understood is reported, never ignored. */
 export function parseSearch(type: string, params: Record<string, QueryValue>, caller: Caller): ParsedSearch {
   const definitions = SEARCH_PARAMETERS[type] ?? [];
-  const query: SearchQuery = { type, tenant: caller.role === 'operator' ? undefined : tenantTag(caller), filters: [], offset: 0, count: DEFAULT_COUNT };
+  const query: SearchQuery = { type, tenant: caller.role === 'operator' ? undefined : tenantTag(caller), filters: [], count: DEFAULT_COUNT };
   const includes: string[] = [];
   const echo: Array<[string, string]> = [];
   const unsupported: Issue[] = [];
@@ -59,10 +59,11 @@ export function parseSearch(type: string, params: Record<string, QueryValue>, ca
 
   for (const [name, raw] of Object.entries(params)) {
     for (const value of values(raw)) {
-      if (name === '_count' || name === '_offset') {
+      if (name === '_count') {
         const number = /^[0-9]{1,9}$/.test(value) ? Number(value) : invalid(name, `${name} must be a non-negative integer`);
-        if (name === '_count') query.count = Math.min(number, MAX_COUNT);
-        else query.offset = number;
+        query.count = Math.min(number, MAX_COUNT);
+      } else if (name === '_cursor') {
+        query.cursor = decodeCursor(value) ?? invalid(name, '_cursor is not one this server handed out; follow the next link as given');
       } else if (name === '_lastUpdated') {
         const [, prefix = 'eq', instant = ''] = /^(eq|gt|ge|lt|le)?(.*)$/.exec(value) ?? [];
         const window = instantWindow(instant) ?? invalid(name, '_lastUpdated must be a FHIR date or dateTime with time zone, optionally prefixed gt, ge, lt, le or eq');
@@ -103,8 +104,23 @@ export function parseSearch(type: string, params: Record<string, QueryValue>, ca
   return { query, includes, echo, unsupported };
 }
 
-function pageLink(baseUrl: string, type: string, echo: Array<[string, string]>, count: number, offset: number, relation: string): BundleLink {
-  const params = new URLSearchParams([...echo, ['_count', String(count)], ['_offset', String(offset)]]);
+/**
+ * Pages are keyed on (lastUpdated, id) of the last match shown, not on an offset: a resource written
+ * between two pages cannot push another onto the next page a second time.
+ */
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(`${cursor.lastUpdated}|${cursor.id}`).toString('base64url');
+}
+
+function decodeCursor(value: string): Cursor | undefined {
+  if (value.length > 200) return undefined;
+  const [lastUpdated = '', id = '', extra] = Buffer.from(value, 'base64url').toString().split('|');
+  const valid = extra === undefined && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(lastUpdated) && /^[A-Za-z0-9.-]{1,64}$/.test(id);
+  return valid ? { lastUpdated, id } : undefined;
+}
+
+function pageLink(baseUrl: string, type: string, echo: Array<[string, string]>, count: number, cursor: Cursor | undefined, relation: string): BundleLink {
+  const params = new URLSearchParams([...echo, ['_count', String(count)], ...(cursor ? [['_cursor', encodeCursor(cursor)] as [string, string]] : [])]);
   return { relation, url: `${baseUrl}/fhir/${type}?${params.toString()}` };
 }
 
@@ -120,7 +136,7 @@ export async function search(
   const parsed = parseSearch(type, params, caller);
   if (parsed.unsupported.length > 0 && !lenient) throw new FhirError(400, parsed.unsupported);
   const { query, echo } = parsed;
-  const { total, resources } = await store.search(query);
+  const { total, resources, next } = await store.search(query);
 
   const includeRefs = new Set<string>();
   for (const resource of resources) {
@@ -129,10 +145,9 @@ export async function search(
   const included = await store.readMany([...includeRefs].map((ref) => ref.split('/') as [string, string]));
   const includes = included.flatMap((stored) => (stored && canSee(caller, stored.acl) ? [stored.resource] : []));
 
-  const { count, offset } = query;
-  const links = [pageLink(baseUrl, type, echo, count, offset, 'self')];
-  if (count > 0 && offset + count < total) links.push(pageLink(baseUrl, type, echo, count, offset + count, 'next'));
-  if (count > 0 && offset > 0) links.push(pageLink(baseUrl, type, echo, count, Math.max(0, offset - count), 'previous'));
+  const { count } = query;
+  const links = [pageLink(baseUrl, type, echo, count, query.cursor, 'self')];
+  if (next) links.push(pageLink(baseUrl, type, echo, count, next, 'next'));
   const outcome: Resource | undefined = parsed.unsupported.length
     ? operationOutcome(parsed.unsupported.map((issue) => ({ ...issue, severity: 'warning' })))
     : undefined;

@@ -94,7 +94,7 @@ export default async function fhirWriteRoutes(app: FastifyInstance) {
       throw new FhirError(422, { code: 'business-rule', expression: 'ServiceRequest', diagnostics: 'Only ServiceRequest.status may change, and only to revoked' });
     }
     if (status === 'revoked') {
-      const { resources } = await app.store.search({ type: 'Task', filters: [[['focus', `ServiceRequest/${id}`]]], offset: 0, count: 1 });
+      const { resources } = await app.store.search({ type: 'Task', filters: [[['focus', `ServiceRequest/${id}`]]], count: 1 });
       const party = caller.role === 'operator' ? 'operator' : 'referrer';
       if (resources[0]) await cancelReferral(app.store, app.tasks, resources[0].id!, 'Ingetrokken door de verwijzer', party);
     }

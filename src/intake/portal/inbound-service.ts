@@ -1,13 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { DocumentReference, ServiceRequest } from 'fhir/r4.js';
-import type { Redis } from 'ioredis';
 import { portalTag, practiceTag } from '../../auth/caller.js';
 import { FhirError } from '../../fhir/operation-outcome.js';
 import { NAMING_SYSTEM, PROFILE } from '../../fhir/profiles.js';
 import type { Outbox } from '../../outbox/outbox.js';
-import type { Keys } from '../../store/keys.js';
-import type { ResourceStore } from '../../store/resource-store.js';
+import { transaction, type Db, type Sql } from '../../store/postgres.js';
+import type { Effect, ResourceStore } from '../../store/resource-store.js';
 import type { TaskService } from '../../tasks/task-service.js';
 import { cancelReferral } from '../cancel-referral.js';
 import { findReferral, submitReferral, type IntakeDependencies } from '../submit-referral.js';
@@ -33,7 +32,35 @@ export interface InboundMessage {
 /** A conversion that may succeed later (the referral of a letter has not arrived yet). */
 export class NotYet extends Error {}
 
-const FIELDS = ['portal', 'documentId', 'zdNumber', 'kind', 'status', 'receivedAt', 'processedAt', 'reason', 'serviceRequest', 'task'] as const;
+interface MessageRow {
+  id: string;
+  portal: string;
+  document_id: string;
+  zd_number: string;
+  kind: string;
+  status: MessageStatus;
+  received_at: Date;
+  processed_at: Date | null;
+  reason: string | null;
+  service_request: string | null;
+  task: string | null;
+}
+
+const COLUMNS = 'id, portal, document_id, zd_number, kind, status, received_at, processed_at, reason, service_request, task';
+
+const messageOf = (row: MessageRow): InboundMessage => ({
+  id: row.id,
+  portal: row.portal,
+  documentId: row.document_id,
+  zdNumber: row.zd_number,
+  kind: row.kind,
+  status: row.status,
+  receivedAt: row.received_at.toISOString(),
+  ...(row.processed_at ? { processedAt: row.processed_at.toISOString() } : {}),
+  ...(row.reason ? { reason: row.reason } : {}),
+  ...(row.service_request ? { serviceRequest: row.service_request } : {}),
+  ...(row.task ? { task: row.task } : {}),
+});
 
 /**
  * Portal documents (contract §5.2): stored durably as received, before anything else happens;
@@ -44,33 +71,38 @@ export class InboundService {
     private readonly intake: IntakeDependencies,
     private readonly store: ResourceStore,
     private readonly tasks: TaskService,
-    private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly db: Db,
     private readonly outbox: Outbox,
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  /** Stores the raw document with its conversion queued (one atomic step); a duplicate returns the first. */
+  /** Stores the raw document with its conversion queued (one transaction); a duplicate returns the first. */
   async receive(portal: string, raw: string, envelope: DocumentEnvelope): Promise<{ id: string; created: boolean }> {
-    const id = randomUUID();
-    const fields: Record<string, string> = { portal, raw, ...envelope, status: 'received', receivedAt: new Date().toISOString() };
-    const result = await this.store.commit({
-      writes: [],
-      guard: { key: this.keys.inboundDocument(portal, envelope.documentId), value: id },
-      ops: [['HSET', this.keys.inboundMessage(id), ...Object.entries(fields).flat()], this.outbox.op('inbound', { messageId: id })],
+    const conversion = this.outbox.op('inbound', { messageId: randomUUID() });
+    const id = conversion.body.messageId;
+    const existing = await transaction(this.db, async (sql) => {
+      const inserted = await sql.query(
+        `INSERT INTO inbound_message (id, portal, document_id, zd_number, kind, status, raw) VALUES ($1, $2, $3, $4, $5, 'received', $6)
+         ON CONFLICT (portal, document_id) DO NOTHING`,
+        [id, portal, envelope.documentId, envelope.zdNumber, envelope.kind, raw],
+      );
+      if (inserted.rowCount === 0) {
+        const { rows } = await sql.query<{ id: string }>('SELECT id FROM inbound_message WHERE portal = $1 AND document_id = $2', [portal, envelope.documentId]);
+        return rows[0]!.id;
+      }
+      await conversion.write(sql);
+      return undefined;
     });
-    if (result.outcome === 'guarded') return { id: result.existing, created: false };
-    await this.outbox.dispatch('inbound', { messageId: id }).catch(() => undefined);
+    if (existing) return { id: existing, created: false };
+    await this.outbox.dispatch(conversion).catch(() => undefined);
     this.log.info({ messageId: id, portal, kind: envelope.kind }, 'portal document received');
     return { id, created: true };
   }
 
   async message(id: string): Promise<InboundMessage | undefined> {
-    const values = await this.redis.hmget(this.keys.inboundMessage(id), ...FIELDS);
-    if (!values[0]) return undefined;
-    const entries = FIELDS.map((field, index) => [field, values[index]] as const).filter(([, value]) => value);
-    // An empty reason is a cleared one (replay): absent from the answer.
-    return { id, ...Object.fromEntries(entries) } as InboundMessage;
+    if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
+    const { rows } = await this.db.query<MessageRow>(`SELECT ${COLUMNS} FROM inbound_message WHERE id = $1`, [id]);
+    return rows[0] ? messageOf(rows[0]) : undefined;
   }
 
   /** The referral a letter belongs to never came: the message fails, and can be replayed later. */
@@ -78,8 +110,11 @@ export class InboundService {
     await this.settle(id, { status: 'failed', reason });
   }
 
-  private async settle(id: string, fields: Partial<InboundMessage>): Promise<void> {
-    await this.redis.hset(this.keys.inboundMessage(id), { ...fields, processedAt: new Date().toISOString() });
+  private async settle(id: string, outcome: { status: MessageStatus; reason?: string; serviceRequest?: string; task?: string }): Promise<void> {
+    await this.db.query(
+      'UPDATE inbound_message SET status = $2, reason = $3, service_request = coalesce($4, service_request), task = coalesce($5, task), processed_at = now() WHERE id = $1',
+      [id, outcome.status, outcome.reason ?? null, outcome.serviceRequest ?? null, outcome.task ?? null],
+    );
   }
 
   /**
@@ -87,9 +122,10 @@ export class InboundService {
    * (the referral, the attachments, the cancellation) happens once however often this runs.
    */
   async convert(id: string): Promise<void> {
-    const [raw, status] = await this.redis.hmget(this.keys.inboundMessage(id), 'raw', 'status');
-    const message = await this.message(id);
-    if (!raw || !message || status === 'processed') return;
+    const { rows } = await this.db.query<MessageRow & { raw: string }>(`SELECT ${COLUMNS}, raw FROM inbound_message WHERE id = $1`, [id]);
+    const raw = rows[0]?.raw;
+    const message = rows[0] && messageOf(rows[0]);
+    if (!raw || !message || message.status === 'processed') return;
     const party = portalTag(message.portal);
     const envelope: DocumentEnvelope = { documentId: message.documentId, zdNumber: message.zdNumber, kind: message.kind as DocumentEnvelope['kind'], fhirVersion: 'R4' };
     const document = JSON.parse(raw) as unknown;
@@ -145,49 +181,45 @@ export class InboundService {
     };
     const result = await this.store.commit({
       writes: [...documents.map((resource) => ({ resource, acl: request.acl })), { resource: updated, previous: request, acl: request.acl }],
-      guard: { key: this.keys.inboundAttached(messageId), value: now },
+      guard: { scope: 'inbound-attached', key: messageId, value: now, owner: `ServiceRequest/${serviceRequestId}` },
     });
     if (result.outcome === 'conflict') return this.attach(messageId, serviceRequestId, attachments, envelope);
   }
 
-  /** Every stored message that matches (a scan: for operators' lists and retention, not for requests). */
-  async find(matches: (message: InboundMessage) => boolean): Promise<InboundMessage[]> {
-    const messages: InboundMessage[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.keys.inboundMessage('*'), 'COUNT', 500);
-      cursor = next;
-      for (const key of keys) {
-        const message = await this.message(key.slice(this.keys.inboundMessage('').length));
-        if (message && matches(message)) messages.push(message);
-      }
-    } while (cursor !== '0');
-    return messages.sort((a, b) => a.receivedAt.localeCompare(b.receivedAt));
+  /** Failed messages, oldest first, for the operator. */
+  async failed(portal?: string): Promise<InboundMessage[]> {
+    const { rows } = await this.db.query<MessageRow>(
+      `SELECT ${COLUMNS} FROM inbound_message WHERE status = 'failed' AND ($1::text IS NULL OR portal = $1) ORDER BY received_at LIMIT 1000`,
+      [portal ?? null],
+    );
+    return rows.map(messageOf);
   }
 
-  failed(portal?: string): Promise<InboundMessage[]> {
-    return this.find((message) => message.status === 'failed' && (!portal || message.portal === portal));
-  }
-
-  /** The Redis keys of a referral's stored documents and their guards, for erasure. */
-  async documentKeys(portal: string, zdNumber: string): Promise<string[]> {
-    const messages = await this.find((message) => message.portal === portal && message.zdNumber === zdNumber);
-    return messages.flatMap((message) => [
-      this.keys.inboundMessage(message.id),
-      this.keys.inboundDocument(portal, message.documentId),
-      this.keys.inboundAttached(message.id),
-    ]);
+  /**
+   * Erasure of a referral: the documents that made it or attached to it, and — for a referral this
+   * portal itself submitted — the failed ones under its transaction number.
+   */
+  erase(serviceRequestId: string, submittedBy?: { portal: string; zdNumber: string }): Effect {
+    return (sql: Sql) =>
+      sql.query('DELETE FROM inbound_message WHERE service_request = $1 OR (portal = $2 AND zd_number = $3)', [
+        serviceRequestId,
+        submittedBy?.portal ?? null,
+        submittedBy?.zdNumber ?? null,
+      ]);
   }
 
   /** Converts a failed message again, after its cause was fixed. */
   async replay(id: string): Promise<void> {
-    const message = await this.message(id);
-    if (message?.status !== 'failed') throw new FhirError(404, { code: 'not-found', diagnostics: 'No failed message with this id' });
-    const conversion = { messageId: id, replay: new Date().toISOString() };
-    await this.store.commit({
-      writes: [],
-      ops: [['HSET', this.keys.inboundMessage(id), 'status', 'received', 'reason', ''], this.outbox.op('inbound', conversion)],
+    const conversion = this.outbox.op('inbound', { messageId: id, replay: new Date().toISOString() });
+    const replayed = await transaction(this.db, async (sql) => {
+      const updated = await sql.query(`UPDATE inbound_message SET status = 'received', reason = NULL WHERE id = $1 AND status = 'failed'`, [
+        /^[0-9a-f-]{36}$/.test(id) ? id : '00000000-0000-0000-0000-000000000000',
+      ]);
+      if (updated.rowCount === 0) return false;
+      await conversion.write(sql);
+      return true;
     });
-    await this.outbox.dispatch('inbound', conversion);
+    if (!replayed) throw new FhirError(404, { code: 'not-found', diagnostics: 'No failed message with this id' });
+    await this.outbox.dispatch(conversion);
   }
 }

@@ -37,8 +37,8 @@ const statusOf = (message: InboundMessage, base: string) => ({ ...message, statu
 /** Documents pushed by referral portals (contract §5.2): stored as received, converted in the background. */
 export default fp(
   async function inbound(app: FastifyInstance) {
-    const service = new InboundService(app.intake, app.store, app.tasks, app.redis, app.store.keys, app.outbox, app.log);
-    const conversions = new ConversionQueue(app.config.REDIS_URL, `${app.config.REDIS_KEY_PREFIX}:bull`, service, app.log, {
+    const service = new InboundService(app.intake, app.store, app.tasks, app.db, app.outbox, app.log);
+    const conversions = new ConversionQueue(app.config.REDIS_URL, app.redisKeys.bull, service, app.log, {
       attempts: app.config.INBOUND_RETRY_ATTEMPTS,
       backoffMs: app.config.INBOUND_RETRY_BACKOFF_MS,
     });

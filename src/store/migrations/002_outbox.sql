@@ -4,7 +4,7 @@
 -- handler succeeded; `available_at` holds back messages the writing request hands on itself, and
 -- backs off after a failure.
 CREATE TABLE outbox (
-  id bigserial PRIMARY KEY,
+  id uuid PRIMARY KEY,
   target text NOT NULL,
   body jsonb NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),

@@ -1,0 +1,57 @@
+import type { Db, Sql } from '../store/postgres.js';
+import type { Effect } from '../store/resource-store.js';
+
+export type DeadlineKind = 'pickup-deadline-missed' | 'contact-deadline-missed';
+
+export interface DueTimer {
+  kind: DeadlineKind;
+  taskId: string;
+  teamId: string;
+}
+
+/** The deadline timers of the feedback domain (table `timer`): one per Task and kind. */
+export class DeadlineTimers {
+  constructor(private readonly db: Db) {}
+
+  /** Sets a timer in the transaction of the write it belongs to. */
+  schedule(kind: DeadlineKind, taskId: string, teamId: string, dueAt: string): Effect {
+    return (sql) =>
+      sql.query('INSERT INTO timer (kind, task_id, team_id, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kind, task_id) DO UPDATE SET due_at = EXCLUDED.due_at', [
+        kind,
+        taskId,
+        teamId,
+        dueAt,
+      ]);
+  }
+
+  async clear(taskId: string, kinds: DeadlineKind[]): Promise<void> {
+    await this.db.query('DELETE FROM timer WHERE task_id = $1 AND kind = ANY($2::text[])', [taskId, kinds]);
+  }
+
+  /** Erasure of a referral: its timers go with it. */
+  erase(taskId: string): Effect {
+    return (sql) => sql.query('DELETE FROM timer WHERE task_id = $1', [taskId]);
+  }
+
+  /** Tasks of the team whose pick-up deadline has passed. */
+  async overdue(teamId: string, now = new Date()): Promise<number> {
+    const { rows } = await this.db.query<{ count: string }>(
+      `SELECT count(*) FROM timer WHERE team_id = $1 AND kind = 'pickup-deadline-missed' AND due_at <= $2`,
+      [teamId, now.toISOString()],
+    );
+    return Number(rows[0]!.count);
+  }
+
+  /** Locks up to `limit` due timers that no other process holds, for the transaction of `sql`. */
+  async lockDue(sql: Sql, now: Date, limit = 100): Promise<DueTimer[]> {
+    const { rows } = await sql.query<{ kind: DeadlineKind; task_id: string; team_id: string }>(
+      'SELECT kind, task_id, team_id FROM timer WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED',
+      [now.toISOString(), limit],
+    );
+    return rows.map((row) => ({ kind: row.kind, taskId: row.task_id, teamId: row.team_id }));
+  }
+
+  async remove(sql: Sql, timer: DueTimer): Promise<void> {
+    await sql.query('DELETE FROM timer WHERE kind = $1 AND task_id = $2', [timer.kind, timer.taskId]);
+  }
+}

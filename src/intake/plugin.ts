@@ -1,0 +1,32 @@
+import type { ServiceRequest, Task } from 'fhir/r4.js';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { IntakeDependencies } from './submit-referral.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    intake: IntakeDependencies;
+  }
+}
+
+/** What a Task's end means for the referral it fulfils. */
+const SERVICE_REQUEST_STATUS_AFTER: Partial<Record<Task['status'], ServiceRequest['status']>> = {
+  cancelled: 'revoked',
+  completed: 'completed',
+};
+
+/** The referral intake's shared services, and the ServiceRequest following the end of its Task. */
+export default fp(
+  async function intake(app: FastifyInstance) {
+    app.decorate('intake', { store: app.store, outbox: app.outbox, timers: app.deadlineTimers, directory: app.directory });
+    app.tasks.onChange(async ({ task }) => {
+      const requestId = task.focus?.reference?.split('/')[1];
+      const next = SERVICE_REQUEST_STATUS_AFTER[task.status];
+      if (!requestId || !next) return;
+      await app.store.update<ServiceRequest>('ServiceRequest', requestId, (current) =>
+        current.resource.status === 'active' ? { ...current.resource, status: next } : undefined,
+      );
+    });
+  },
+  { name: 'intake', dependencies: ['store', 'outbox', 'feedback', 'directory', 'tasks'] },
+);
