@@ -100,23 +100,6 @@ export class Keys {
     return `${this.prefix}:inbound:attached:${messageId}`;
   }
 
-  /** The audit trail: a hash-chained stream, its head, and sorted sets by patient and by client. */
-  get auditStream(): string {
-    return `${this.prefix}:audit`;
-  }
-
-  get auditHead(): string {
-    return `${this.prefix}:audit:head`;
-  }
-
-  auditByPatient(patientReference: string): string {
-    return `${this.prefix}:audit:patient:${Keys.digest(patientReference)}`;
-  }
-
-  auditByClient(clientId: string): string {
-    return `${this.prefix}:audit:client:${Keys.digest(clientId)}`;
-  }
-
   get scratch(): string {
     return `${this.prefix}:tmp`;
   }
