@@ -129,10 +129,14 @@ export class AuditTrail {
   private async write(records: AuditRecord[]): Promise<void> {
     await this.ensurePartitions(records.map((record) => record.recorded));
     await transaction(this.db, async (sql) => {
-      const { rows } = await sql.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_chain_head FOR UPDATE');
+      const { rows } = await sql.query<{ seq: string; hash: string; recorded: Date }>('SELECT seq, hash, recorded FROM audit_chain_head FOR UPDATE');
       let seq = Number(rows[0]!.seq);
       let previous = rows[0]!.hash;
-      const chained = records.map((record) => {
+      // Another process may have written a later time (clocks differ by a little): never go back,
+      // so the chain stays in month order. That time's partition exists, it holds the head's row.
+      let last = rows[0]!.recorded;
+      const chained = records.map((event) => {
+        const record = event.recorded < last ? { ...event, recorded: last } : event;
         seq += 1;
         const hash = this.hash(previous, seq, record);
         const row = {
@@ -155,10 +159,11 @@ export class AuditTrail {
           hash,
         };
         previous = hash;
+        last = record.recorded;
         return row;
       });
       await sql.query('INSERT INTO audit_event SELECT * FROM json_populate_recordset(NULL::audit_event, $1)', [JSON.stringify(chained)]);
-      await sql.query('UPDATE audit_chain_head SET seq = $1, hash = $2', [seq, previous]);
+      await sql.query('UPDATE audit_chain_head SET seq = $1, hash = $2, recorded = $3', [seq, previous, last]);
     });
   }
 

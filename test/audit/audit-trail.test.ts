@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { auditRecord } from '../../src/audit/audit-event.js';
+import { AuditTrail } from '../../src/audit/audit-trail.js';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { submitReferral } from '../support/referrals.js';
@@ -149,6 +151,9 @@ describe('tampering with the audit trail in PostgreSQL', () => {
     const requestIds = new Set(responses.map((response) => response.headers.get('x-request-id')));
     const { rows } = await own.db.query("SELECT request_id FROM audit_event WHERE client_id = 'coach-app-parallel'");
     expect(new Set(rows.map((row) => row.request_id))).toEqual(requestIds);
+    // Batched: requests that arrive together share a transaction.
+    const transactions = (await own.db.query("SELECT count(DISTINCT xmin::text) AS n FROM audit_event WHERE client_id = 'coach-app-parallel'")).rows[0].n;
+    expect(Number(transactions)).toBeLessThan(50);
     const check = await own.request('GET', '/operator/audit/verify', { token: ownOperator });
     expect(check.status).toBe(200);
     expect(check.body.valid).toBe(true);
@@ -168,5 +173,52 @@ describe('tampering with the audit trail in PostgreSQL', () => {
     const middle = await verify();
     expect(middle.status).toBe(409);
     expect(middle.body.issue[0].diagnostics).toMatch(/sequence number 2$/);
+  });
+});
+
+describe('retention of the audit trail', () => {
+  let fresh: TestService;
+  let freshOperator: string;
+
+  beforeAll(async () => {
+    fresh = await startService();
+    freshOperator = await fresh.token('operator', 'regio-leiden');
+  });
+  afterAll(() => fresh.close());
+
+  const appendAt = (recorded: string) =>
+    fresh.app.audit.append(
+      auditRecord({
+        id: AuditTrail.newId(),
+        caller: { role: 'coach', org: 'leiden-noord', clientId: 'coach-app-noord', grants: [] },
+        method: 'GET',
+        route: '/fhir/Task/:id',
+        status: 200,
+        requestId: `retention-${recorded}`,
+        recorded: new Date(recorded),
+        disclosure: { patients: ['Patient/p1'], resources: ['Task/t1'] },
+      }),
+    );
+
+  test('retention drops whole months; the chain then starts at the oldest row kept and still verifies', async () => {
+    for (const recorded of ['2020-01-10T12:00:00Z', '2020-01-31T23:59:59.999Z', '2020-02-15T12:00:00Z', '2020-03-01T00:00:00Z']) await appendAt(recorded);
+    // A process whose clock lags behind never records a time before the head's.
+    await appendAt('2020-02-20T12:00:00Z');
+    expect((await fresh.db.query('SELECT recorded FROM audit_event WHERE seq = 5')).rows[0].recorded.toISOString()).toBe('2020-03-01T00:00:00.000Z');
+    const partitions = async () =>
+      (await fresh.db.query("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_event'::regclass ORDER BY 1")).rows.map((row) => row.relname);
+    expect(await partitions()).toEqual(expect.arrayContaining(['audit_event_202001', 'audit_event_202002', 'audit_event_202003']));
+
+    expect(await fresh.app.audit.trim(0, Date.parse('2020-03-01T00:00:00Z'))).toBe(2);
+    expect(await partitions()).not.toContain('audit_event_202001');
+    expect(await partitions()).not.toContain('audit_event_202002');
+    const kept = (await fresh.db.query('SELECT seq FROM audit_event ORDER BY seq')).rows.map((row) => Number(row.seq));
+    expect(kept).toEqual([4, 5]);
+    const check = await fresh.request('GET', '/operator/audit/verify', { token: freshOperator });
+    expect(check.status).toBe(200);
+    expect(check.body).toEqual({ valid: true, events: 2 });
+
+    await asOwner(fresh, 'DELETE FROM audit_event WHERE seq = 4');
+    expect((await fresh.request('GET', '/operator/audit/verify', { token: freshOperator })).status).toBe(409);
   });
 });

@@ -30,17 +30,19 @@ CREATE INDEX audit_event_patients ON audit_event USING gin (patients);
 CREATE INDEX audit_event_client ON audit_event (client_id, seq);
 CREATE INDEX audit_event_recorded ON audit_event (recorded);
 
--- The end of the chain (last sequence number and hash), locked by every append so that several
--- processes extend one chain; and its start (first kept sequence number and the hash before it),
--- moved only by retention.
+-- The end of the chain (last sequence number, hash and time), locked by every append so that
+-- several processes extend one chain; and its start (first kept sequence number and the hash before
+-- it), moved only by retention. Appends never record a time before the head's, so that months
+-- hold consecutive stretches of the chain and dropping the oldest months cuts off only its start.
 CREATE TABLE audit_chain_head (
   only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
   seq bigint NOT NULL,
   hash text NOT NULL,
+  recorded timestamptz NOT NULL,
   first_seq bigint NOT NULL,
   first_previous text NOT NULL
 );
-INSERT INTO audit_chain_head (seq, hash, first_seq, first_previous) VALUES (0, 'genesis', 1, 'genesis');
+INSERT INTO audit_chain_head (seq, hash, recorded, first_seq, first_previous) VALUES (0, 'genesis', 'epoch', 1, 'genesis');
 
 CREATE FUNCTION audit_event_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
