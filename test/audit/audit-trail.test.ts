@@ -87,7 +87,7 @@ describe('the NEN 7513 audit trail', () => {
     expect((await service.request('GET', '/operator/audit', { token: operator })).status).toBe(400);
   });
 
-  test('an UPDATE, DELETE or TRUNCATE of the audit trail is refused by the database', async () => {
+  test('an UPDATE, DELETE or TRUNCATE of the audit trail, or rewinding its head, is refused by the database', async () => {
     await submitReferral(service, gp);
     const before = await rowCount(service);
     await expect(service.db.query("UPDATE audit_event SET client_id = 'someone-else'")).rejects.toThrow(/append-only: UPDATE/);
@@ -97,6 +97,8 @@ describe('the NEN 7513 audit trail', () => {
     await expect(service.db.query(`DELETE FROM ${partition}`)).rejects.toThrow(/append-only: DELETE/);
     await expect(service.db.query(`TRUNCATE ${partition}`)).rejects.toThrow(/append-only: TRUNCATE/);
     expect(await rowCount(service)).toBe(before);
+    await expect(service.db.query('UPDATE audit_chain_head SET seq = seq - 1')).rejects.toThrow(/only moves forward/);
+    await expect(service.db.query('DELETE FROM audit_chain_head')).rejects.toThrow(/only moves forward/);
   });
 
   test('a search read adds exactly one small row to PostgreSQL and nothing to Redis', async () => {

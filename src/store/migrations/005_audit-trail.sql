@@ -54,6 +54,18 @@ $$;
 CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event FOR EACH ROW EXECUTE FUNCTION audit_event_refuse_change();
 CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event FOR EACH STATEMENT EXECUTE FUNCTION audit_event_refuse_change();
 
+-- The head only moves forward: rewinding it to hide a deleted tail is refused like a DELETE.
+CREATE FUNCTION audit_chain_head_forward_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'UPDATE' OR NEW.seq < OLD.seq OR (NEW.seq = OLD.seq AND NEW.hash <> OLD.hash) OR NEW.first_seq < OLD.first_seq THEN
+    RAISE EXCEPTION 'the audit chain head only moves forward: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER audit_chain_head_forward_only BEFORE UPDATE OR DELETE ON audit_chain_head FOR EACH ROW EXECUTE FUNCTION audit_chain_head_forward_only();
+CREATE TRIGGER audit_chain_head_no_truncate BEFORE TRUNCATE ON audit_chain_head FOR EACH STATEMENT EXECUTE FUNCTION audit_chain_head_forward_only();
+
 -- Creates the partition of the (UTC) month of `at` unless it exists; returns its name.
 CREATE FUNCTION audit_event_partition(at timestamptz) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -108,3 +120,4 @@ DROP FUNCTION audit_event_partition(timestamptz);
 DROP TABLE audit_event;
 DROP FUNCTION audit_event_refuse_change();
 DROP TABLE audit_chain_head;
+DROP FUNCTION audit_chain_head_forward_only();
