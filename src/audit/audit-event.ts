@@ -51,43 +51,81 @@ export interface AccessFacts {
   disclosure: Disclosure;
 }
 
+/** What the audit trail keeps of one access: facts and references, never copies of the data. */
+export interface AuditRecord {
+  id: string;
+  recorded: Date;
+  action: NonNullable<AuditEvent['action']>;
+  subtype: string;
+  outcome: NonNullable<AuditEvent['outcome']>;
+  method: string;
+  route: string;
+  status: number;
+  clientId: string;
+  role: string;
+  org: string;
+  requestId: string;
+  patients: string[];
+  resources: string[];
+}
+
+/** Classifies one access to patient data (NEN 7513: what happened, to whom, by whom). Pure. */
+export function auditRecord(facts: AccessFacts): AuditRecord {
+  const search = facts.method === 'GET' && !/:id/.test(facts.route);
+  const action = search ? 'E' : (ACTION[facts.method] ?? 'E');
+  return {
+    id: facts.id,
+    recorded: facts.recorded,
+    action,
+    subtype: search ? 'search-type' : action === 'R' ? 'read' : action === 'C' ? 'create' : 'update',
+    outcome: facts.status < 400 ? '0' : facts.status < 500 ? '4' : '8',
+    method: facts.method,
+    route: facts.route,
+    status: facts.status,
+    clientId: facts.caller.clientId,
+    role: facts.caller.role,
+    org: facts.caller.org,
+    requestId: facts.requestId,
+    patients: facts.disclosure.patients,
+    resources: facts.disclosure.resources,
+  };
+}
+
 /**
  * One access to patient data as an AuditEvent in the spirit of NEN 7513: what happened, when,
  * to which patient, by which user (client) on behalf of which organisation. Pure.
  */
-export function auditEvent(facts: AccessFacts): AuditEvent {
-  const search = facts.method === 'GET' && !/:id/.test(facts.route);
-  const action = search ? 'E' : (ACTION[facts.method] ?? 'E');
+export function auditEvent(record: AuditRecord): AuditEvent {
   return {
     resourceType: 'AuditEvent',
-    id: facts.id,
+    id: record.id,
     meta: { profile: [PROFILE_AUDIT_EVENT] },
     type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' },
-    subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: search ? 'search-type' : action === 'R' ? 'read' : action === 'C' ? 'create' : 'update' }],
-    action,
-    recorded: facts.recorded.toISOString(),
-    outcome: facts.status < 400 ? '0' : facts.status < 500 ? '4' : '8',
-    outcomeDesc: `${facts.method} ${facts.route} ${facts.status}`,
+    subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: record.subtype }],
+    action: record.action,
+    recorded: record.recorded.toISOString(),
+    outcome: record.outcome,
+    outcomeDesc: `${record.method} ${record.route} ${record.status}`,
     agent: [
       {
         type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }] },
-        who: { identifier: { system: 'https://wor-bridge.nl/fhir/NamingSystem/client', value: facts.caller.clientId } },
+        who: { identifier: { system: 'https://wor-bridge.nl/fhir/NamingSystem/client', value: record.clientId } },
         requestor: true,
-        role: [{ coding: [{ system: 'https://wor-bridge.nl/fhir/CodeSystem/wor-role', code: facts.caller.role }] }],
+        role: [{ coding: [{ system: 'https://wor-bridge.nl/fhir/CodeSystem/wor-role', code: record.role }] }],
       },
       {
-        who: { identifier: { system: 'https://wor-bridge.nl/fhir/NamingSystem/organisation', value: `${facts.caller.role}:${facts.caller.org}` } },
+        who: { identifier: { system: 'https://wor-bridge.nl/fhir/NamingSystem/organisation', value: `${record.role}:${record.org}` } },
         requestor: false,
       },
     ],
-    source: { observer: { display: 'wor-bridge' }, site: facts.requestId },
+    source: { observer: { display: 'wor-bridge' }, site: record.requestId },
     entity: [
-      ...facts.disclosure.patients.map((patient) => ({
+      ...record.patients.map((patient) => ({
         what: { reference: patient },
         type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' },
         role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
       })),
-      ...facts.disclosure.resources.map((resource) => ({
+      ...record.resources.map((resource) => ({
         what: { reference: resource },
         type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
       })),

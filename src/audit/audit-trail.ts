@@ -1,117 +1,231 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent } from 'fhir/r4.js';
-import type { Redis } from 'ioredis';
-import { createHash as digest } from 'node:crypto';
-
-/**
- * Appends an event to the chain: its hash covers the previous hash and the event, so changing or
- * removing an event breaks every hash after it. Atomic, so several processes share one chain.
- * (SHA-1 is what Redis offers inside a script; the chain detects tampering, it is no signature.)
- *
- * ARGV: stream, head, eventJson, now (ms), indexKey...
- */
-const APPEND_SCRIPT = `
-local previous = redis.call('GET', ARGV[2]) or 'genesis'
-local hash = redis.sha1hex(previous .. ARGV[3])
-local id = redis.call('XADD', ARGV[1], '*', 'event', ARGV[3], 'previous', previous, 'hash', hash)
-redis.call('SET', ARGV[2], hash)
-for i = 5, #ARGV do redis.call('ZADD', ARGV[i], ARGV[4], id) end
-return id
-`;
-
-declare module 'ioredis' {
-  interface RedisCommander {
-    worAuditAppend(...args: string[]): Promise<string>;
-  }
-}
+import { canonicalJson } from '../canonical-json.js';
+import { transaction, type Db } from '../store/postgres.js';
+import { KeyedHash } from '../store/keyed-hash.js';
+import { auditEvent, type AuditRecord } from './audit-event.js';
 
 export interface ChainCheck {
   valid: boolean;
   events: number;
-  /** Stream id of the first event whose hash does not follow from its predecessor. */
-  brokenAt?: string;
+  /** Sequence number of the first event that is missing or does not follow from its predecessor. */
+  brokenAt?: number;
 }
 
-/** The NEN 7513 audit trail: a hash-chained Redis stream, indexed by patient and by client. */
+/** Events that arrive within this window are written in one transaction. */
+const BATCH_WINDOW_MS = 2;
+const MAX_BATCH = 500;
+const VERIFY_PAGE = 1000;
+const BEFORE_ANY_SEQ = '-9223372036854775808';
+
+const COLUMNS = 'seq, recorded, id, action, subtype, outcome, method, route, status, client_id, role, org, request_id, patients, resources, previous, hash';
+
+interface Row {
+  seq: string;
+  recorded: Date;
+  id: string;
+  action: AuditRecord['action'];
+  subtype: string;
+  outcome: AuditRecord['outcome'];
+  method: string;
+  route: string;
+  status: number;
+  client_id: string;
+  role: string;
+  org: string;
+  request_id: string;
+  patients: string[];
+  resources: string[];
+  previous: string;
+  hash: string;
+}
+
+interface Pending {
+  record: AuditRecord;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+const recordOf = (row: Row): AuditRecord => ({
+  id: row.id,
+  recorded: row.recorded,
+  action: row.action,
+  subtype: row.subtype,
+  outcome: row.outcome,
+  method: row.method,
+  route: row.route,
+  status: row.status,
+  clientId: row.client_id,
+  role: row.role,
+  org: row.org,
+  requestId: row.request_id,
+  patients: row.patients,
+  resources: row.resources,
+});
+
+/** The UTC month of a time, as the partitions are cut: `2025-01`. */
+const monthOf = (time: Date) => time.toISOString().slice(0, 7);
+
+/**
+ * The NEN 7513 audit trail in PostgreSQL: compact rows, append-only (enforced by the database),
+ * partitioned by month, and hash-chained with HMAC-SHA256 under a key derived from WOR_SECRET, so
+ * that whoever can write to the database but does not hold the secret cannot rewrite the chain.
+ */
 export class AuditTrail {
-  private readonly keys: { auditStream: string; auditHead: string; auditByPatient(reference: string): string; auditByClient(client: string): string };
+  private readonly key: KeyedHash;
+  private readonly months = new Set<string>();
+  private pending: Pending[] = [];
+  private scheduled = false;
+  private writing: Promise<void> | undefined;
 
   constructor(
-    private readonly redis: Redis,
-    prefix: string,
+    private readonly db: Db,
+    secret: string,
   ) {
-    const hashed = (value: string) => digest('sha256').update(value).digest('base64url').slice(0, 22);
-    this.keys = {
-      auditStream: `${prefix}:audit`,
-      auditHead: `${prefix}:audit:head`,
-      auditByPatient: (reference) => `${prefix}:audit:patient:${hashed(reference)}`,
-      auditByClient: (client) => `${prefix}:audit:client:${hashed(client)}`,
-    };
-    redis.defineCommand('worAuditAppend', { numberOfKeys: 0, lua: APPEND_SCRIPT });
+    this.key = new KeyedHash(secret, 'audit-chain');
   }
 
   static newId(): string {
     return randomUUID();
   }
 
-  async append(event: AuditEvent): Promise<void> {
-    const patients = (event.entity ?? []).flatMap((entity) => (entity.role?.code === '1' && entity.what?.reference ? [entity.what.reference] : []));
-    const client = event.agent?.[0]?.who?.identifier?.value ?? 'unknown';
-    await this.redis.worAuditAppend(
-      this.keys.auditStream,
-      this.keys.auditHead,
-      JSON.stringify(event),
-      String(Date.parse(event.recorded)),
-      ...patients.map((patient) => this.keys.auditByPatient(patient)),
-      this.keys.auditByClient(client),
+  /** Creates this month's and next month's partitions, so that appends rarely wait for DDL. */
+  async prepare(now = new Date()): Promise<void> {
+    await this.ensurePartitions([now, new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1))]);
+  }
+
+  /**
+   * Resolves once the event is committed. Events of concurrent requests are written together: one
+   * transaction locks the head, inserts the chained rows and moves the head.
+   */
+  append(record: AuditRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ record, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setTimeout(() => void this.drain(), BATCH_WINDOW_MS);
+  }
+
+  private async drain(): Promise<void> {
+    // One batch at a time per process (the head lock would serialise them anyway); what arrives
+    // meanwhile joins the next batch.
+    while (this.writing) await this.writing;
+    this.scheduled = false;
+    const batch = this.pending.splice(0, MAX_BATCH);
+    if (this.pending.length > 0) this.schedule();
+    this.writing = this.write(batch.map((entry) => entry.record)).then(
+      () => batch.forEach((entry) => entry.resolve()),
+      (error: unknown) => batch.forEach((entry) => entry.reject(error)),
     );
+    await this.writing;
+    this.writing = undefined;
+  }
+
+  private async write(records: AuditRecord[]): Promise<void> {
+    await this.ensurePartitions(records.map((record) => record.recorded));
+    await transaction(this.db, async (sql) => {
+      const { rows } = await sql.query<{ seq: string; hash: string; recorded: Date }>('SELECT seq, hash, recorded FROM audit_chain_head FOR UPDATE');
+      let seq = Number(rows[0]!.seq);
+      let previous = rows[0]!.hash;
+      // Another process may have written a later time (clocks differ by a little): never go back,
+      // so the chain stays in month order. That time's partition exists, it holds the head's row.
+      let last = rows[0]!.recorded;
+      const chained = records.map((event) => {
+        const record = event.recorded < last ? { ...event, recorded: last } : event;
+        seq += 1;
+        const hash = this.hash(previous, seq, record);
+        const row = {
+          seq,
+          recorded: record.recorded.toISOString(),
+          id: record.id,
+          action: record.action,
+          subtype: record.subtype,
+          outcome: record.outcome,
+          method: record.method,
+          route: record.route,
+          status: record.status,
+          client_id: record.clientId,
+          role: record.role,
+          org: record.org,
+          request_id: record.requestId,
+          patients: record.patients,
+          resources: record.resources,
+          previous,
+          hash,
+        };
+        previous = hash;
+        last = record.recorded;
+        return row;
+      });
+      await sql.query('INSERT INTO audit_event SELECT * FROM json_populate_recordset(NULL::audit_event, $1)', [JSON.stringify(chained)]);
+      await sql.query('UPDATE audit_chain_head SET seq = $1, hash = $2, recorded = $3', [seq, previous, last]);
+    });
+  }
+
+  private async ensurePartitions(times: Date[]): Promise<void> {
+    for (const time of times) {
+      const month = monthOf(time);
+      if (this.months.has(month)) continue;
+      await this.db.query('SELECT audit_event_partition($1)', [time]);
+      this.months.add(month);
+    }
+  }
+
+  /** HMAC of the previous hash and the row's facts (sequence number included), full hex. */
+  private hash(previous: string, seq: number, record: AuditRecord): string {
+    const facts = canonicalJson({ ...record, seq, recorded: record.recorded.toISOString() });
+    return this.key.full(previous, facts);
   }
 
   /** Events about any of these patients or by this client, oldest first. */
   async find(query: { patients?: string[]; client?: string }, limit = 1000): Promise<AuditEvent[]> {
-    const indexKeys = [...(query.patients ?? []).map((patient) => this.keys.auditByPatient(patient)), ...(query.client ? [this.keys.auditByClient(query.client)] : [])];
-    const ids = new Set<string>();
-    for (const key of indexKeys) for (const id of await this.redis.zrange(key, 0, limit - 1)) ids.add(id);
-    const events: AuditEvent[] = [];
-    for (const id of [...ids].sort(compareStreamIds).slice(0, limit)) {
-      const [entry] = await this.redis.xrange(this.keys.auditStream, id, id);
-      const fields = entry?.[1];
-      if (fields) events.push(JSON.parse(fields[fields.indexOf('event') + 1]!) as AuditEvent);
-    }
-    return events;
+    const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM audit_event WHERE patients && $1::text[] OR client_id = $2 ORDER BY seq LIMIT $3`, [
+      query.patients ?? [],
+      query.client ?? null,
+      limit,
+    ]);
+    return rows.map((row) => auditEvent(recordOf(row)));
   }
 
-  /** Recomputes the chain from the start (or from the oldest event kept after retention). */
+  /**
+   * Recomputes the chain over every kept row in sequence order, from the start that retention
+   * recorded, and checks that it ends at the head: a row changed, inserted or removed anywhere,
+   * the tail included, is reported. One snapshot, so that concurrent appends do not interfere.
+   */
   async verify(): Promise<ChainCheck> {
-    const { createHash } = await import('node:crypto');
-    let cursor = '-';
-    let expectedPrevious: string | undefined;
-    let events = 0;
-    for (;;) {
-      const batch = await this.redis.xrange(this.keys.auditStream, cursor, '+', 'COUNT', 500);
-      for (const [id, fields] of batch) {
-        if (id === cursor) continue;
-        const value = (name: string) => fields[fields.indexOf(name) + 1] ?? '';
-        const previous = value('previous');
-        const hash = createHash('sha1').update(previous + value('event')).digest('hex');
-        if ((expectedPrevious !== undefined && previous !== expectedPrevious) || hash !== value('hash')) return { valid: false, events, brokenAt: id };
-        expectedPrevious = hash;
-        events += 1;
+    return transaction(this.db, async (sql) => {
+      await sql.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const { rows: heads } = await sql.query<{ seq: string; hash: string; first_seq: string; first_previous: string }>('SELECT seq, hash, first_seq, first_previous FROM audit_chain_head');
+      const head = heads[0]!;
+      let expectedSeq = Number(head.first_seq);
+      let expectedPrevious = head.first_previous;
+      let after = BEFORE_ANY_SEQ;
+      for (;;) {
+        const { rows } = await sql.query<Row>(`SELECT ${COLUMNS} FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT ${VERIFY_PAGE}`, [after]);
+        for (const row of rows) {
+          if (Number(row.seq) !== expectedSeq || row.previous !== expectedPrevious || this.hash(row.previous, expectedSeq, recordOf(row)) !== row.hash) {
+            return { valid: false, events: expectedSeq - Number(head.first_seq), brokenAt: expectedSeq };
+          }
+          expectedSeq += 1;
+          expectedPrevious = row.hash;
+        }
+        if (rows.length < VERIFY_PAGE) break;
+        after = rows[rows.length - 1]!.seq;
       }
-      if (batch.length < 500) return { valid: true, events };
-      cursor = batch[batch.length - 1]![0];
-    }
+      const events = expectedSeq - Number(head.first_seq);
+      if (expectedSeq - 1 !== Number(head.seq) || expectedPrevious !== head.hash) return { valid: false, events, brokenAt: expectedSeq };
+      return { valid: true, events };
+    });
   }
 
-  /** Removes events older than the retention period (the chain then starts at the oldest kept). */
-  async trim(retentionDays: number): Promise<void> {
-    const cutoff = Date.now() - retentionDays * 86_400_000;
-    await this.redis.xtrim(this.keys.auditStream, 'MINID', String(cutoff));
+  /** Drops every month that ended more than `retentionDays` ago; the chain then starts at the oldest row kept. */
+  async trim(retentionDays: number, now = Date.now()): Promise<number> {
+    const { rows } = await this.db.query<{ dropped: number }>('SELECT audit_event_drop_before($1) AS dropped', [new Date(now - retentionDays * 86_400_000)]);
+    return rows[0]!.dropped;
   }
-}
-
-function compareStreamIds(a: string, b: string): number {
-  const [aTime, aSeq] = a.split('-').map(Number) as [number, number];
-  const [bTime, bSeq] = b.split('-').map(Number) as [number, number];
-  return aTime - bTime || aSeq - bSeq;
 }

@@ -6,7 +6,7 @@ import { searchsetBundle } from '../fhir/bundle.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { FhirError } from '../fhir/operation-outcome.js';
 import { parseOrThrow } from '../fhir/validation.js';
-import { auditEvent, disclosureOf } from './audit-event.js';
+import { auditRecord, disclosureOf } from './audit-event.js';
 import { AuditTrail } from './audit-trail.js';
 
 declare module 'fastify' {
@@ -31,7 +31,8 @@ const DAY_MS = 86_400_000;
  */
 export default fp(
   async function audit(app: FastifyInstance) {
-    const trail = new AuditTrail(app.redis, app.config.REDIS_KEY_PREFIX);
+    const trail = new AuditTrail(app.db, app.config.WOR_SECRET);
+    await trail.prepare();
     app.decorate('audit', trail);
 
     app.addHook('preSerialization', async (request, reply, payload) => {
@@ -39,7 +40,7 @@ export default fp(
       const disclosure = disclosureOf(payload);
       if (disclosure.patients.length === 0) return payload;
       await trail.append(
-        auditEvent({
+        auditRecord({
           id: AuditTrail.newId(),
           caller: request.caller,
           method: request.method,
@@ -53,7 +54,8 @@ export default fp(
       return payload;
     });
 
-    const timer = setInterval(() => void trail.trim(app.config.AUDIT_RETENTION_DAYS).catch(() => undefined), DAY_MS);
+    // Daily: drop the months past retention, and create next month's partition ahead of time.
+    const timer = setInterval(() => void Promise.all([trail.trim(app.config.AUDIT_RETENTION_DAYS), trail.prepare()]).catch(() => undefined), DAY_MS);
     timer.unref();
     app.addHook('onClose', async () => clearInterval(timer));
 
@@ -74,9 +76,9 @@ export default fp(
     app.get('/operator/audit/verify', async (request) => {
       requireRole(request.caller, 'operator');
       const check = await trail.verify();
-      if (!check.valid) throw new FhirError(409, { code: 'conflict', diagnostics: `The audit chain is broken at event ${check.brokenAt}` });
+      if (!check.valid) throw new FhirError(409, { code: 'conflict', diagnostics: `The audit chain is broken at sequence number ${check.brokenAt}` });
       return check;
     });
   },
-  { name: 'audit', dependencies: ['store'] },
+  { name: 'audit', dependencies: ['store', 'database'] },
 );

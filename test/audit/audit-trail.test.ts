@@ -1,8 +1,26 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { auditRecord } from '../../src/audit/audit-event.js';
+import { AuditTrail } from '../../src/audit/audit-trail.js';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { submitReferral } from '../support/referrals.js';
 import { startService, type TestService } from '../support/service.js';
+
+/** Runs statements as the superuser with the append-only trigger switched off, as an attacker with database access could. */
+async function asOwner(target: TestService, ...statements: string[]): Promise<void> {
+  const client = await target.db.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only');
+    for (const statement of statements) await client.query(statement);
+    await client.query('ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only');
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
+
+const rowCount = async (target: TestService) => Number((await target.db.query('SELECT count(*) FROM audit_event')).rows[0].count);
 
 let service: TestService;
 let gp: string;
@@ -58,15 +76,151 @@ describe('the NEN 7513 audit trail', () => {
     expect(check.status).toBe(200);
     expect(check.body.valid).toBe(true);
     expect(check.body.events).toBeGreaterThan(3);
-    const [, second] = await service.redis.xrange(`${service.prefix}:audit`, "-", "+", "COUNT", 2);
-    const firstId = second![0];
-    await service.redis.xdel(`${service.prefix}:audit`, firstId);
+    await asOwner(service, 'DELETE FROM audit_event WHERE seq = 2');
     const broken = await service.request('GET', '/operator/audit/verify', { token: operator });
     expect(broken.status).toBe(409);
+    expect(broken.body.issue[0].diagnostics).toMatch(/sequence number 2$/);
   });
 
   test('only operators read the audit trail', async () => {
     expect((await service.request('GET', '/operator/audit?client=x', { token: gp })).status).toBe(403);
     expect((await service.request('GET', '/operator/audit', { token: operator })).status).toBe(400);
+  });
+
+  test('an UPDATE, DELETE or TRUNCATE of the audit trail, or rewinding its head, is refused by the database', async () => {
+    await submitReferral(service, gp);
+    const before = await rowCount(service);
+    await expect(service.db.query("UPDATE audit_event SET client_id = 'someone-else'")).rejects.toThrow(/append-only: UPDATE/);
+    await expect(service.db.query('DELETE FROM audit_event')).rejects.toThrow(/append-only: DELETE/);
+    await expect(service.db.query('TRUNCATE audit_event')).rejects.toThrow(/append-only: TRUNCATE/);
+    const partition = (await service.db.query("SELECT audit_event_partition(now()) AS name")).rows[0].name;
+    await expect(service.db.query(`DELETE FROM ${partition}`)).rejects.toThrow(/append-only: DELETE/);
+    await expect(service.db.query(`TRUNCATE ${partition}`)).rejects.toThrow(/append-only: TRUNCATE/);
+    expect(await rowCount(service)).toBe(before);
+    await expect(service.db.query('UPDATE audit_chain_head SET seq = seq - 1')).rejects.toThrow(/only moves forward/);
+    await expect(service.db.query('DELETE FROM audit_chain_head')).rejects.toThrow(/only moves forward/);
+  });
+
+  test('a search read adds exactly one small row to PostgreSQL and nothing to Redis', async () => {
+    await submitReferral(service, gp);
+    const search = () => service.request('GET', '/fhir/Task?owner=Organization/team-leiden-noord&status=requested&_count=10', { token: coach });
+    expect((await search()).status).toBe(200); // the client's rate-limit counter exists from here on
+    const keys = (await service.keys('*')).length;
+    const rows = await rowCount(service);
+    const response = await search();
+    expect(response.status).toBe(200);
+    expect(response.body.entry.length).toBeGreaterThan(0);
+    expect(await rowCount(service)).toBe(rows + 1);
+    expect((await service.keys('*')).length).toBe(keys);
+    const sizes = (await service.db.query('SELECT pg_column_size(a.*) AS size FROM audit_event a')).rows.map((row) => row.size as number);
+    expect(Math.max(...sizes)).toBeLessThan(1024);
+  });
+
+  test('a request whose audit cannot be written is not answered with the data', async () => {
+    const { taskId } = await submitReferral(service, gp);
+    await service.db.query('ALTER TABLE audit_chain_head RENAME TO audit_chain_head_away');
+    try {
+      const response = await service.request('GET', `/fhir/Task/${taskId}`, { token: coach });
+      expect(response.status).toBeGreaterThanOrEqual(500);
+      expect(response.body.resourceType).toBe('OperationOutcome');
+      expect(JSON.stringify(response.body)).not.toContain(taskId);
+    } finally {
+      await service.db.query('ALTER TABLE audit_chain_head_away RENAME TO audit_chain_head');
+    }
+    expect((await service.request('GET', `/fhir/Task/${taskId}`, { token: coach })).status).toBe(200);
+  });
+});
+
+describe('tampering with the audit trail in PostgreSQL', () => {
+  let own: TestService;
+  let ownOperator: string;
+  let ownGp: string;
+
+  beforeAll(async () => {
+    own = await startService();
+    ownOperator = await own.token('operator', 'regio-leiden');
+    ownGp = await own.token('gp', PRACTICE_AGB, { clientId: 'his-de-linde' });
+  });
+  afterAll(() => own.close());
+
+  const verify = () => own.request('GET', '/operator/audit/verify', { token: ownOperator });
+
+  test('concurrent reads from 50 parallel requests are all audited, and the chain stays valid', async () => {
+    const { taskId } = await submitReferral(own, ownGp);
+    const reader = await own.token('coach', 'leiden-noord', { clientId: 'coach-app-parallel' });
+    const responses = await Promise.all(Array.from({ length: 50 }, () => own.request('GET', `/fhir/Task/${taskId}`, { token: reader })));
+    expect(responses.map((response) => response.status)).toEqual(Array(50).fill(200));
+    const requestIds = new Set(responses.map((response) => response.headers.get('x-request-id')));
+    const { rows } = await own.db.query("SELECT request_id FROM audit_event WHERE client_id = 'coach-app-parallel'");
+    expect(new Set(rows.map((row) => row.request_id))).toEqual(requestIds);
+    // Batched: requests that arrive together share a transaction.
+    const transactions = (await own.db.query("SELECT count(DISTINCT xmin::text) AS n FROM audit_event WHERE client_id = 'coach-app-parallel'")).rows[0].n;
+    expect(Number(transactions)).toBeLessThan(50);
+    const check = await own.request('GET', '/operator/audit/verify', { token: ownOperator });
+    expect(check.status).toBe(200);
+    expect(check.body.valid).toBe(true);
+  });
+
+  test('deleting the last rows is reported by verify as broken at the tail', async () => {
+    const last = Number((await own.db.query('SELECT seq FROM audit_chain_head')).rows[0].seq);
+    expect(last).toBeGreaterThan(50);
+    await asOwner(own, `DELETE FROM audit_event WHERE seq >= ${last - 1}`);
+    const tail = await verify();
+    expect(tail.status).toBe(409);
+    expect(tail.body.issue[0].diagnostics).toMatch(new RegExp(`sequence number ${last - 1}$`));
+  });
+
+  test('tampering with a middle row breaks verify there', async () => {
+    await asOwner(own, "UPDATE audit_event SET client_id = 'someone-else' WHERE seq = 2");
+    const middle = await verify();
+    expect(middle.status).toBe(409);
+    expect(middle.body.issue[0].diagnostics).toMatch(/sequence number 2$/);
+  });
+});
+
+describe('retention of the audit trail', () => {
+  let fresh: TestService;
+  let freshOperator: string;
+
+  beforeAll(async () => {
+    fresh = await startService();
+    freshOperator = await fresh.token('operator', 'regio-leiden');
+  });
+  afterAll(() => fresh.close());
+
+  const appendAt = (recorded: string) =>
+    fresh.app.audit.append(
+      auditRecord({
+        id: AuditTrail.newId(),
+        caller: { role: 'coach', org: 'leiden-noord', clientId: 'coach-app-noord', grants: [] },
+        method: 'GET',
+        route: '/fhir/Task/:id',
+        status: 200,
+        requestId: `retention-${recorded}`,
+        recorded: new Date(recorded),
+        disclosure: { patients: ['Patient/p1'], resources: ['Task/t1'] },
+      }),
+    );
+
+  test('retention drops whole months; the chain then starts at the oldest row kept and still verifies', async () => {
+    for (const recorded of ['2020-01-10T12:00:00Z', '2020-01-31T23:59:59.999Z', '2020-02-15T12:00:00Z', '2020-03-01T00:00:00Z']) await appendAt(recorded);
+    // A process whose clock lags behind never records a time before the head's.
+    await appendAt('2020-02-20T12:00:00Z');
+    expect((await fresh.db.query('SELECT recorded FROM audit_event WHERE seq = 5')).rows[0].recorded.toISOString()).toBe('2020-03-01T00:00:00.000Z');
+    const partitions = async () =>
+      (await fresh.db.query("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_event'::regclass ORDER BY 1")).rows.map((row) => row.relname);
+    expect(await partitions()).toEqual(expect.arrayContaining(['audit_event_202001', 'audit_event_202002', 'audit_event_202003']));
+
+    expect(await fresh.app.audit.trim(0, Date.parse('2020-03-01T00:00:00Z'))).toBe(2);
+    expect(await partitions()).not.toContain('audit_event_202001');
+    expect(await partitions()).not.toContain('audit_event_202002');
+    const kept = (await fresh.db.query('SELECT seq FROM audit_event ORDER BY seq')).rows.map((row) => Number(row.seq));
+    expect(kept).toEqual([4, 5]);
+    const check = await fresh.request('GET', '/operator/audit/verify', { token: freshOperator });
+    expect(check.status).toBe(200);
+    expect(check.body).toEqual({ valid: true, events: 2 });
+
+    await asOwner(fresh, 'DELETE FROM audit_event WHERE seq = 4');
+    expect((await fresh.request('GET', '/operator/audit/verify', { token: freshOperator })).status).toBe(409);
   });
 });
