@@ -223,6 +223,23 @@ async function parkedList(): Promise<any[]> {
 
 const parkedEntry = (communicationId: string) => eventually(async () => (await parkedList()).find((entry) => entry.communicationId === communicationId));
 
+/** The delivery record in PostgreSQL. */
+async function deliveryRow(communicationId: string): Promise<any> {
+  const { rows } = await service.db.query('SELECT * FROM delivery WHERE communication_id = $1', [communicationId]);
+  return rows[0];
+}
+
+/**
+ * Empties the service's Redis, as FLUSHALL would. Until the resource store moves to PostgreSQL
+ * (issue 9, the lead's branch), the stored Communications still live in Redis (`res:`, `idx:`,
+ * `ten:`), so those are kept; everything else, all BullMQ state included, goes.
+ */
+async function flushRedis(): Promise<void> {
+  const keys = (await service.keys('*')).filter((key) => !/^(res|idx|ten):/.test(key.slice(service.prefix.length + 1)));
+  if (keys.length > 0) await service.redis.del(...keys);
+  expect(await service.keys('bull:*')).toEqual([]);
+}
+
 describe('DeliveryQueue: one Communication at the GP system per feedback', () => {
   test('delivered once by conditional create, with the bearer token and the request id; the patient data reaches the GP and not the log', async () => {
     const { id, value } = await storeCommunication();
@@ -360,6 +377,68 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
     expect(gpSystem.callsFor(value)).toHaveLength(1 + ATTEMPTS);
     expect((await service.request('POST', `/operator/deliveries/${id}/redeliver`, { token: operator })).status).toBe(202);
     await eventually(() => gpSystem.storedFor(value) === 1);
+  });
+
+  test('a delivered Communication is recorded delivered in PostgreSQL, with its attempts', async () => {
+    gpSystem.failWith = [503];
+    const { id, value } = await storeCommunication();
+    await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB, requestId: 'req-recorded' });
+    await eventually(() => gpSystem.storedFor(value) === 1);
+    const row = await eventually(async () => {
+      const current = await deliveryRow(id);
+      return current?.status === 'delivered' && current;
+    });
+    expect(row).toMatchObject({ communication_id: id, practice_agb: BEARER_AGB, request_id: 'req-recorded', status: 'delivered', attempts: 2, reason: null, parked_at: null });
+    expect(row.delivered_at.getTime()).toBeGreaterThanOrEqual(row.created_at.getTime());
+    // Nothing about it is left in Redis once the job has ended.
+    await eventually(async () => !(await service.keys('bull:feedback-delivery:*')).some((key) => key.includes(id)));
+  });
+
+  test('a parked delivery survives a Redis flush: still listed, and re-delivered once when the operator asks', async () => {
+    gpSystem.refuseWith = 422;
+    const { id, value } = await storeCommunication();
+    await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
+    await parkedEntry(id);
+    gpSystem.refuseWith = undefined;
+
+    await flushRedis();
+    const parked = (await parkedList()).find((entry) => entry.communicationId === id);
+    expect(parked).toMatchObject({ communicationId: id, practiceAgb: BEARER_AGB, attempts: 1, reason: 'HTTP 422' });
+    expect(Date.parse(parked.parkedAt)).toBeLessThanOrEqual(Date.now());
+
+    // A rebuild does not touch parked deliveries: parked means parked until the operator asks.
+    await service.app.deliveries.rebuild();
+    await sleep(200);
+    expect(gpSystem.callsFor(value)).toHaveLength(1);
+
+    const [first, second] = await Promise.all([1, 2].map(() => service.request('POST', `/operator/deliveries/${id}/redeliver`, { token: operator })));
+    expect([first!.status, second!.status].sort()).toEqual([202, 404]);
+    await eventually(() => gpSystem.storedFor(value) === 1);
+    await eventually(async () => (await deliveryRow(id))?.status === 'delivered');
+    await sleep(200);
+    expect(gpSystem.callsFor(value)).toHaveLength(2);
+    expect((await parkedList()).some((entry) => entry.communicationId === id)).toBe(false);
+  });
+
+  test('Redis flushed while a delivery is pending: rebuild() queues it again and it is delivered exactly once', async () => {
+    await gpSystem.stop();
+    const { id, value } = await storeCommunication();
+    await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
+    // The first attempt failed and the job waits for its retry (well before the last one).
+    await eventually(async () => (await deliveryRow(id))?.attempts >= 1);
+    await flushRedis();
+    await gpSystem.start();
+    await sleep(300);
+    expect(await deliveryRow(id)).toMatchObject({ status: 'pending' }); // the job went with Redis
+    expect(gpSystem.callsFor(value)).toHaveLength(0);
+
+    expect(await service.app.deliveries.rebuild()).toBeGreaterThanOrEqual(1);
+    await service.app.deliveries.rebuild(); // twice is harmless: same job id
+    await eventually(() => gpSystem.storedFor(value) === 1);
+    await eventually(async () => (await deliveryRow(id))?.status === 'delivered');
+    await service.app.deliveries.rebuild(); // after delivery: nothing pending, nothing sent
+    await sleep(300);
+    expect(gpSystem.callsFor(value)).toHaveLength(1);
   });
 
   test('the operator routes are for operators only, with OperationOutcome errors', async () => {

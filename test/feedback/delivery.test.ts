@@ -81,6 +81,18 @@ describe('delivery of feedback to the GP system', () => {
     expectValidFhir({ ...communication, id: 'x', meta: { profile: ['https://wor-bridge.nl/fhir/StructureDefinition/wor-communication'] } });
   });
 
+  test('a delivered Communication is recorded delivered in PostgreSQL', async () => {
+    const { taskId } = await submitReferral(service, gp);
+    await accept(taskId);
+    await eventually(() => deliveredFor(taskId).length === 1);
+    const delivered = async () => (await service.db.query('SELECT * FROM delivery WHERE request_id = $1', [`ack-${taskId}`])).rows;
+    for (let i = 0; i < 100 && (await delivered())[0]?.status !== 'delivered'; i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+    const [row, ...more] = await delivered();
+    expect(more).toHaveLength(0);
+    expect(row).toMatchObject({ practice_agb: PRACTICE_AGB, status: 'delivered', attempts: 1, reason: null, parked_at: null });
+    expect(row.delivered_at).toBeInstanceOf(Date);
+  });
+
   test('a GP system that answers 503 twice gets the Communication on the third try, once', async () => {
     gpServer.failNext = 2;
     const { taskId } = await submitReferral(service, gp);

@@ -18,6 +18,7 @@ export default fp(
       prefix: `${config.REDIS_KEY_PREFIX}:bull`,
       directory: app.directory,
       store: app.store,
+      db: app.db,
       log: app.log,
       registry: app.metrics.registry,
       attempts: config.DELIVERY_ATTEMPTS,
@@ -40,5 +41,5 @@ export default fp(
       return reply.code(202).send({ communicationId: request.params.communicationId, status: 'queued' });
     });
   },
-  { name: 'deliveries', dependencies: ['store', 'directory', 'metrics', 'outbox'] },
+  { name: 'deliveries', dependencies: ['database', 'store', 'directory', 'metrics', 'outbox'] },
 );
