@@ -15,7 +15,7 @@ export default fp(
     const { config } = app;
     const queue = new DeliveryQueue({
       redisUrl: config.REDIS_URL,
-      prefix: `${config.REDIS_KEY_PREFIX}:bull`,
+      prefix: app.redisKeys.bull,
       directory: app.directory,
       store: app.store,
       db: app.db,
@@ -28,6 +28,7 @@ export default fp(
     await queue.start();
     app.decorate('deliveries', queue);
     app.outbox.handle('delivery', (entry) => queue.add(entry));
+    app.redisRecovery.register('feedback deliveries', () => queue.rebuild());
     app.addHook('onClose', async () => queue.close());
 
     app.get('/operator/deliveries', async (request) => {
