@@ -4,6 +4,7 @@ import type { ResourceStore, SearchQuery } from '../../store/resource-store.js';
 import { searchsetBundle } from '../bundle.js';
 import { FhirError, operationOutcome, type Issue } from '../operation-outcome.js';
 import { INCLUDES, SEARCH_PARAMETERS } from '../search-parameters.js';
+import { ID_PATTERN } from './resource-types.js';
 
 export const MAX_COUNT = 100;
 const DEFAULT_COUNT = 20;
@@ -40,9 +41,17 @@ function instantWindow(text: string): [number, number] | undefined {
   return [start, end.getTime()];
 }
 
+/** Longer values are refused before any parsing: no legitimate search value comes near it. */
+export const MAX_SEARCH_VALUE_LENGTH = 1024;
+const RESOURCE_TYPE = /^[A-Za-z]{1,64}$/;
+
+/** `Type/id`, or the last two segments of an absolute reference; a bare id gets the target type. Split, not a regex on the input. */
 function referenceValue(value: string, target: string | undefined): string {
-  const relative = /([A-Za-z]+\/[A-Za-z0-9.-]+)$/.exec(value)?.[1];
-  if (relative && value.includes('/')) return relative;
+  const segments = value.split('/');
+  if (segments.length >= 2) {
+    const [type = '', id = ''] = segments.slice(-2);
+    if (RESOURCE_TYPE.test(type) && ID_PATTERN.test(id)) return `${type}/${id}`;
+  }
   return target ? `${target}/${value}` : value;
 }
 
@@ -59,6 +68,7 @@ export function parseSearch(type: string, params: Record<string, QueryValue>, ca
 
   for (const [name, raw] of Object.entries(params)) {
     for (const value of values(raw)) {
+      if (value.length > MAX_SEARCH_VALUE_LENGTH) invalid(name, `${name} is longer than ${MAX_SEARCH_VALUE_LENGTH} characters`);
       if (name === '_count' || name === '_offset') {
         const number = /^[0-9]{1,9}$/.test(value) ? Number(value) : invalid(name, `${name} must be a non-negative integer`);
         if (name === '_count') query.count = Math.min(number, MAX_COUNT);
