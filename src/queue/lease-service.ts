@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Resource, ServiceRequest, Task } from 'fhir/r4.js';
+import type { ServiceRequest, Task } from 'fhir/r4.js';
 import type { Redis } from 'ioredis';
 import { conflict, FhirError, notFound } from '../fhir/operation-outcome.js';
 import type { Keys } from '../store/keys.js';
-import type { ResourceStore } from '../store/resource-store.js';
+import type { ResourceStore, Stored } from '../store/resource-store.js';
 import { QUEUED_STATUSES } from '../tasks/state-machine.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { QueueSignal } from './queue-signal.js';
@@ -18,8 +18,8 @@ export interface Lease {
 export interface Claim {
   lease: Lease;
   task: Task;
-  /** Task, ServiceRequest, Patient, Consent and the requester, as the team may see them. */
-  resources: Resource[];
+  /** Task, ServiceRequest, Patient, Consent and the requester as stored, for the caller's disclosure check. */
+  resources: Stored[];
 }
 
 interface LeaseRecord {
@@ -82,12 +82,12 @@ export class LeaseService {
         .exec();
       const task = current.resource.status === 'received' ? current : await this.tasks.changeStatus(taskId, 'queue', { status: 'received' });
       this.log.info({ taskId, team: teamId, leaseId }, 'task claimed');
-      return { lease: { id: leaseId, expiresAt }, task: task.resource, resources: await this.claimBundle(task.resource) };
+      return { lease: { id: leaseId, expiresAt }, task: task.resource, resources: await this.claimBundle(task) };
     }
   }
 
-  private async claimBundle(task: Task): Promise<Resource[]> {
-    const [requestType, requestId] = (task.focus?.reference ?? '').split('/') as [string, string];
+  private async claimBundle(task: Stored<Task>): Promise<Stored[]> {
+    const [requestType, requestId] = (task.resource.focus?.reference ?? '').split('/') as [string, string];
     const request = await this.store.read<ServiceRequest>(requestType, requestId);
     const refs = [request?.resource.subject?.reference, ...(request?.resource.supportingInfo ?? []).map((info) => info.reference), request?.resource.requester?.reference];
     const related = await this.store.readMany(refs.flatMap((ref) => (ref ? [ref.split('/') as [string, string]] : [])));
@@ -97,7 +97,7 @@ export class LeaseService {
     const requester = await this.store.readMany(
       [role?.practitioner?.reference, role?.organization?.reference].flatMap((ref) => (ref ? [ref.split('/') as [string, string]] : [])),
     );
-    return [task, ...(request ? [request.resource] : []), ...[...related, ...requester].flatMap((item) => (item ? [item.resource] : []))];
+    return [task, ...[request, ...related, ...requester].flatMap((item) => (item ? [item] : []))];
   }
 
   /** The lease record, if it belongs to this team; unknown and foreign leases are both 404. */

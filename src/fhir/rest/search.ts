@@ -1,5 +1,6 @@
 import type { Bundle, BundleLink, Resource } from 'fhir/r4.js';
-import { canSee, tenantTag, type Caller } from '../../auth/caller.js';
+import type { Caller } from '../../auth/caller.js';
+import { disclosable, searchTenant } from '../../auth/disclosure.js';
 import type { ResourceStore, SearchQuery } from '../../store/resource-store.js';
 import { searchsetBundle } from '../bundle.js';
 import { FhirError, operationOutcome, type Issue } from '../operation-outcome.js';
@@ -58,7 +59,7 @@ function referenceValue(value: string, target: string | undefined): string {
 /** Reads search parameters (contract §8); anything not understood is reported, never ignored. */
 export function parseSearch(type: string, params: Record<string, QueryValue>, caller: Caller): ParsedSearch {
   const definitions = SEARCH_PARAMETERS[type] ?? [];
-  const query: SearchQuery = { type, tenant: caller.role === 'operator' ? undefined : tenantTag(caller), filters: [], offset: 0, count: DEFAULT_COUNT };
+  const query: SearchQuery = { type, tenant: searchTenant(caller), filters: [], offset: 0, count: DEFAULT_COUNT };
   const includes: string[] = [];
   const echo: Array<[string, string]> = [];
   const unsupported: Issue[] = [];
@@ -137,7 +138,7 @@ export async function search(
     for (const param of parsed.includes) for (const ref of INCLUDES[type]![param]!(resource)) includeRefs.add(ref);
   }
   const included = await store.readMany([...includeRefs].map((ref) => ref.split('/') as [string, string]));
-  const includes = included.flatMap((stored) => (stored && canSee(caller, stored.acl) ? [stored.resource] : []));
+  const includes = disclosable(caller, included);
 
   const { count, offset } = query;
   const links = [pageLink(baseUrl, type, echo, count, offset, 'self')];
