@@ -31,6 +31,17 @@ interface LeaseRecord {
 const LEASE_RECORD_GRACE_SECONDS = 3600;
 const POLL_INTERVAL_MS = 1000;
 
+/**
+ * Compare-and-delete of a Task's lease pointer when BullMQ reports its lease expired: if the job's lock
+ * exists again, a newer lease holds the Task and nothing may be undone (returns 0).
+ * KEYS[1] = lease pointer of the Task, KEYS[2] = the job's lock.
+ */
+const EXPIRE_LEASE_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`;
+
 const leaseExpired = () => conflict('This lease has expired; the task went back to the queue. Claim again.');
 
 /**
@@ -109,9 +120,13 @@ export class LeaseService {
   }
 
   /** The lease, if its lock is still held: 409 once it expired (or was closed by a cancellation). */
+  private jobLock(teamId: string, taskId: string): string {
+    return `${this.queues.prefix}:team-${teamId}:${taskId}:lock`;
+  }
+
   private async heldLease(teamId: string, leaseId: string): Promise<LeaseRecord> {
     const record = await this.leaseRecord(teamId, leaseId);
-    const lock = await this.redis.get(`${this.queues.prefix}:team-${teamId}:${record.taskId}:lock`);
+    const lock = await this.redis.get(this.jobLock(teamId, record.taskId));
     if (lock !== leaseId) {
       const task = await this.store.read<Task>('Task', record.taskId);
       throw task?.resource.status === 'cancelled' ? cancelledByReferrer() : leaseExpired();
@@ -153,9 +168,14 @@ export class LeaseService {
 
   /** BullMQ found an expired lease and put the job back: the Task follows (its change wakes the claimers). */
   async leaseExpired(teamId: string, taskId: string): Promise<void> {
-    const leaseId = await this.redis.get(this.keys.leaseOfTask(taskId));
-    if (leaseId) await this.redis.del(this.keys.leaseOfTask(taskId));
-    await this.returnToQueue(taskId);
+    const lock = this.jobLock(teamId, taskId);
+    if (!(await this.redis.eval(EXPIRE_LEASE_SCRIPT, 2, this.keys.leaseOfTask(taskId), lock))) {
+      this.log.info({ taskId, team: teamId }, 'an old lease expired; the task is leased again');
+      return;
+    }
+    const returned = await this.returnToQueue(taskId);
+    // A claim between the script and the write above took the Task again: it stays received.
+    if (returned?.status === 'requested' && (await this.redis.exists(lock))) await this.tasks.changeStatus(taskId, 'queue', { status: 'received' });
     this.log.info({ taskId, team: teamId }, 'lease expired; task back in the queue');
   }
 
