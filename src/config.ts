@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const required = () => z.string({ error: 'is not set' }).min(1, 'is not set');
 
 /** Environment of the service (contract §10), validated once at boot. */
 const envSchema = z
@@ -13,15 +14,17 @@ const envSchema = z
     DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier').default('public'),
     DATABASE_POOL_SIZE: positiveInt(20),
     /** Key of the keyed hashes (search-index values, the audit chain): at least 32 characters, kept secret. */
-    WOR_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    WOR_SECRET: required().min(32, 'must be at least 32 characters'),
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
     /** Prefix for every Redis key the service owns, so that several deployments or test runs can share one Redis. */
     REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('wor'),
-    WOR_DIRECTORY: z.string().min(1),
+    /** `1`: development mode (embedded defaults, bound to 127.0.0.1); see dev-defaults.ts. */
+    WOR_DEV: z.enum(['', '0', '1']).optional(),
+    WOR_DIRECTORY: required(),
     AUTH_JWKS_FILE: z.string().min(1).optional(),
     AUTH_JWKS_URL: z.string().url().optional(),
-    AUTH_ISSUER: z.string().min(1),
-    AUTH_AUDIENCE: z.string().min(1),
+    AUTH_ISSUER: required(),
+    AUTH_AUDIENCE: required(),
     PUBLIC_BASE_URL: z.string().url().optional(),
     QUEUE_LEASE_SECONDS: positiveInt(60),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -43,25 +46,39 @@ const envSchema = z
     AUDIT_RETENTION_DAYS: positiveInt(5 * 365),
     /** How often deadline timers (pick-up, contact) are checked. */
     DEADLINE_CHECK_MS: positiveInt(30_000),
-  })
-  .refine((env) => Boolean(env.AUTH_JWKS_FILE) !== Boolean(env.AUTH_JWKS_URL), {
-    message: 'set exactly one of AUTH_JWKS_FILE and AUTH_JWKS_URL',
-    path: ['AUTH_JWKS_FILE'],
-  })
-  .refine((env) => env.WOR_SECRET, { message: 'required: a random secret of at least 32 characters', path: ['WOR_SECRET'] });
+  });
 
-export type Config = Omit<z.infer<typeof envSchema>, 'PUBLIC_BASE_URL' | 'WOR_SECRET'> & { PUBLIC_BASE_URL: string; WOR_SECRET: string };
+export type Config = Omit<z.infer<typeof envSchema>, 'PUBLIC_BASE_URL'> & { PUBLIC_BASE_URL: string };
 
 export class ConfigError extends Error {}
+
+function protocolOf(url: string): string | undefined {
+  try {
+    return new URL(url).protocol;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Parses the environment; throws a ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  const lines = parsed.success ? [] : parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`);
+  // Checked apart from the schema, so that they are reported together with every other bad variable.
+  const development = env.WOR_DEV === '1';
+  if (Boolean(env.AUTH_JWKS_FILE) === Boolean(env.AUTH_JWKS_URL)) lines.push('  AUTH_JWKS_FILE: set exactly one of AUTH_JWKS_FILE and AUTH_JWKS_URL');
+  if (env.AUTH_JWKS_URL && !development && protocolOf(env.AUTH_JWKS_URL) !== 'https:') {
+    lines.push('  AUTH_JWKS_URL: must be an https URL (plain http only in development mode, WOR_DEV=1)');
+  }
+  if (development && env.NODE_ENV === 'production') lines.push('  WOR_DEV: development mode is refused with NODE_ENV=production');
+  if (development && env.PUBLIC_BASE_URL && protocolOf(env.PUBLIC_BASE_URL) === 'https:') {
+    lines.push('  WOR_DEV: development mode is refused with an https PUBLIC_BASE_URL (a deployment)');
+  }
+  if (lines.length > 0 || !parsed.success) {
+    const hint = development ? '' : '\n(to try the service on this machine with development defaults: npm run dev)';
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}${hint}`);
   }
   const config = parsed.data;
   const publicBaseUrl = (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/+$/, '');
-  return { ...config, PUBLIC_BASE_URL: publicBaseUrl, WOR_SECRET: config.WOR_SECRET! };
+  return { ...config, PUBLIC_BASE_URL: publicBaseUrl };
 }

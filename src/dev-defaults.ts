@@ -1,10 +1,12 @@
 import { fileURLToPath } from 'node:url';
 
 /**
- * The embedded development defaults that let `npm start` run on a fresh machine: the example
- * directory and the development JWKS (whose private key signs tokens from `npm run token`).
- * All or nothing: they apply only when none of the variables below is set, so a deployment that
- * forgets one of them fails at start-up instead of silently trusting the development key.
+ * Development mode (`WOR_DEV=1`, what `npm start` and `npm run dev` set): the example directory and
+ * the development JWKS, whose private key is in this repository (`npm run token` signs with it), and
+ * a listener on 127.0.0.1 unless HOST says otherwise. Never implied by missing configuration: without
+ * WOR_DEV the service refuses to start until every variable is set, and config.ts refuses WOR_DEV
+ * together with NODE_ENV=production or an https PUBLIC_BASE_URL. The defaults are all or nothing:
+ * they apply only when none of the deployment variables below is set.
  */
 export const DEV_ISSUER = 'https://wor-bridge.local/dev-issuer';
 export const DEV_AUDIENCE = 'wor-bridge';
@@ -18,11 +20,13 @@ const DEPLOYMENT_VARIABLES = ['WOR_DIRECTORY', 'AUTH_ISSUER', 'AUTH_AUDIENCE', '
 const fromRoot = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 
 export function withDevelopmentDefaults(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; development: boolean } {
-  if (DEPLOYMENT_VARIABLES.some((name) => env[name])) return { env, development: false };
+  if (env.WOR_DEV !== '1') return { env, development: false };
+  const local = { ...env, HOST: env.HOST || '127.0.0.1' };
+  if (DEPLOYMENT_VARIABLES.some((name) => env[name])) return { env: local, development: true };
   return {
     development: true,
     env: {
-      ...env,
+      ...local,
       WOR_DIRECTORY: fromRoot('config/directory.example.yaml'),
       AUTH_ISSUER: DEV_ISSUER,
       AUTH_AUDIENCE: DEV_AUDIENCE,

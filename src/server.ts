@@ -3,14 +3,25 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DEV_PORTAL_SECRET, withDevelopmentDefaults } from './dev-defaults.js';
 import { DirectoryError, loadDirectory } from './directory/directory.js';
+import { ensureDatabase, postgresAnswers, startLocalPostgres, type LocalPostgres } from './store/local-postgres.js';
 import { redisAnswers, startLocalRedis, type LocalRedis } from './store/local-redis.js';
 import { RedisPolicyError } from './store/redis.js';
 
-/** Starts the service: config and directory validated first, then Redis, then the HTTP listener. */
+/**
+ * Starts the service: config and directory validated first, then PostgreSQL and Redis (in
+ * development mode started locally when none answers), then the HTTP listener.
+ */
 async function main() {
   const { env, development } = withDevelopmentDefaults(process.env);
   const config = loadConfig(env);
   const directory = loadDirectory(config.WOR_DIRECTORY);
+
+  let localPostgres: LocalPostgres | undefined;
+  if (development && !(await postgresAnswers(config.DATABASE_URL))) {
+    const port = Number(new URL(config.DATABASE_URL).port || 5432);
+    localPostgres = await startLocalPostgres({ dir: fileURLToPath(new URL('../.postgres-dev/', import.meta.url)), port });
+  }
+  if (development) await ensureDatabase(config.DATABASE_URL);
 
   let localRedis: LocalRedis | undefined;
   if (development && !(await redisAnswers(config.REDIS_URL))) {
@@ -27,6 +38,7 @@ async function main() {
     app.log.warn({ portal: portal.id, variable: portal.hmacSecretEnv }, 'the signature secret of this portal is not set: its pushes answer 503');
   }
   if (localRedis) app.log.info({ port: localRedis.port }, 'started a local redis-server with AOF in .redis-dev/');
+  if (localPostgres) app.log.info({ port: localPostgres.port }, 'started a local PostgreSQL in .postgres-dev/');
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -37,6 +49,7 @@ async function main() {
       await app.close();
     } finally {
       await localRedis?.stop();
+      await localPostgres?.stop();
       process.exit(0);
     }
   };
@@ -47,7 +60,7 @@ async function main() {
 }
 
 main().catch((error: Error) => {
-  const known = error instanceof ConfigError || error instanceof DirectoryError || error instanceof RedisPolicyError || /redis-server/.test(error.message);
+  const known = error instanceof ConfigError || error instanceof DirectoryError || error instanceof RedisPolicyError || /redis-server|PostgreSQL|postgres /.test(error.message);
   console.error(known ? `wor-bridge cannot start: ${error.message}` : error);
   process.exit(1);
 });

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { FHIR_JSON } from './media-type.js';
 import { FhirError, operationOutcome, type Issue } from './operation-outcome.js';
+import { isDatabaseUnavailable } from '../store/postgres.js';
 
 /** Fastify's own errors for bad requests, translated to precise OperationOutcome issues. */
 const FRAMEWORK_ERRORS: Record<string, (error: FastifyError) => [number, Issue]> = {
@@ -47,7 +48,7 @@ export default fp(
       } else if (error.statusCode === 429) {
         status = 429;
         issues = [{ code: 'throttled', diagnostics: 'Too many requests; slow down and retry later' }];
-      } else if (isRedisUnavailable(error)) {
+      } else if (isRedisUnavailable(error) || isDatabaseUnavailable(error)) {
         status = 503;
         issues = [{ code: 'transient', diagnostics: 'Storage is temporarily unavailable; retry later' }];
         reply.header('retry-after', '5');

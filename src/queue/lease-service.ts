@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Resource, ServiceRequest, Task } from 'fhir/r4.js';
+import type { ServiceRequest, Task } from 'fhir/r4.js';
 import type { Redis } from 'ioredis';
 import { conflict, FhirError, notFound } from '../fhir/operation-outcome.js';
 import type { DeadlineTimers } from '../feedback/deadline-timers.js';
 import type { RedisKeys } from '../store/redis-keys.js';
-import type { Cursor, ResourceStore } from '../store/resource-store.js';
+import type { Cursor, ResourceStore, Stored } from '../store/resource-store.js';
 import { QUEUED_STATUSES } from '../tasks/state-machine.js';
 import type { TaskChange, TaskService } from '../tasks/task-service.js';
 import type { QueueSignal } from './queue-signal.js';
@@ -19,8 +19,8 @@ export interface Lease {
 export interface Claim {
   lease: Lease;
   task: Task;
-  /** Task, ServiceRequest, Patient, Consent and the requester, as the team may see them. */
-  resources: Resource[];
+  /** Task, ServiceRequest, Patient, Consent and the requester as stored, for the caller's disclosure check. */
+  resources: Stored[];
 }
 
 interface LeaseRecord {
@@ -31,6 +31,17 @@ interface LeaseRecord {
 /** How long a lease record outlives its lease, so that a late ack hears "expired" rather than "unknown". */
 const LEASE_RECORD_GRACE_SECONDS = 3600;
 const POLL_INTERVAL_MS = 1000;
+
+/**
+ * Compare-and-delete of a Task's lease pointer when BullMQ reports its lease expired: if the job's lock
+ * exists again, a newer lease holds the Task and nothing may be undone (returns 0).
+ * KEYS[1] = lease pointer of the Task, KEYS[2] = the job's lock.
+ */
+const EXPIRE_LEASE_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`;
 
 const leaseExpired = () => conflict('This lease has expired; the task went back to the queue. Claim again.');
 
@@ -84,12 +95,12 @@ export class LeaseService {
         .exec();
       const task = current.resource.status === 'received' ? current : await this.tasks.changeStatus(taskId, 'queue', { status: 'received' });
       this.log.info({ taskId, team: teamId, leaseId }, 'task claimed');
-      return { lease: { id: leaseId, expiresAt }, task: task.resource, resources: await this.claimBundle(task.resource) };
+      return { lease: { id: leaseId, expiresAt }, task: task.resource, resources: await this.claimBundle(task) };
     }
   }
 
-  private async claimBundle(task: Task): Promise<Resource[]> {
-    const [requestType, requestId] = (task.focus?.reference ?? '').split('/') as [string, string];
+  private async claimBundle(task: Stored<Task>): Promise<Stored[]> {
+    const [requestType, requestId] = (task.resource.focus?.reference ?? '').split('/') as [string, string];
     const request = await this.store.read<ServiceRequest>(requestType, requestId);
     const refs = [request?.resource.subject?.reference, ...(request?.resource.supportingInfo ?? []).map((info) => info.reference), request?.resource.requester?.reference];
     const related = await this.store.readMany(refs.flatMap((ref) => (ref ? [ref.split('/') as [string, string]] : [])));
@@ -99,7 +110,7 @@ export class LeaseService {
     const requester = await this.store.readMany(
       [role?.practitioner?.reference, role?.organization?.reference].flatMap((ref) => (ref ? [ref.split('/') as [string, string]] : [])),
     );
-    return [task, ...(request ? [request.resource] : []), ...[...related, ...requester].flatMap((item) => (item ? [item.resource] : []))];
+    return [task, ...[request, ...related, ...requester].flatMap((item) => (item ? [item] : []))];
   }
 
   /** The lease record, if it belongs to this team; unknown and foreign leases are both 404. */
@@ -111,9 +122,13 @@ export class LeaseService {
   }
 
   /** The lease, if its lock is still held: 409 once it expired (or was closed by a cancellation). */
+  private jobLock(teamId: string, taskId: string): string {
+    return `${this.queues.prefix}:team-${teamId}:${taskId}:lock`;
+  }
+
   private async heldLease(teamId: string, leaseId: string): Promise<LeaseRecord> {
     const record = await this.leaseRecord(teamId, leaseId);
-    const lock = await this.redis.get(`${this.queues.prefix}:team-${teamId}:${record.taskId}:lock`);
+    const lock = await this.redis.get(this.jobLock(teamId, record.taskId));
     if (lock !== leaseId) {
       const task = await this.store.read<Task>('Task', record.taskId);
       throw task?.resource.status === 'cancelled' ? cancelledByReferrer() : leaseExpired();
@@ -155,9 +170,14 @@ export class LeaseService {
 
   /** BullMQ found an expired lease and put the job back: the Task follows (its change wakes the claimers). */
   async leaseExpired(teamId: string, taskId: string): Promise<void> {
-    const leaseId = await this.redis.get(this.keys.leaseOfTask(taskId));
-    if (leaseId) await this.redis.del(this.keys.leaseOfTask(taskId));
-    await this.returnToQueue(taskId);
+    const lock = this.jobLock(teamId, taskId);
+    if (!(await this.redis.eval(EXPIRE_LEASE_SCRIPT, 2, this.keys.leaseOfTask(taskId), lock))) {
+      this.log.info({ taskId, team: teamId }, 'an old lease expired; the task is leased again');
+      return;
+    }
+    const returned = await this.returnToQueue(taskId);
+    // A claim between the script and the write above took the Task again: it stays received.
+    if (returned?.status === 'requested' && (await this.redis.exists(lock))) await this.tasks.changeStatus(taskId, 'queue', { status: 'received' });
     this.log.info({ taskId, team: teamId }, 'lease expired; task back in the queue');
   }
 

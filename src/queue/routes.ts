@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { requireRole, requireScope } from '../auth/caller.js';
+import { disclosable, requireClaimScopes } from '../auth/disclosure.js';
 import { collectionBundle } from '../fhir/bundle.js';
 import { notFound } from '../fhir/operation-outcome.js';
 import { parseOrThrow } from '../fhir/validation.js';
@@ -43,9 +44,10 @@ export default async function queueRoutes(app: FastifyInstance) {
   app.post<{ Params: TeamParams; Querystring: Record<string, string> }>('/queues/:team/claim', async (request, reply) => {
     const team = ownTeam(app, request, 'u');
     const { wait } = parseOrThrow(claimQuery, request.query);
+    requireClaimScopes(request.caller);
     const claim = await app.leases.claim(team, wait, () => closing);
     if (!claim) return reply.code(204).send();
-    return { lease: claim.lease, bundle: collectionBundle(app.config.PUBLIC_BASE_URL, claim.resources) };
+    return { lease: claim.lease, bundle: collectionBundle(app.config.PUBLIC_BASE_URL, disclosable(request.caller, claim.resources)) };
   });
 
   app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/ack', async (request, reply) => {

@@ -109,3 +109,45 @@ describe('POST /fhir transaction', () => {
     expect(response.body.issue[0].expression).toEqual(['Bundle.entry[4].resource.identifier']);
   });
 });
+
+describe('identifier systems a channel mints itself cannot be claimed by a FHIR transaction', () => {
+  const BASE = 'https://wor-bridge.nl/fhir/NamingSystem';
+  const withRequestSystem = (referralId: string, system: string) => {
+    const bundle = exampleTransaction(referralId);
+    bundle.entry[0].resource.identifier = [{ system, value: referralId }];
+    bundle.entry[0].request.ifNoneExist = `identifier=${system}|${referralId}`;
+    return bundle;
+  };
+  const stored = async (referralId: string) =>
+    (await service.request('GET', `/fhir/ServiceRequest?identifier=${referralId}&_count=0`, { token: await service.token('operator', 'regio') })).body.total;
+
+  test.each([
+    ['the portal’s transaction-number system', `${BASE}/portal-referral/zorgdomein`],
+    ['another portal’s system', `${BASE}/portal-referral/some-other-portal`],
+    ['another practice’s referral system', `${BASE}/referral/01099999`],
+    ['the team system', `${BASE}/team`],
+  ])('a ServiceRequest identifier under %s is refused with 422 naming the element, nothing stored', async (_name, system) => {
+    const referralId = `ZD-CLAIM-${Math.random().toString(36).slice(2, 8)}`;
+    const response = await post(withRequestSystem(referralId, system));
+    expect(response.status).toBe(422);
+    expect(response.body.issue[0]).toMatchObject({ code: 'business-rule', expression: ['Bundle.entry[0].resource.identifier[0].system'] });
+    expect(await stored(referralId)).toBe(0);
+  });
+
+  test('a channel-owned system on another resource of the transaction is refused too', async () => {
+    const referralId = 'FHIR-CLAIM-PATIENT-1';
+    const bundle = exampleTransaction(referralId);
+    bundle.entry[1].resource.identifier.push({ system: `${BASE}/communication`, value: 'x' });
+    const response = await post(bundle);
+    expect(response.status).toBe(422);
+    expect(response.body.issue[0].expression).toEqual([`Bundle.entry[1].resource.identifier[${bundle.entry[1].resource.identifier.length - 1}].system`]);
+    expect(await stored(referralId)).toBe(0);
+  });
+
+  test('the practice’s own referral system of the service stays usable', async () => {
+    const referralId = 'FHIR-OWN-SYSTEM-1';
+    const response = await post(withRequestSystem(referralId, `${BASE}/referral/${PRACTICE_AGB}`));
+    expect(response.status).toBe(200);
+    expect(await stored(referralId)).toBe(1);
+  });
+});

@@ -235,3 +235,26 @@ describe('the team queue', () => {
     expect((await claim(0, zuid, 'leiden-zuid')).status).toBe(200);
   });
 });
+
+describe('lease expiry never undoes a newer lease', () => {
+  test('the expiry of an old lease, reported after the task was claimed again, leaves the new lease and the received Task alone', async () => {
+    await drain();
+    const { taskId } = await submitReferral(service, gp);
+    const first = await claim();
+    expect(claimedTaskId(first)).toBe(taskId);
+    // The first lease runs out and BullMQ puts the job back; another claimer takes it at once.
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    const second = await claim();
+    expect(claimedTaskId(second)).toBe(taskId);
+    expect(second.body.lease.id).not.toBe(first.body.lease.id);
+    // Only now does the expiry handler of the first lease run (a slow event, or a second instance).
+    await service.app.leases.leaseExpired(TEAM, taskId);
+    expect((await taskOf(taskId)).status).toBe('received');
+    expect(await service.redis.get(`${service.prefix}:lease-of:${taskId}`)).toBe(second.body.lease.id);
+    expect((await service.request('GET', `/queues/${TEAM}`, { token: coach })).body).toMatchObject({ leased: 1 });
+    expect((await lease(first.body.lease.id, 'ack', { status: 'accepted' })).status).toBe(409);
+    const acked = await lease(second.body.lease.id, 'ack', { status: 'accepted' });
+    expect(acked.status).toBe(200);
+    expect(acked.body.status).toBe('accepted');
+  });
+});

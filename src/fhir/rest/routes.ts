@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { canSee, requireScope } from '../../auth/caller.js';
+import { requireScope, type Caller } from '../../auth/caller.js';
+import { mayDisclose } from '../../auth/disclosure.js';
 import { historyBundle } from '../bundle.js';
 import { FHIR_JSON } from '../media-type.js';
 import { badRequest, notFound } from '../operation-outcome.js';
@@ -21,11 +22,11 @@ interface VersionParams extends InstanceParams {
 export default async function fhirRestRoutes(app: FastifyInstance) {
   const { store, config } = app;
 
-  async function readVisible(type: string, id: string, request: { caller: Parameters<typeof canSee>[0] }) {
+  async function readVisible(type: string, id: string, request: { caller: Caller }) {
     if (!ID_PATTERN.test(id)) throw badRequest('Invalid resource id', 'id');
     const stored = await store.read(type, id);
     // Another tenant's resource answers exactly like one that does not exist (contract §3).
-    if (!stored || !canSee(request.caller, stored.acl)) throw notFound(`${type}/${id}`);
+    if (!stored || !mayDisclose(request.caller, stored)) throw notFound(`${type}/${id}`);
     return stored;
   }
 

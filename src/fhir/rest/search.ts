@@ -1,9 +1,11 @@
 import type { Bundle, BundleLink, Resource } from 'fhir/r4.js';
-import { canSee, tenantTag, type Caller } from '../../auth/caller.js';
+import type { Caller } from '../../auth/caller.js';
+import { disclosable, searchTenant } from '../../auth/disclosure.js';
 import type { Cursor, ResourceStore, SearchQuery } from '../../store/resource-store.js';
 import { searchsetBundle } from '../bundle.js';
 import { FhirError, operationOutcome, type Issue } from '../operation-outcome.js';
 import { INCLUDES, SEARCH_PARAMETERS } from '../search-parameters.js';
+import { ID_PATTERN } from './resource-types.js';
 
 export const MAX_COUNT = 100;
 const DEFAULT_COUNT = 20;
@@ -40,16 +42,24 @@ function instantWindow(text: string): [number, number] | undefined {
   return [start, end.getTime()];
 }
 
+/** Longer values are refused before any parsing: no legitimate search value comes near it. */
+export const MAX_SEARCH_VALUE_LENGTH = 1024;
+const RESOURCE_TYPE = /^[A-Za-z]{1,64}$/;
+
+/** `Type/id`, or the last two segments of an absolute reference; a bare id gets the target type. Split, not a regex on the input. */
 function referenceValue(value: string, target: string | undefined): string {
-  const relative = /([A-Za-z]+\/[A-Za-z0-9.-]+)$/.exec(value)?.[1];
-  if (relative && value.includes('/')) return relative;
+  const segments = value.split('/');
+  if (segments.length >= 2) {
+    const [type = '', id = ''] = segments.slice(-2);
+    if (RESOURCE_TYPE.test(type) && ID_PATTERN.test(id)) return `${type}/${id}`;
+  }
   return target ? `${target}/${value}` : value;
 }
 
 /** Reads search parameters (contract §8); anything not understood is reported, never ignored. */
 export function parseSearch(type: string, params: Record<string, QueryValue>, caller: Caller): ParsedSearch {
   const definitions = SEARCH_PARAMETERS[type] ?? [];
-  const query: SearchQuery = { type, tenant: caller.role === 'operator' ? undefined : tenantTag(caller), filters: [], count: DEFAULT_COUNT };
+  const query: SearchQuery = { type, tenant: searchTenant(caller), filters: [], count: DEFAULT_COUNT };
   const includes: string[] = [];
   const echo: Array<[string, string]> = [];
   const unsupported: Issue[] = [];
@@ -59,6 +69,7 @@ export function parseSearch(type: string, params: Record<string, QueryValue>, ca
 
   for (const [name, raw] of Object.entries(params)) {
     for (const value of values(raw)) {
+      if (value.length > MAX_SEARCH_VALUE_LENGTH) invalid(name, `${name} is longer than ${MAX_SEARCH_VALUE_LENGTH} characters`);
       if (name === '_count') {
         const number = /^[0-9]{1,9}$/.test(value) ? Number(value) : invalid(name, `${name} must be a non-negative integer`);
         query.count = Math.min(number, MAX_COUNT);
@@ -143,7 +154,7 @@ export async function search(
     for (const param of parsed.includes) for (const ref of INCLUDES[type]![param]!(resource)) includeRefs.add(ref);
   }
   const included = await store.readMany([...includeRefs].map((ref) => ref.split('/') as [string, string]));
-  const includes = included.flatMap((stored) => (stored && canSee(caller, stored.acl) ? [stored.resource] : []));
+  const includes = disclosable(caller, included);
 
   const { count } = query;
   const links = [pageLink(baseUrl, type, echo, count, query.cursor, 'self')];

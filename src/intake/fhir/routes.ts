@@ -5,7 +5,7 @@ import { resourceUrl } from '../../fhir/bundle.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
 import { FhirError, unprocessable } from '../../fhir/operation-outcome.js';
 import { submitReferral } from '../submit-referral.js';
-import { transactionToReferral, type TransactionReferral } from './transaction-to-referral.js';
+import { refuseForeignIdentifierSystems, transactionToReferral, type TransactionReferral } from './transaction-to-referral.js';
 
 const ENTRY_TYPES: Record<keyof TransactionReferral['entries'], string> = {
   serviceRequest: 'ServiceRequest',
@@ -34,6 +34,7 @@ export default async function fhirTransactionRoutes(app: FastifyInstance) {
         diagnostics: 'The practice AGB is not the practice of the access token',
       });
     }
+    refuseForeignIdentifierSystems(request.body as Bundle, agb);
     if (!referral.consent.shareWithSocialDomain) {
       throw unprocessable('The Consent does not permit sharing with the social domain; nothing was stored', `Bundle.entry[${entries.consent}].resource.provision.type`, 'required');
     }

@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, Consent, Organization, Patient, Practitioner, PractitionerRole, ServiceRequest } from 'fhir/r4.js';
 import { FhirError, type Issue } from '../../fhir/operation-outcome.js';
-import { PROFILE } from '../../fhir/profiles.js';
+import { CANONICAL_BASE, NAMING_SYSTEM, PROFILE } from '../../fhir/profiles.js';
 import { profileErrors } from '../../fhir/profile-validator.js';
 import type { Referral } from '../referral.js';
 import { invalid, referralFromSources, resolveInBundle, type PartIndexes } from './bundle-reader.js';
@@ -84,4 +84,24 @@ export function transactionToReferral(input: unknown): TransactionReferral {
     found,
   );
   return { referral, identifierSystem: identifier.system, entries: found };
+}
+
+/**
+ * Identifier systems under the service's own NamingSystem base are minted by a channel (a portal's
+ * transaction numbers, teams, Communications, the practice referral ids of the HIS REST channel):
+ * a transaction may use only its own practice's. A claimed one is refused before anything is stored;
+ * otherwise another channel would treat the referral as its own (retention, idempotency).
+ */
+export function refuseForeignIdentifierSystems(bundle: Bundle, agb: string): void {
+  const own = NAMING_SYSTEM.practiceReferral(agb);
+  (bundle.entry ?? []).forEach((entry, i) => {
+    const identifiers = (entry.resource as { identifier?: unknown } | undefined)?.identifier;
+    if (!Array.isArray(identifiers)) return;
+    identifiers.forEach((identifier: { system?: unknown }, j) => {
+      const system = identifier?.system;
+      if (typeof system === 'string' && system.startsWith(`${CANONICAL_BASE}/NamingSystem/`) && system !== own) {
+        throw invalid(`Bundle.entry[${i}].resource.identifier[${j}].system`, 'This identifier system is minted by another channel of the service and cannot be used here', 422);
+      }
+    });
+  });
 }
