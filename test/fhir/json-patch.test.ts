@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { applyJsonPatch } from '../../src/fhir/json-patch.js';
 import { FhirError } from '../../src/fhir/operation-outcome.js';
+import { DANGEROUS_CASES, ESCAPED_POINTERS, expectBuiltinsUntouched, ISSUE_15_EXPLOIT, operationOn, PATCH_OPERATIONS } from '../support/security-probes.js';
 
 const LIMITS = { maxOperations: 100, maxLength: 10_000 };
 const apply = (document: unknown, patch: unknown, limits = LIMITS) => applyJsonPatch(document, patch, limits);
@@ -14,18 +15,6 @@ function refusal(document: unknown, patch: unknown, limits = LIMITS) {
     return { status: error.statusCode, code: error.issues[0]!.code, expression: error.issues[0]!.expression };
   }
   throw new Error('the patch applied');
-}
-
-const ORIGINAL = { includes: Array.prototype.includes, at: Array.prototype.at, isArray: Array.isArray, objectKeys: Reflect.ownKeys(Object.prototype), arrayKeys: Reflect.ownKeys(Array.prototype) };
-
-function expectBuiltinsUntouched() {
-  expect(Array.prototype.includes).toBe(ORIGINAL.includes);
-  expect(Array.prototype.at).toBe(ORIGINAL.at);
-  expect(Array.isArray).toBe(ORIGINAL.isArray);
-  expect(Reflect.ownKeys(Object.prototype)).toEqual(ORIGINAL.objectKeys);
-  expect(Reflect.ownKeys(Array.prototype)).toEqual(ORIGINAL.arrayKeys);
-  expect(['a'].includes('b')).toBe(false);
-  expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 }
 
 describe('the six RFC 6902 operations', () => {
@@ -140,56 +129,22 @@ describe('the cost of a patch is capped', () => {
   });
 });
 
-/** Pointers that, followed naively, reach a built-in instead of data. */
-const DANGEROUS = [
-  '/basedOn/constructor',
-  '/basedOn/constructor/isArray',
-  '/basedOn/constructor/prototype/includes',
-  '/x/prototype',
-  '/x/prototype/includes',
-  '/__proto__',
-  '/__proto__/polluted',
-  '/constructor/prototype/polluted',
-  '/status/constructor/prototype',
-  '/basedOn/0/__proto__/polluted',
-];
-
-/** ~0/~1 forms: unescaped they are one harmless key, never a traversal into a built-in. */
-const ESCAPED = ['/basedOn~1constructor~1isArray', '/__proto__~1polluted', '/x~0prototype', '/basedOn/constructor~1prototype'];
-
 const TASK = { resourceType: 'Task', status: 'accepted', basedOn: [{ reference: 'ServiceRequest/1' }], x: {} };
-const OPERATIONS = ['add', 'remove', 'replace', 'move', 'copy', 'test'] as const;
-
-function operation(op: (typeof OPERATIONS)[number], pointer: string, role: 'path' | 'from') {
-  const value = { polluted: true, includes: 'x' };
-  if (role === 'from') return { op, from: pointer, path: '/copied' };
-  return op === 'move' || op === 'copy' ? { op, from: '/x', path: pointer } : { op, path: pointer, value };
-}
 
 describe('prototype paths are refused in every operation, in path and in from', () => {
-  const cases = OPERATIONS.flatMap((op) => [
-    ...DANGEROUS.map((pointer) => [op, 'path', pointer] as const),
-    ...(op === 'move' || op === 'copy' ? DANGEROUS.map((pointer) => [op, 'from', pointer] as const) : []),
-  ]);
-
-  test.each(cases)('%s with %s %s is a 400 and touches no built-in', (op, role, pointer) => {
-    expect(refusal(TASK, [operation(op, pointer, role)])).toEqual({ status: 400, code: 'invalid', expression: `/0/${role}` });
+  test.each(DANGEROUS_CASES)('%s with %s %s is a 400 and touches no built-in', (op, role, pointer) => {
+    expect(refusal(TASK, [operationOn(op, pointer, role)])).toEqual({ status: 400, code: 'invalid', expression: `/0/${role}` });
     expectBuiltinsUntouched();
   });
 
   test('the exploit of issue 15 (copy Array, write through its prototype) is refused at its first operation', () => {
-    const exploit = [
-      { op: 'copy', from: '/basedOn/constructor', path: '/x' },
-      { op: 'copy', from: '/x/prototype/at', path: '/x/prototype/includes' },
-      { op: 'remove', path: '/x' },
-    ];
-    expect(refusal(TASK, exploit)).toEqual({ status: 400, code: 'invalid', expression: '/0/from' });
+    expect(refusal(TASK, ISSUE_15_EXPLOIT)).toEqual({ status: 400, code: 'invalid', expression: '/0/from' });
     expectBuiltinsUntouched();
   });
 
-  test.each(OPERATIONS.flatMap((op) => ESCAPED.map((pointer) => [op, pointer] as const)))('%s with escaped %s reaches only plain data', (op, pointer) => {
+  test.each(PATCH_OPERATIONS.flatMap((op) => ESCAPED_POINTERS.map((pointer) => [op, pointer] as const)))('%s with escaped %s reaches only plain data', (op, pointer) => {
     try {
-      const patched = apply(TASK, [operation(op, pointer, 'path')]);
+      const patched = apply(TASK, [operationOn(op, pointer, 'path')]);
       expect(Object.getPrototypeOf(patched)).toBe(Object.prototype);
     } catch (error) {
       expect(error).toBeInstanceOf(FhirError);
