@@ -1,5 +1,6 @@
 import type { Bundle, BundleLink, Resource } from 'fhir/r4.js';
 import { canSee, tenantTag, type Caller } from '../../auth/caller.js';
+import { own } from '../../own-property.js';
 import type { ResourceStore, SearchQuery } from '../../store/resource-store.js';
 import { searchsetBundle } from '../bundle.js';
 import { FhirError, operationOutcome, type Issue } from '../operation-outcome.js';
@@ -48,7 +49,7 @@ function referenceValue(value: string, target: string | undefined): string {
 
 /** Reads search parameters (contract §8); anything not understood is reported, never ignored. */
 export function parseSearch(type: string, params: Record<string, QueryValue>, caller: Caller): ParsedSearch {
-  const definitions = SEARCH_PARAMETERS[type] ?? [];
+  const definitions = own(SEARCH_PARAMETERS, type) ?? [];
   const query: SearchQuery = { type, tenant: caller.role === 'operator' ? undefined : tenantTag(caller), filters: [], offset: 0, count: DEFAULT_COUNT };
   const includes: string[] = [];
   const echo: Array<[string, string]> = [];
@@ -75,7 +76,7 @@ export function parseSearch(type: string, params: Record<string, QueryValue>, ca
         echo.push([name, value]);
       } else if (name === '_include') {
         const [source, param] = value.split(':');
-        if (source !== type || !param || !INCLUDES[type]?.[param]) {
+        if (source !== type || !param || !own(own(INCLUDES, type) ?? {}, param)) {
           unsupported.push({ code: 'not-supported', expression: name, diagnostics: `_include=${value} is not supported for ${type}` });
         } else {
           includes.push(param);
