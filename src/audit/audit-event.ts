@@ -1,6 +1,7 @@
 import type { AuditEvent, Reference, Resource } from 'fhir/r4.js';
 import type { Caller } from '../auth/caller.js';
 import { PROFILE_AUDIT_EVENT } from '../fhir/profiles.js';
+import { own } from '../own-property.js';
 
 /** The patients and resources a response disclosed or changed. */
 export interface Disclosure {
@@ -30,7 +31,7 @@ export function disclosureOf(payload: unknown): Disclosure {
   const resources = new Set<string>();
   for (const resource of resourcesIn(payload)) {
     if (resource.resourceType === 'Patient') patients.add(`Patient/${resource.id}`);
-    const field = PATIENT_FIELD[resource.resourceType];
+    const field = own(PATIENT_FIELD, resource.resourceType);
     const reference = field ? ((resource as unknown as Record<string, Reference | undefined>)[field]?.reference) : undefined;
     if (reference) patients.add(reference);
     if (patients.size > 0 || field || resource.resourceType === 'Patient') resources.add(`${resource.resourceType}/${resource.id}`);
@@ -72,7 +73,7 @@ export interface AuditRecord {
 /** Classifies one access to patient data (NEN 7513: what happened, to whom, by whom). Pure. */
 export function auditRecord(facts: AccessFacts): AuditRecord {
   const search = facts.method === 'GET' && !/:id/.test(facts.route);
-  const action = search ? 'E' : (ACTION[facts.method] ?? 'E');
+  const action = search ? 'E' : (own(ACTION, facts.method) ?? 'E');
   return {
     id: facts.id,
     recorded: facts.recorded,

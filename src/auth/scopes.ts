@@ -6,7 +6,11 @@ export interface Grant {
   interactions: ReadonlySet<Interaction>;
 }
 
-const V1_PERMISSIONS: Record<string, Interaction[]> = { read: ['r', 's'], write: ['c', 'u', 'd'], '*': ['c', 'r', 'u', 'd', 's'] };
+const V1_PERMISSIONS = new Map<string, Interaction[]>([
+  ['read', ['r', 's']],
+  ['write', ['c', 'u', 'd']],
+  ['*', ['c', 'r', 'u', 'd', 's']],
+]);
 
 /**
  * Only `system/` scopes count for a backend service. A v2 scope with a query restriction
@@ -18,7 +22,7 @@ export function parseScopes(scope: string): Grant[] {
     const match = /^system\/([A-Za-z]+|\*)\.([a-z*]+)$/.exec(token);
     if (!match) continue;
     const [, resourceType, permission] = match as unknown as [string, string, string];
-    const interactions = V1_PERMISSIONS[permission] ?? (/^c?r?u?d?s?$/.test(permission) ? (permission.split('') as Interaction[]) : []);
+    const interactions = V1_PERMISSIONS.get(permission) ?? (/^c?r?u?d?s?$/.test(permission) ? (permission.split('') as Interaction[]) : []);
     if (interactions.length > 0) grants.push({ resourceType, interactions: new Set(interactions) });
   }
   return grants;

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { exampleTransaction } from '../fixtures/fhir-transaction.js';
 import { submitReferral } from '../support/referrals.js';
+import { expectBuiltinsUntouched, ISSUE_15_EXPLOIT, tenancyProbe } from '../support/security-probes.js';
 import { startService, type TestService } from '../support/service.js';
 
 let service: TestService;
@@ -10,6 +11,7 @@ let gp: string;
 let coach: string;
 let taskId: string;
 let serviceRequestId: string;
+let expectTenancyHolds: () => Promise<void>;
 const RUNS = 40;
 // A fixed seed (FUZZ_SEED) replays a run; without one every run explores new inputs.
 if (process.env.FUZZ_SEED) fc.configureGlobal({ seed: Number(process.env.FUZZ_SEED) });
@@ -19,6 +21,7 @@ beforeAll(async () => {
   gp = await service.token('gp', PRACTICE_AGB);
   coach = await service.token('coach', 'leiden-noord');
   ({ taskId, serviceRequestId } = await submitReferral(service, gp));
+  expectTenancyHolds = await tenancyProbe(service, { gp, coach });
 });
 afterAll(() => service.close());
 
@@ -34,6 +37,25 @@ const hostile = fc.oneof(
     JSON.parse(`${'['.repeat(500)}${']'.repeat(500)}`),
     null,
   ),
+);
+
+/** Pointer segments that lead to data, to built-ins, to nothing, or are escaped (~0, ~1). */
+const segment = fc.oneof(
+  fc.constantFrom('status', 'basedOn', 'owner', 'meta', 'note', 'x', '0', '1', '-', '01', 'a', 'b'),
+  fc.constantFrom('constructor', 'prototype', '__proto__', 'isArray', 'includes', 'at', 'length', 'toString', 'hasOwnProperty'),
+  fc.constantFrom('construct~0or', 'basedOn~1constructor', '__proto__~1x', '~', '~2', ''),
+  fc.string({ maxLength: 6 }),
+);
+const pointer = fc.oneof(fc.constant(''), fc.array(segment, { minLength: 1, maxLength: 4 }).map((segments) => segments.map((key) => `/${key}`).join('')));
+const patchOperation = fc.record(
+  { op: fc.constantFrom('add', 'remove', 'replace', 'move', 'copy', 'copy', 'move', 'test', 'x'), path: pointer, from: pointer, value: hostile },
+  { requiredKeys: ['op', 'path'] },
+);
+/** Random patches, with the exploit of issue 15 and doubling copies mixed in. */
+const jsonPatch = fc.oneof(
+  fc.array(patchOperation, { maxLength: 6 }),
+  fc.tuple(fc.array(patchOperation, { maxLength: 2 }), fc.array(patchOperation, { maxLength: 2 })).map(([before, after]) => [...before, ...ISSUE_15_EXPLOIT, ...after]),
+  fc.integer({ min: 1, max: 40 }).map((copies) => [{ op: 'copy', from: '/basedOn', path: '/x' }, ...Array.from({ length: copies }, () => ({ op: 'copy', from: '/x', path: '/x/-' }))]),
 );
 
 /** The example referral with one field replaced by a hostile value (or removed). */
@@ -110,13 +132,15 @@ describe('fuzzing every endpoint never gives a 500 or a partial write', () => {
     await expectNoPartialWrites();
   });
 
-  test('JSON Patch with hostile operations on a Task and a ServiceRequest', async () => {
+  test('JSON Patch with prototype paths, copies and moves never reaches a built-in or another tenant', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.record({ op: fc.constantFrom('add', 'remove', 'replace', 'move', 'copy', 'test', 'x'), path: fc.constantFrom('/status', '/owner', '/__proto__/x', '/meta', '', '/a/b/c'), value: hostile }), { maxLength: 4 }), async (patch) => {
+      fc.asyncProperty(jsonPatch, async (patch) => {
         for (const path of [`/fhir/Task/${taskId}`, `/fhir/ServiceRequest/${serviceRequestId}`]) {
           const response = await send('PATCH', path, path.includes('Task') ? coach : gp, patch, 'application/json-patch+json');
           expect(response.status).toBeLessThan(500);
         }
+        expectBuiltinsUntouched();
+        await expectTenancyHolds();
       }),
       { numRuns: RUNS },
     );

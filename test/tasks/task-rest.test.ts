@@ -122,7 +122,7 @@ describe('the Task lifecycle through FHIR REST', () => {
     const taskId = await acceptedTask();
     const malformed = await patch(taskId, [{ op: 'jump', path: '/status' }]);
     expect(malformed.status).toBe(400);
-    expect(malformed.body.issue[0].expression).toEqual(['[0]']);
+    expect(malformed.body.issue[0].expression).toEqual(['/0/op']);
     const failing = await patch(taskId, [{ op: 'test', path: '/status', value: 'requested' }, { op: 'replace', path: '/status', value: 'in-progress' }]);
     expect(failing.status).toBe(422);
     expect((await service.request('GET', `/fhir/Task/${taskId}`, { token: coach })).body.status).toBe('accepted');

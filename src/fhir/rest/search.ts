@@ -1,6 +1,7 @@
 import type { Bundle, BundleLink, Resource } from 'fhir/r4.js';
 import type { Caller } from '../../auth/caller.js';
 import { disclosable, searchTenant } from '../../auth/disclosure.js';
+import { own } from '../../own-property.js';
 import type { Cursor, ResourceStore, SearchQuery } from '../../store/resource-store.js';
 import { searchsetBundle } from '../bundle.js';
 import { FhirError, operationOutcome, type Issue } from '../operation-outcome.js';
@@ -58,7 +59,7 @@ function referenceValue(value: string, target: string | undefined): string {
 
 /** Reads search parameters (contract §8); anything not understood is reported, never ignored. */
 export function parseSearch(type: string, params: Record<string, QueryValue>, caller: Caller): ParsedSearch {
-  const definitions = SEARCH_PARAMETERS[type] ?? [];
+  const definitions = own(SEARCH_PARAMETERS, type) ?? [];
   const query: SearchQuery = { type, tenant: searchTenant(caller), filters: [], count: DEFAULT_COUNT };
   const includes: string[] = [];
   const echo: Array<[string, string]> = [];
@@ -87,7 +88,7 @@ export function parseSearch(type: string, params: Record<string, QueryValue>, ca
         echo.push([name, value]);
       } else if (name === '_include') {
         const [source, param] = value.split(':');
-        if (source !== type || !param || !INCLUDES[type]?.[param]) {
+        if (source !== type || !param || !own(own(INCLUDES, type) ?? {}, param)) {
           unsupported.push({ code: 'not-supported', expression: name, diagnostics: `_include=${value} is not supported for ${type}` });
         } else {
           includes.push(param);

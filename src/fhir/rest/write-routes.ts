@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServiceRequest, Task } from 'fhir/r4.js';
-import jsonPatch, { type Operation } from 'fast-json-patch';
 import { canonicalJson } from '../../canonical-json.js';
 import { canSee, requireScope, tenantTag, type Caller } from '../../auth/caller.js';
 import { cancelReferral } from '../../intake/cancel-referral.js';
 import type { Stored } from '../../store/resource-store.js';
 import type { Party } from '../../tasks/state-machine.js';
 import { teamOfTask } from '../../tasks/task-service.js';
+import { applyJsonPatch, MAX_PATCH_OPERATIONS } from '../json-patch.js';
 import { FhirError, notFound, preconditionFailed } from '../operation-outcome.js';
 import { parseIfMatch, sendResource } from './etag.js';
 import { ID_PATTERN } from './resource-types.js';
@@ -19,26 +19,13 @@ function partyFor(caller: Caller, stored: Stored<Task>): Party {
   throw notFound('Task');
 }
 
-/** RFC 6902 on a copy; a malformed patch or a failing `test` names the operation. */
-function applyJsonPatch<T>(document: T, patch: unknown): T {
-  if (!Array.isArray(patch)) throw new FhirError(400, { code: 'structure', diagnostics: 'A JSON Patch is an array of operations' });
-  const error = jsonPatch.validate(patch as Operation[]);
-  if (error) {
-    const index = (error as { index?: number }).index ?? 0;
-    throw new FhirError(400, { code: 'invalid', expression: `[${index}]`, diagnostics: `JSON Patch operation ${index} is not valid (${error.name})` });
+/** RFC 6902 on a copy, which must still be a resource of the same type. */
+function patchResource<T extends { resourceType: string }>(document: T, patch: unknown, maxLength: number): T {
+  const patched = applyJsonPatch(document, patch, { maxOperations: MAX_PATCH_OPERATIONS, maxLength });
+  if (!patched || typeof patched !== 'object' || Array.isArray(patched) || patched.resourceType !== document.resourceType) {
+    throw new FhirError(422, { code: 'business-rule', diagnostics: `The patch must leave a ${document.resourceType}` });
   }
-  let patched: T;
-  try {
-    patched = jsonPatch.applyPatch(structuredClone(document), patch as Operation[], false, false).newDocument;
-  } catch (thrown) {
-    const index = (thrown as { index?: number }).index ?? 0;
-    throw new FhirError(422, { code: 'conflict', expression: `[${index}]`, diagnostics: `JSON Patch operation ${index} does not apply (a test failed or a path is missing)` });
-  }
-  const type = (document as { resourceType?: string }).resourceType;
-  if (!patched || typeof patched !== 'object' || (patched as { resourceType?: string }).resourceType !== type) {
-    throw new FhirError(422, { code: 'business-rule', diagnostics: `The patch must leave a ${type}` });
-  }
-  return patched;
+  return patched as unknown as T;
 }
 
 /**
@@ -69,7 +56,7 @@ export default async function fhirWriteRoutes(app: FastifyInstance) {
     const updated = await app.tasks.update(
       stored.resource.id!,
       partyFor(request.caller, stored),
-      (current) => applyJsonPatch(current, request.body),
+      (current) => patchResource(current, request.body, app.config.BODY_LIMIT_BYTES),
       expected,
       request.id,
     );
@@ -87,7 +74,7 @@ export default async function fhirWriteRoutes(app: FastifyInstance) {
     if (caller.role !== 'operator' && !(caller.role === 'gp' || caller.role === 'portal')) {
       throw new FhirError(403, { code: 'forbidden', diagnostics: 'Only the referrer may revoke a referral' });
     }
-    const patched = applyJsonPatch(stored.resource, request.body);
+    const patched = patchResource(stored.resource, request.body, app.config.BODY_LIMIT_BYTES);
     const { status: _before, meta: _meta, ...restBefore } = stored.resource;
     const { status, meta: _patchedMeta, ...restAfter } = patched;
     if (canonicalJson(restBefore) !== canonicalJson(restAfter) || (status !== 'revoked' && status !== stored.resource.status)) {

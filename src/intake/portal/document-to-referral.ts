@@ -1,4 +1,5 @@
 import type { Attachment, Bundle, BundleEntry, Composition, Consent, DocumentReference, Organization, Patient, Practitioner, PractitionerRole, Reference, ServiceRequest } from 'fhir/r4.js';
+import { own } from '../../own-property.js';
 import type { Referral } from '../referral.js';
 import { invalid, referralFromSources, resolveInBundle, type PartIndexes } from '../fhir/bundle-reader.js';
 
@@ -38,7 +39,7 @@ export function readEnvelope(input: unknown): DocumentEnvelope {
   if (!documentId) throw invalid('Bundle.identifier', 'The document needs an identifier (or id)');
   const zdNumber = (first.identifier as { value?: string } | undefined)?.value;
   if (!zdNumber || !/^[A-Za-z0-9._:-]{1,64}$/.test(zdNumber)) throw invalid('Bundle.entry[0].resource.identifier', 'The Composition needs the transaction number as identifier');
-  const code = first.type?.coding?.map((coding) => coding.code).find((candidate) => candidate && candidate in DOCUMENT_KINDS);
+  const code = first.type?.coding?.map((coding) => coding.code).find((candidate) => candidate && own(DOCUMENT_KINDS, candidate));
   if (!code) throw invalid('Bundle.entry[0].resource.type', `Composition.type must be one of ${Object.keys(DOCUMENT_KINDS).join(', ')}`);
   const isStu3 = (bundle.entry ?? []).some((entry) => (entry.resource?.resourceType as string) === 'ReferralRequest');
   return { documentId: String(documentId), zdNumber, kind: DOCUMENT_KINDS[code as keyof typeof DOCUMENT_KINDS], fhirVersion: isStu3 ? 'STU3' : 'R4' };
