@@ -1,6 +1,6 @@
 /**
  * One command: `npm run bench`. Starts a private redis-server (AOF, noeviction) and the service as
- * a child process, then drives it with autocannon (64 connections, no pipelining) and prints
+ * a child process on the PostgreSQL of BENCH_DATABASE_URL (a schema of its own, dropped afterwards), then drives it with autocannon (64 connections, no pipelining) and prints
  * throughput and latency of each scenario beside a baseline measured in the same run:
  * the same server answering a trivial authenticated route (GET /auth/whoami, no Redis).
  */
@@ -9,6 +9,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 import { freePort, startLocalRedis } from '../src/store/local-redis.js';
 import { mintDevToken } from '../scripts/dev-token.js';
 import { exampleReferral } from '../test/fixtures/referral.js';
@@ -51,9 +53,12 @@ export async function run(scenario: string, pid: number, options: autocannon.Opt
   };
 }
 
+const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
 /** A private redis-server and the service as a child process, both stopped by `stop()`. */
-export async function startBenchService(): Promise<{ url: string; pid: number; redisUrl: string; stop(): Promise<void> }> {
+export async function startBenchService(): Promise<{ url: string; pid: number; redisUrl: string; schema: string; stop(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'wor-bench-'));
+  const schema = `bench_${process.pid}_${Date.now()}`;
   const redis = await startLocalRedis({ dir });
   const port = await freePort();
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
@@ -63,6 +68,9 @@ export async function startBenchService(): Promise<{ url: string; pid: number; r
       PORT: String(port),
       HOST: '127.0.0.1',
       REDIS_URL: redis.url,
+      DATABASE_URL,
+      DATABASE_SCHEMA: schema,
+      WOR_SECRET: 'bench-secret-bench-secret-bench-secret',
       WOR_DIRECTORY: 'config/directory.example.yaml',
       AUTH_JWKS_FILE: 'config/dev/jwks.json',
       AUTH_ISSUER: 'https://wor-bridge.local/dev-issuer',
@@ -81,10 +89,15 @@ export async function startBenchService(): Promise<{ url: string; pid: number; r
     url,
     pid: service.pid!,
     redisUrl: redis.url,
+    schema,
     stop: async () => {
       service.kill('SIGTERM');
       await new Promise((resolve) => service.once('exit', resolve));
       await redis.stop();
+      const db = new pg.Client({ connectionString: DATABASE_URL });
+      await db.connect();
+      await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await db.end();
     },
   };
 }
@@ -94,8 +107,25 @@ export const referralBody = (prefix: string) => {
   return () => JSON.stringify(exampleReferral({ referralId: `${prefix}-${Date.now()}-${(sequence += 1)}` }));
 };
 
+/** What the store holds: Redis bytes in use, PostgreSQL bytes of the schema, referrals and audit events stored. */
+async function storage(redisUrl: string, schema: string): Promise<{ redisBytes: number; postgresBytes: number; referrals: number; auditEvents: number; auditBytes: number }> {
+  const redis = new Redis(redisUrl);
+  const redisBytes = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+  redis.disconnect();
+  const db = new pg.Client({ connectionString: DATABASE_URL });
+  await db.connect();
+  const size = async (sql: string) => Number((await db.query<{ n: string }>(sql, [schema])).rows[0]?.n ?? 0);
+  const postgresBytes = await size(`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1 AND c.relkind IN ('r', 'p')`);
+  const auditBytes = await size(`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1 AND c.relkind = 'r' AND c.relname LIKE 'audit_event%'`);
+  const referrals = Number((await db.query(`SELECT count(*) AS n FROM ${schema}.resource WHERE resource_type = 'Task'`)).rows[0].n);
+  const auditEvents = Number((await db.query(`SELECT count(*) AS n FROM ${schema}.audit_event`)).rows[0].n);
+  await db.end();
+  return { redisBytes, postgresBytes, referrals, auditEvents, auditBytes };
+}
+
 async function main() {
-  const { url, pid, stop } = await startBenchService();
+  const { url, pid, redisUrl, schema, stop } = await startBenchService();
+  const footprint: string[] = [];
   const gp = `Bearer ${await mintDevToken({ role: 'gp', org: '01054321', expires: '2h' })}`;
   const coach = `Bearer ${await mintDevToken({ role: 'coach', org: TEAM, expires: '2h' })}`;
   const rows: Row[] = [];
@@ -110,6 +140,12 @@ async function main() {
       }),
     );
 
+    const afterIntake = await storage(redisUrl, schema);
+    footprint.push(
+      `after intake: ${afterIntake.referrals} referrals queued; Redis ${Math.round(afterIntake.redisBytes / 1024)} KB in use ` +
+        `(${Math.round(afterIntake.redisBytes / Math.max(1, afterIntake.referrals))} B per queued referral, baseline memory of an empty Redis included); ` +
+        `PostgreSQL ${Math.round(afterIntake.postgresBytes / 1024)} KB (${Math.round((afterIntake.postgresBytes - afterIntake.auditBytes) / Math.max(1, afterIntake.referrals))} B per referral without the audit trail)`,
+    );
     rows.push(
       await run('claim + ack round trip (2 requests)', pid, {
         url,
@@ -139,6 +175,11 @@ async function main() {
         headers: { authorization: gp },
       }),
     );
+    const afterReads = await storage(redisUrl, schema);
+    footprint.push(
+      `after claims and searches: Redis ${Math.round(afterReads.redisBytes / 1024)} KB in use (change since intake ${Math.round((afterReads.redisBytes - afterIntake.redisBytes) / 1024)} KB); ` +
+        `${afterReads.auditEvents} audit events, ${Math.round(afterReads.auditBytes / Math.max(1, afterReads.auditEvents))} B each in PostgreSQL (indexes included)`,
+    );
   } finally {
     await stop();
   }
@@ -148,9 +189,9 @@ async function main() {
     `|---|---:|---:|---:|---:|---:|---:|---:|`,
     ...rows.map((row) => `| ${row.scenario} | ${row.requestsPerSecond} | ${row.p50} | ${row.p99} | ${row.max} | ${row.non2xx} | ${row.errors} | ${row.peakRssMb} |`),
   ].join('\n');
-  console.log(`\n${CONNECTIONS} connections, ${DURATION} s per scenario, no pipelining\n\n${table}\n`);
+  console.log(`\n${CONNECTIONS} connections, ${DURATION} s per scenario, no pipelining\n\n${table}\n\n${footprint.join('\n')}\n`);
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/latest.json', JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, durationSeconds: DURATION, rows }, null, 2));
+  writeFileSync('bench/results/latest.json', JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, durationSeconds: DURATION, rows, footprint }, null, 2));
 }
 
 if (process.argv[1]?.endsWith('run.ts')) {

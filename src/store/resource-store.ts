@@ -47,10 +47,14 @@ export type CommitResult =
   | { outcome: 'guarded'; existing: unknown }
   | { outcome: 'conflict'; type: string; id: string };
 
-/** Where a page starts: after this (lastUpdated, id) in the search's order. */
+/**
+ * Where a page starts: after this (lastUpdated, id) in the search's order, as the store stood at
+ * `snapshot` (the first page's time): a resource written since keeps the place it had then.
+ */
 export interface Cursor {
   lastUpdated: string;
   id: string;
+  snapshot: string;
 }
 
 export interface SearchQuery {
@@ -307,13 +311,25 @@ export class ResourceStore {
 
     const descending = query.order !== 'asc';
     const direction = descending ? 'DESC' : 'ASC';
-    const paging = query.cursor
-      ? ` WHERE (m.last_updated, m.id) ${descending ? '<' : '>'} (${bind(query.cursor.lastUpdated)}::timestamptz, ${bind(query.cursor.id)})`
-      : '';
-    const pageSql = `SELECT m.id, m.last_updated, r.content FROM (${matches}) m JOIN resource r ON r.resource_type = $1 AND r.id = m.id${paging}
-      ORDER BY m.last_updated ${direction}, m.id ${direction} LIMIT ${bind(query.count + 1)}`;
+    // Each match's place in the order: its lastUpdated as of the snapshot. A resource written since
+    // keeps the place of its version at the snapshot (one created since has none and waits for a new
+    // search), so a client following `next` sees every match once, whatever is written meanwhile.
+    let places = `SELECT m.id, m.last_updated AS place FROM (${matches}) m`;
+    let paging = '';
+    let snapshot = 'statement_timestamp()';
+    if (query.cursor) {
+      snapshot = `${bind(query.cursor.snapshot)}::timestamptz`;
+      places = `SELECT m.id, m.last_updated AS place FROM (${matches}) m WHERE m.last_updated <= ${snapshot}
+        UNION ALL
+        SELECT m.id, (SELECT v.last_updated FROM resource_version v WHERE v.resource_type = $1 AND v.id = m.id AND v.last_updated <= ${snapshot}
+                      ORDER BY v.version DESC LIMIT 1) AS place
+        FROM (${matches}) m WHERE m.last_updated > ${snapshot}`;
+      paging = ` WHERE p.place IS NOT NULL AND (p.place, p.id) ${descending ? '<' : '>'} (${bind(query.cursor.lastUpdated)}::timestamptz, ${bind(query.cursor.id)})`;
+    }
+    const pageSql = `SELECT p.id, p.place, r.content, ${snapshot} AS snapshot FROM (${places}) p JOIN resource r ON r.resource_type = $1 AND r.id = p.id${paging}
+      ORDER BY p.place ${direction}, p.id ${direction} LIMIT ${bind(query.count + 1)}`;
     const [page, counted] = await Promise.all([
-      query.count > 0 ? this.db.query<{ id: string; last_updated: Date; content: Resource }>(pageSql, params) : Promise.resolve({ rows: [] }),
+      query.count > 0 ? this.db.query<{ id: string; place: Date; content: Resource; snapshot: Date }>(pageSql, params) : Promise.resolve({ rows: [] }),
       this.db.query<{ total: string }>(`SELECT count(*) AS total FROM (${matches}) m`, countParams),
     ]);
     const rows = page.rows.slice(0, query.count);
@@ -321,7 +337,9 @@ export class ResourceStore {
     return {
       total: Number(counted.rows[0]!.total),
       resources: rows.map((row) => row.content),
-      ...(page.rows.length > query.count && last ? { next: { lastUpdated: last.last_updated.toISOString(), id: last.id } } : {}),
+      ...(page.rows.length > query.count && last
+        ? { next: { lastUpdated: last.place.toISOString(), id: last.id, snapshot: query.cursor?.snapshot ?? last.snapshot.toISOString() } }
+        : {}),
     };
   }
 }

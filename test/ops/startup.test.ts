@@ -53,7 +53,7 @@ describe('start-up refuses what would go wrong later', () => {
 const serverRun = (env: Record<string, string>) =>
   spawnSync('node', ['--import', 'tsx', 'src/server.ts'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 20_000 });
 
-const DEPLOYMENT = { WOR_DIRECTORY: 'config/directory.example.yaml', AUTH_JWKS_FILE: 'config/dev/jwks.json', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a' };
+const DEPLOYMENT = { WOR_DIRECTORY: 'config/directory.example.yaml', AUTH_JWKS_FILE: 'config/dev/jwks.json', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a', WOR_SECRET: 'x'.repeat(32) };
 
 describe('development mode only when asked for', () => {
   test('a production start without the auth and directory variables exits 1 naming each missing variable', () => {
@@ -82,7 +82,7 @@ describe('development mode only when asked for', () => {
   });
 
   test('AUTH_JWKS_URL must be https outside development mode', () => {
-    const env = { WOR_DIRECTORY: 'x', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a', AUTH_JWKS_URL: 'http://idp.example.nl/jwks.json' };
+    const env = { WOR_DIRECTORY: 'x', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a', AUTH_JWKS_URL: 'http://idp.example.nl/jwks.json', WOR_SECRET: 'x'.repeat(32) };
     expect(() => loadConfig(env)).toThrow(/AUTH_JWKS_URL: must be an https URL/);
     expect(loadConfig({ ...env, AUTH_JWKS_URL: 'https://idp.example.nl/jwks.json' }).AUTH_JWKS_URL).toBe('https://idp.example.nl/jwks.json');
     expect(loadConfig({ ...env, WOR_DEV: '1' }).AUTH_JWKS_URL).toBe('http://idp.example.nl/jwks.json');

@@ -121,14 +121,16 @@ export function parseSearch(type: string, params: Record<string, QueryValue>, ca
  * between two pages cannot push another onto the next page a second time.
  */
 function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(`${cursor.lastUpdated}|${cursor.id}`).toString('base64url');
+  return Buffer.from(`${cursor.lastUpdated}|${cursor.id}|${cursor.snapshot}`).toString('base64url');
 }
+
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function decodeCursor(value: string): Cursor | undefined {
   if (value.length > 200) return undefined;
-  const [lastUpdated = '', id = '', extra] = Buffer.from(value, 'base64url').toString().split('|');
-  const valid = extra === undefined && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(lastUpdated) && /^[A-Za-z0-9.-]{1,64}$/.test(id);
-  return valid ? { lastUpdated, id } : undefined;
+  const [lastUpdated = '', id = '', snapshot = '', extra] = Buffer.from(value, 'base64url').toString().split('|');
+  const valid = extra === undefined && INSTANT.test(lastUpdated) && INSTANT.test(snapshot) && /^[A-Za-z0-9.-]{1,64}$/.test(id);
+  return valid && !Number.isNaN(Date.parse(lastUpdated)) && !Number.isNaN(Date.parse(snapshot)) ? { lastUpdated, id, snapshot } : undefined;
 }
 
 function pageLink(baseUrl: string, type: string, echo: Array<[string, string]>, count: number, cursor: Cursor | undefined, relation: string): BundleLink {
