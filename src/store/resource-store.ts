@@ -290,23 +290,25 @@ export class ResourceStore {
     const params: unknown[] = [query.type, query.tenant ?? OPERATOR_TAG];
     const bind = (value: unknown) => `$${params.push(value)}`;
     const filters = query.filters.length > 0 ? query.filters : [[[ANY, ''] as [string, string]]];
-    const [first, ...rest] = filters.map((alternatives) => ({
+    const parameters = filters.map((alternatives) => ({
       param: alternatives[0]![0],
       values: [...new Set(alternatives.map(([, value]) => this.indexHash.of(value)))],
     }));
-    const conditions = [`f.resource_type = $1`, `f.tenant = $2`, `f.param = ${bind(first!.param)}`, `f.value = ANY(${bind(first!.values)}::text[])`];
-    for (const filter of rest) {
-      conditions.push(
-        `EXISTS (SELECT 1 FROM search_index g WHERE g.resource_type = $1 AND g.id = f.id AND g.tenant = $2 AND g.param = ${bind(filter.param)} AND g.value = ANY(${bind(filter.values)}::text[]))`,
-      );
-    }
     const { min, max, minExclusive, maxExclusive } = query.lastUpdated ?? {};
+    const time: string[] = [];
     if (min !== undefined) {
-      conditions.push(`f.last_updated ${minExclusive ? '>' : '>='} ${bind(new Date(min).toISOString())}`);
-      conditions.push(`f.last_updated < ${STABLE_HORIZON}`);
+      time.push(`f.last_updated ${minExclusive ? '>' : '>='} ${bind(new Date(min).toISOString())}`);
+      time.push(`f.last_updated < ${STABLE_HORIZON}`);
     }
-    if (max !== undefined) conditions.push(`f.last_updated ${maxExclusive ? '<' : '<='} ${bind(new Date(max).toISOString())}`);
-    const matches = `SELECT ${first!.values.length > 1 ? 'DISTINCT ' : ''}f.id, f.last_updated FROM search_index f WHERE ${conditions.join(' AND ')}`;
+    if (max !== undefined) time.push(`f.last_updated ${maxExclusive ? '<' : '<='} ${bind(new Date(max).toISOString())}`);
+    // One index range per parameter, intersected (every index row of a resource carries its
+    // lastUpdated): the cost follows the sizes of the filters' sets, whatever the planner knows.
+    const matches = parameters
+      .map(
+        (filter) =>
+          `SELECT ${filter.values.length > 1 ? 'DISTINCT ' : ''}f.id, f.last_updated FROM search_index f WHERE f.resource_type = $1 AND f.tenant = $2 AND f.param = ${bind(filter.param)} AND f.value = ANY(${bind(filter.values)}::text[])${time.map((condition) => ` AND ${condition}`).join('')}`,
+      )
+      .join(' INTERSECT ');
     const countParams = [...params];
 
     const descending = query.order !== 'asc';
