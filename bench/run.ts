@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { freePort, startLocalRedis } from '../src/store/local-redis.js';
+import { startLocalRedis } from '../src/store/local-redis.js';
+import { freePort } from '../src/store/local-server.js';
 import { mintDevToken } from '../scripts/dev-token.js';
 import { exampleReferral } from '../test/fixtures/referral.js';
 

@@ -3,8 +3,9 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DEV_PORTAL_SECRET, withDevelopmentDefaults } from './dev-defaults.js';
 import { DirectoryError, loadDirectory } from './directory/directory.js';
-import { ensureDatabase, postgresAnswers, startLocalPostgres, type LocalPostgres } from './store/local-postgres.js';
-import { redisAnswers, startLocalRedis, type LocalRedis } from './store/local-redis.js';
+import { ensureDatabase, postgresAnswers, startLocalPostgres } from './store/local-postgres.js';
+import { redisAnswers, startLocalRedis } from './store/local-redis.js';
+import type { LocalServer } from './store/local-server.js';
 import { RedisPolicyError } from './store/redis.js';
 
 /**
@@ -16,14 +17,14 @@ async function main() {
   const config = loadConfig(env);
   const directory = loadDirectory(config.WOR_DIRECTORY);
 
-  let localPostgres: LocalPostgres | undefined;
+  let localPostgres: LocalServer | undefined;
   if (development && !(await postgresAnswers(config.DATABASE_URL))) {
     const port = Number(new URL(config.DATABASE_URL).port || 5432);
     localPostgres = await startLocalPostgres({ dir: fileURLToPath(new URL('../.postgres-dev/', import.meta.url)), port });
   }
   if (development) await ensureDatabase(config.DATABASE_URL);
 
-  let localRedis: LocalRedis | undefined;
+  let localRedis: LocalServer | undefined;
   if (development && !(await redisAnswers(config.REDIS_URL))) {
     const port = Number(new URL(config.REDIS_URL).port || 6379);
     localRedis = await startLocalRedis({ dir: fileURLToPath(new URL('../.redis-dev/', import.meta.url)), port });

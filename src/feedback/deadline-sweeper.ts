@@ -2,15 +2,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Task } from 'fhir/r4.js';
 import { transaction, type Db } from '../store/postgres.js';
 import type { ResourceStore } from '../store/resource-store.js';
-import { isFinished, QUEUED_STATUSES } from '../tasks/state-machine.js';
-import type { DeadlineKind, DeadlineTimers } from './deadline-timers.js';
+import { DEADLINE_RUNS, type DeadlineTimers } from './deadline-timers.js';
 import type { FeedbackService } from './feedback-service.js';
-
-/** Is the Task still in the state the deadline warns about? */
-const MISSED: Record<DeadlineKind, (task: Task) => boolean> = {
-  'pickup-deadline-missed': (task) => QUEUED_STATUSES.includes(task.status),
-  'contact-deadline-missed': (task) => !task.businessStatus && !isFinished(task.status),
-};
 
 /**
  * Fires the pick-up and contact deadlines kept in PostgreSQL. A due timer is locked while its
@@ -35,7 +28,7 @@ export class DeadlineSweeper {
       const due = await this.timers.lockDue(sql, new Date(now));
       for (const timer of due) {
         const task = await this.store.read<Task>('Task', timer.taskId);
-        if (task && MISSED[timer.kind](task.resource)) {
+        if (task && DEADLINE_RUNS[timer.kind](task.resource)) {
           await this.feedback.writeFeedback(timer.taskId, timer.kind);
           this.log.info({ taskId: timer.taskId, team: timer.teamId, kind: timer.kind }, 'deadline passed');
         }

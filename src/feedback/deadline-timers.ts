@@ -1,7 +1,15 @@
+import type { Task } from 'fhir/r4.js';
 import type { Db, Sql } from '../store/postgres.js';
 import type { Effect } from '../store/resource-store.js';
+import { isFinished, QUEUED_STATUSES } from '../tasks/state-machine.js';
 
 export type DeadlineKind = 'pickup-deadline-missed' | 'contact-deadline-missed';
+
+/** Is the Task still in the state the deadline warns about? Once not, the deadline stops. */
+export const DEADLINE_RUNS: Record<DeadlineKind, (task: Task) => boolean> = {
+  'pickup-deadline-missed': (task) => QUEUED_STATUSES.includes(task.status),
+  'contact-deadline-missed': (task) => !task.businessStatus && !isFinished(task.status),
+};
 
 export interface DueTimer {
   kind: DeadlineKind;

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { isFinished, QUEUED_STATUSES } from '../tasks/state-machine.js';
 import { DeadlineSweeper } from './deadline-sweeper.js';
-import { DeadlineTimers } from './deadline-timers.js';
+import { DEADLINE_RUNS, DeadlineTimers, type DeadlineKind } from './deadline-timers.js';
 import { FeedbackService } from './feedback-service.js';
 
 declare module 'fastify' {
@@ -22,10 +21,7 @@ export default fp(
     app.outbox.handle('feedback', (message) => service.writeFeedback(message.taskId, message.kind, message.requestId));
     // A deadline stops once what it warns about can no longer happen.
     app.tasks.onChange(async ({ task }) => {
-      const stopped = [
-        ...(!QUEUED_STATUSES.includes(task.status) ? (['pickup-deadline-missed'] as const) : []),
-        ...(task.businessStatus || isFinished(task.status) ? (['contact-deadline-missed'] as const) : []),
-      ];
+      const stopped = (Object.keys(DEADLINE_RUNS) as DeadlineKind[]).filter((kind) => !DEADLINE_RUNS[kind](task));
       if (stopped.length > 0) await timers.clear(task.id!, stopped);
     });
     app.decorate('feedback', service);

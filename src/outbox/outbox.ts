@@ -84,11 +84,9 @@ export class Outbox {
    * connections of its own): the relay leaves the message alone for a grace period. On failure the
    * message is released to the relay at once, and the error is thrown.
    */
-  async dispatch(message: OutboxMessage): Promise<void> {
-    const handler = this.handlers.get(message.to) as Handler<typeof message.to> | undefined;
-    if (!handler) throw new Error(`no outbox handler for ${message.to}`);
+  async dispatch(message: Omit<OutboxMessage, 'write'>): Promise<void> {
     try {
-      await handler(message.body as never, false);
+      await this.handlerFor(message.to)(message.body as never, false);
     } catch (error) {
       await this.db
         .query('WITH released AS (UPDATE outbox SET attempts = attempts + 1, available_at = now() WHERE id = $1) SELECT pg_notify($2, $1::text)', [message.id, this.channel])
@@ -99,17 +97,21 @@ export class Outbox {
   }
 
   /** Is a message of this kind, about this Task, still waiting to be handed on? */
-  async pendingFor<K extends OutboxTarget>(to: K, taskId: string): Promise<OutboxMessage<K> | undefined> {
+  async pendingFor<K extends OutboxTarget>(to: K, taskId: string): Promise<Omit<OutboxMessage<K>, 'write'> | undefined> {
     const { rows } = await this.db.query<{ id: string; body: OutboxMessages[K] }>(`SELECT id, body FROM outbox WHERE target = $1 AND body->>'taskId' = $2 LIMIT 1`, [to, taskId]);
-    return rows[0] ? { id: rows[0].id, to, body: rows[0].body, write: async () => undefined } : undefined;
+    return rows[0] ? { id: rows[0].id, to, body: rows[0].body } : undefined;
+  }
+
+  private handlerFor<K extends OutboxTarget>(target: K): Handler<K> {
+    const handler = this.handlers.get(target) as Handler<K> | undefined;
+    if (!handler) throw new Error(`no outbox handler for ${target}`);
+    return handler;
   }
 
   /** Runs the handler of a locked row; deletes it on success, or backs it off. */
   private async run(sql: Sql, row: Row): Promise<boolean> {
-    const handler = this.handlers.get(row.target) as Handler<typeof row.target> | undefined;
     try {
-      if (!handler) throw new Error(`no outbox handler for ${row.target}`);
-      await handler(row.body, true);
+      await this.handlerFor(row.target)(row.body, true);
       await sql.query('DELETE FROM outbox WHERE id = $1', [row.id]);
       return true;
     } catch (error) {

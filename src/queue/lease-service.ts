@@ -7,7 +7,7 @@ import type { DeadlineTimers } from '../feedback/deadline-timers.js';
 import type { RedisKeys } from '../store/redis-keys.js';
 import type { Cursor, ResourceStore, Stored } from '../store/resource-store.js';
 import { QUEUED_STATUSES } from '../tasks/state-machine.js';
-import type { TaskChange, TaskService } from '../tasks/task-service.js';
+import { teamOfTask, type TaskChange, type TaskService } from '../tasks/task-service.js';
 import type { QueueSignal } from './queue-signal.js';
 import type { TeamQueues } from './team-queues.js';
 
@@ -121,11 +121,12 @@ export class LeaseService {
     return record;
   }
 
-  /** The lease, if its lock is still held: 409 once it expired (or was closed by a cancellation). */
+  /** BullMQ's lock of a Task's job: its value is the lease id while the lease holds. */
   private jobLock(teamId: string, taskId: string): string {
     return `${this.queues.prefix}:team-${teamId}:${taskId}:lock`;
   }
 
+  /** The lease, if its lock is still held: 409 once it expired (or was closed by a cancellation). */
   private async heldLease(teamId: string, leaseId: string): Promise<LeaseRecord> {
     const record = await this.leaseRecord(teamId, leaseId);
     const lock = await this.redis.get(this.jobLock(teamId, record.taskId));
@@ -194,7 +195,7 @@ export class LeaseService {
 
   /** The queue's reaction to a Task change: it leaves the queue when it is no longer waiting, and claimers wake when it is. */
   async followChange({ task, from }: TaskChange): Promise<void> {
-    const team = task.owner?.identifier?.value ?? '';
+    const team = teamOfTask(task);
     if (QUEUED_STATUSES.includes(from) && !QUEUED_STATUSES.includes(task.status)) await this.leaveQueue(team, task.id!);
     if (from !== task.status && task.status === 'requested') await this.signal.publish(team);
   }
@@ -209,7 +210,7 @@ export class LeaseService {
     do {
       const page = await this.store.search({ type: 'Task', filters: [QUEUED_STATUSES.map((status): [string, string] => ['status', status])], count: 100, order: 'asc', cursor });
       for (const task of page.resources as Task[]) {
-        const teamId = task.owner?.identifier?.value ?? '';
+        const teamId = teamOfTask(task);
         if (!this.queues.has(teamId)) continue;
         if (task.status === 'received' && !(await this.redis.exists(this.keys.leaseOfTask(task.id!)))) {
           await this.tasks.changeStatus(task.id!, 'queue', { status: 'requested' });

@@ -1,7 +1,8 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { superviseLocalServer, type LocalServer } from './local-server.js';
 
 /** Does a PostgreSQL answer at this URL (any database)? */
 export async function postgresAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
@@ -48,19 +49,12 @@ function postgresBinaries(): string {
   return join(root, versions[0]!, 'bin');
 }
 
-export interface LocalPostgres {
-  url: string;
-  port: number;
-  process: ChildProcess;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
 /**
  * Starts a private PostgreSQL cluster from Debian's binaries in `dir` (initialised on first use,
  * trust authentication on 127.0.0.1 only). PostgreSQL refuses to run as root, so as root the cluster
  * belongs to the `postgres` user. Used by `npm start` when no PostgreSQL answers, and by tests that kill it.
  */
-export async function startLocalPostgres(options: { dir: string; port: number }): Promise<LocalPostgres> {
+export async function startLocalPostgres(options: { dir: string; port: number }): Promise<LocalServer> {
   const bin = postgresBinaries();
   const asRoot = process.getuid?.() === 0;
   const run = (command: string, args: string[]) => (asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, command), ...args]] : [join(bin, command), args]) as [string, string[]];
@@ -73,29 +67,17 @@ export async function startLocalPostgres(options: { dir: string; port: number })
     execFileSync(...run('initdb', ['-D', options.dir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']), { stdio: 'ignore' });
   }
   const [command, args] = run('postgres', ['-D', options.dir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', '-k', options.dir, '-c', 'fsync=on']);
-  const child = spawn(command, args, { stdio: 'ignore' });
-  const url = `postgres://postgres@127.0.0.1:${options.port}/postgres`;
-  const failed = new Promise<never>((_, reject) => {
-    child.once('error', (error) => reject(error));
-    child.once('exit', (code) => reject(new Error(`postgres exited with code ${code}`)));
-  });
-  failed.catch(() => {});
-  const deadline = Date.now() + 30_000;
-  while (!(await Promise.race([postgresAnswers(url, 300), failed]))) {
-    if (Date.now() > deadline) throw new Error(`postgres did not answer on port ${options.port}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return {
-    url,
+  return superviseLocalServer({
+    name: 'postgres',
+    child: spawn(command, args, { stdio: 'ignore' }),
+    url: `postgres://postgres@127.0.0.1:${options.port}/postgres`,
     port: options.port,
-    process: child,
-    stop: (signal = 'SIGINT') =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
-  };
+    answers: (url) => postgresAnswers(url, 300),
+    timeoutMs: 30_000,
+    pollMs: 100,
+    // A fast shutdown: sessions end, what was committed is on disk.
+    stopSignal: 'SIGINT',
+  });
 }
 
 function postgresUser(): { uid: number; gid: number } {

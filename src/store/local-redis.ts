@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort, superviseLocalServer, type LocalServer } from './local-server.js';
 
 /** Is a Redis answering at this URL? */
 export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
@@ -17,30 +17,11 @@ export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boole
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-export interface LocalRedis {
-  url: string;
-  port: number;
-  process: ChildProcess;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
 /**
  * Starts a private redis-server (Debian's package) with AOF persistence and noeviction, the
  * settings the service needs. Used by `npm start` when no Redis answers, and by tests that kill Redis.
  */
-export async function startLocalRedis(options: { dir: string; port?: number; extraArgs?: string[] }): Promise<LocalRedis> {
+export async function startLocalRedis(options: { dir: string; port?: number; extraArgs?: string[] }): Promise<LocalServer> {
   const port = options.port ?? (await freePort());
   mkdirSync(options.dir, { recursive: true });
   const args = [
@@ -48,29 +29,15 @@ export async function startLocalRedis(options: { dir: string; port?: number; ext
     '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction',
     ...(options.extraArgs ?? []),
   ];
-  const child = spawn('redis-server', args, { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  const failed = new Promise<never>((_, reject) => {
-    child.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(error.code === 'ENOENT' ? 'redis-server is not installed (Debian: apt-get install -y redis-server)' : error.message)),
-    );
-    child.once('exit', (code) => reject(new Error(`redis-server exited with code ${code}`)));
-  });
-  failed.catch(() => {});
-  const deadline = Date.now() + 10_000;
-  while (!(await Promise.race([redisAnswers(url, 200), failed]))) {
-    if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return {
-    url,
+  return superviseLocalServer({
+    name: 'redis-server',
+    child: spawn('redis-server', args, { stdio: 'ignore' }),
+    url: `redis://127.0.0.1:${port}`,
     port,
-    process: child,
-    stop: (signal = 'SIGTERM') =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
-  };
+    answers: (url) => redisAnswers(url, 200),
+    startError: (error) => new Error(error.code === 'ENOENT' ? 'redis-server is not installed (Debian: apt-get install -y redis-server)' : error.message),
+    timeoutMs: 10_000,
+    pollMs: 50,
+    stopSignal: 'SIGTERM',
+  });
 }

@@ -3,6 +3,8 @@ import pg from 'pg';
 import { runner } from 'node-pg-migrate';
 
 export type Db = pg.Pool;
+/** The service's connections say who they are: the polling horizon looks only at these. */
+export const APPLICATION_NAME = 'wor-bridge';
 export type Sql = pg.PoolClient;
 
 /** Where the service keeps its records, for the start-up log: never the credentials. */
@@ -22,7 +24,7 @@ export function createPool(url: string, schema: string, max = 20): Db {
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30_000,
     options: `-c search_path=${schema}`,
-    application_name: 'wor-bridge',
+    application_name: APPLICATION_NAME,
   });
   // An idle connection that breaks (the server restarted) is dropped from the pool; nothing else to do.
   pool.on('error', () => {});

@@ -1,7 +1,7 @@
 import type { Resource } from 'fhir/r4.js';
 import { indexEntries } from '../fhir/search-parameters.js';
 import { KeyedHash } from './keyed-hash.js';
-import { transaction, type Db, type Sql } from './postgres.js';
+import { APPLICATION_NAME, transaction, type Db, type Sql } from './postgres.js';
 
 /** The pseudo-tenant under which every resource is indexed, for operators. */
 const OPERATOR_TAG = '_all';
@@ -98,7 +98,7 @@ class Guarded extends Error {
  */
 const STABLE_HORIZON = `(SELECT date_trunc('milliseconds', LEAST(now(), COALESCE(min(xact_start), now())))
   FROM pg_stat_activity
-  WHERE datname = current_database() AND application_name = 'wor-bridge' AND xact_start IS NOT NULL AND pid <> pg_backend_pid())`;
+  WHERE datname = current_database() AND application_name = '${APPLICATION_NAME}' AND xact_start IS NOT NULL AND pid <> pg_backend_pid())`;
 
 /**
  * Versioned FHIR resources in PostgreSQL with history, search indexes and tenancy. A commit of
@@ -110,15 +110,15 @@ export class ResourceStore {
   private readonly guardHash: KeyedHash;
 
   constructor(
-    readonly db: Db,
+    private readonly db: Db,
     secret: string,
   ) {
     this.indexHash = new KeyedHash(secret, 'search-index');
     this.guardHash = new KeyedHash(secret, 'idempotency');
   }
 
-  async read<T extends Resource>(type: string, id: string, sql: Db | Sql = this.db): Promise<Stored<T> | undefined> {
-    const { rows } = await sql.query<{ content: T; acl: string[] }>('SELECT content, acl FROM resource WHERE resource_type = $1 AND id = $2', [type, id]);
+  async read<T extends Resource>(type: string, id: string): Promise<Stored<T> | undefined> {
+    const { rows } = await this.db.query<{ content: T; acl: string[] }>('SELECT content, acl FROM resource WHERE resource_type = $1 AND id = $2', [type, id]);
     return rows[0] ? { resource: rows[0].content, acl: rows[0].acl } : undefined;
   }
 

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { startLocalRedis, type LocalRedis } from '../../src/store/local-redis.js';
+import { startLocalRedis } from '../../src/store/local-redis.js';
+import type { LocalServer } from '../../src/store/local-server.js';
 import { mintDevToken } from '../../scripts/dev-token.js';
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
@@ -18,13 +19,13 @@ afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
 });
 
-async function privateRedis(dir = mkdtempSync(join(tmpdir(), 'wor-crash-')), port?: number): Promise<LocalRedis> {
+async function privateRedis(dir = mkdtempSync(join(tmpdir(), 'wor-crash-')), port?: number): Promise<LocalServer> {
   const redis = await startLocalRedis({ dir, port, extraArgs: ['--appendfsync', 'always'] });
   cleanup.push(() => redis.stop('SIGKILL'));
   return redis;
 }
 
-async function serviceOn(redis: LocalRedis, prefix: string): Promise<ServiceProcess> {
+async function serviceOn(redis: LocalServer, prefix: string): Promise<ServiceProcess> {
   const service = await startServiceProcess({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix });
   cleanup.push(() => service.kill('SIGKILL'));
   return service;

@@ -3,10 +3,11 @@ import { Redis } from 'ioredis';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { submitReferral } from '../support/referrals.js';
 import { startService, type TestService } from '../support/service.js';
-import { startLocalRedis, type LocalRedis } from '../../src/store/local-redis.js';
+import { startLocalRedis } from '../../src/store/local-redis.js';
+import type { LocalServer } from '../../src/store/local-server.js';
 
 const TEAM = 'leiden-noord';
-let redis: LocalRedis;
+let redis: LocalServer;
 let service: TestService;
 
 beforeAll(async () => {

@@ -6,7 +6,8 @@ import { describe, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config.js';
 import { parseDirectory } from '../../src/directory/directory.js';
-import { freePort, startLocalRedis } from '../../src/store/local-redis.js';
+import { startLocalRedis } from '../../src/store/local-redis.js';
+import { freePort } from '../../src/store/local-server.js';
 import { startService } from '../support/service.js';
 
 describe('start-up refuses what would go wrong later', () => {

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { redisAnswers, startLocalRedis } from '../../src/store/local-redis.js';
 import { ensureDatabase, postgresAnswers, startLocalPostgres, withDatabase } from '../../src/store/local-postgres.js';
-import { freePort } from '../../src/store/local-redis.js';
+import { freePort } from '../../src/store/local-server.js';
 
 /**
  * Tests use the Redis at TEST_REDIS_URL (default 127.0.0.1:6379) and the PostgreSQL at

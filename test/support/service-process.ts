@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { freePort } from '../../src/store/local-redis.js';
+import { freePort } from '../../src/store/local-server.js';
 import { DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET } from '../../src/dev-defaults.js';
 import { schemaOf, testDatabaseUrl } from './service.js';
 
