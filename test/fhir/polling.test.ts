@@ -76,3 +76,12 @@ test('a client following next links sees every match once, although a match is w
   expect(new Set(seen).size).toBe(seen.length);
   expect(seen.length).toBe((await service.request('GET', `/fhir/Task?owner=Organization/team-leiden-noord&status=requested&_count=0`, { token: coach })).body.total);
 });
+
+test('a _cursor this server did not hand out answers 400 naming it', async () => {
+  const coach = await service.token('coach', 'leiden-noord');
+  for (const cursor of ['not-a-cursor', Buffer.from('2026-11-27T10:00:00.000Z|x').toString('base64url'), 'x'.repeat(300)]) {
+    const response = await service.request('GET', `/fhir/Task?_cursor=${cursor}`, { token: coach });
+    expect(response.status).toBe(400);
+    expect(response.body.issue[0]).toMatchObject({ code: 'invalid', expression: ['_cursor'] });
+  }
+});
