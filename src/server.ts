@@ -39,7 +39,7 @@ async function main() {
     app.log.warn({ portal: portal.id, variable: portal.hmacSecretEnv }, 'the signature secret of this portal is not set: its pushes answer 503');
   }
   if (localRedis) app.log.info({ port: localRedis.port }, 'started a local redis-server with AOF in .redis-dev/');
-  if (localPostgres) app.log.info({ port: localPostgres.port }, 'started a local PostgreSQL in .postgres-dev/');
+  if (localPostgres) app.log.info({ port: localPostgres.port }, 'started a local PostgreSQL (in .postgres-dev/, or as root in the postgres user\'s home)');
 
   let closing = false;
   const shutdown = async (signal: string) => {

@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { superviseLocalServer, type LocalServer } from './local-server.js';
 
@@ -52,24 +53,24 @@ function postgresBinaries(): string {
 /**
  * Starts a private PostgreSQL cluster from Debian's binaries in `dir` (initialised on first use,
  * trust authentication on 127.0.0.1 only). PostgreSQL refuses to run as root, so as root the cluster
- * belongs to the `postgres` user. Used by `npm start` when no PostgreSQL answers, and by tests that kill it.
+ * belongs to the `postgres` user and lives in its home (`postgresOwnedDir`). Used by `npm start`
+ * when no PostgreSQL answers, and by tests that kill it.
  */
 export async function startLocalPostgres(options: { dir: string; port: number }): Promise<LocalServer> {
   const bin = postgresBinaries();
   const asRoot = process.getuid?.() === 0;
-  const run = (command: string, args: string[]) => (asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, command), ...args]] : [join(bin, command), args]) as [string, string[]];
-  mkdirSync(options.dir, { recursive: true });
-  if (asRoot) {
-    const { uid, gid } = postgresUser();
-    chownSync(options.dir, uid, gid);
+  // As root, the server runs as `postgres` itself (no runuser in between), so signals reach it.
+  const owner = asRoot ? postgresUser() : undefined;
+  const dir = owner ? postgresOwnedDir(options.dir, owner) : options.dir;
+  mkdirSync(dir, { recursive: true });
+  const as = { cwd: dir, ...(owner ? { uid: owner.uid, gid: owner.gid } : {}) };
+  if (!existsSync(join(dir, 'PG_VERSION'))) {
+    execFileSync(join(bin, 'initdb'), ['-D', dir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8'], { stdio: 'ignore', ...as });
   }
-  if (!existsSync(join(options.dir, 'PG_VERSION'))) {
-    execFileSync(...run('initdb', ['-D', options.dir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']), { stdio: 'ignore' });
-  }
-  const [command, args] = run('postgres', ['-D', options.dir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', '-k', options.dir, '-c', 'fsync=on']);
+  const args = ['-D', dir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', '-k', dir, '-c', 'fsync=on'];
   return superviseLocalServer({
     name: 'postgres',
-    child: spawn(command, args, { stdio: 'ignore' }),
+    child: spawn(join(bin, 'postgres'), args, { stdio: 'ignore', ...as }),
     url: `postgres://postgres@127.0.0.1:${options.port}/postgres`,
     port: options.port,
     answers: (url) => postgresAnswers(url, 300),
@@ -80,7 +81,28 @@ export async function startLocalPostgres(options: { dir: string; port: number })
   });
 }
 
-function postgresUser(): { uid: number; gid: number } {
-  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString().trim());
-  return { uid: id('-u'), gid: id('-g') };
+interface PostgresUser {
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+function postgresUser(): PostgresUser {
+  const [, , uid, gid, , home] = execFileSync('getent', ['passwd', 'postgres']).toString().trim().split(':');
+  return { uid: Number(uid), gid: Number(gid), home: home! };
+}
+
+/**
+ * As root, the cluster cannot live in the project folder: the `postgres` user may not reach it (a
+ * checkout under /root, a mktemp folder). It lives in that user's home instead, one folder per
+ * requested folder, and stays there across restarts as `.postgres-dev/` would.
+ */
+function postgresOwnedDir(requested: string, owner: PostgresUser): string {
+  const root = join(owner.home, 'wor-bridge');
+  const dir = join(root, createHash('sha256').update(resolve(requested)).digest('hex').slice(0, 16));
+  for (const folder of [root, dir]) {
+    mkdirSync(folder, { recursive: true });
+    chownSync(folder, owner.uid, owner.gid);
+  }
+  return dir;
 }
