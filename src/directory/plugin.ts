@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { PUBLIC_TAG } from '../auth/caller.js';
 import { canonicalJson } from '../canonical-json.js';
-import { teamOrganization } from '../fhir/mapping/team-organization.js';
+import { teamOrganization } from './team-organization.js';
 import type { Directory } from './directory.js';
 
 declare module 'fastify' {

@@ -3,11 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Communication, Task } from 'fhir/r4.js';
 import { z } from 'zod';
 import { canSee, requireRole, requireScope } from '../auth/caller.js';
-import { teamReference } from '../fhir/mapping/team-organization.js';
+import { teamReference } from '../directory/team-organization.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { FhirError, notFound } from '../fhir/operation-outcome.js';
 import { ARRANGEMENT_EXTENSION, CODE_SYSTEM, NAMING_SYSTEM, PROFILE } from '../fhir/profiles.js';
-import { sendResource } from '../fhir/rest/etag.js';
+import { sendResource } from '../http/fhir/etag.js';
 import { parseOrThrow } from '../fhir/validation.js';
 import { teamOfTask } from '../tasks/task-service.js';
 

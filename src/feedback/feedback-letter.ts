@@ -1,5 +1,5 @@
 import type { CodeableConcept, Communication, Patient, ServiceRequest, Task } from 'fhir/r4.js';
-import { teamReference } from '../fhir/mapping/team-organization.js';
+import { teamReference } from '../directory/team-organization.js';
 import { CODE_SYSTEM, CONTACT_DEADLINE_EXTENSION, NAMING_SYSTEM, PROFILE } from '../fhir/profiles.js';
 import type { Team } from '../directory/directory.js';
 

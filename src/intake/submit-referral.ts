@@ -3,7 +3,7 @@ import type { Resource } from 'fhir/r4.js';
 import { deadlineAfterWorkingDays } from '../calendar/working-days.js';
 import { canonicalJson } from '../canonical-json.js';
 import type { Directory } from '../directory/directory.js';
-import { referralToFhir, type ReferralIds } from '../fhir/mapping/referral-to-fhir.js';
+import { referralToFhir, type ReferralIds } from './referral-to-fhir.js';
 import { conflict, FhirError, unprocessable } from '../fhir/operation-outcome.js';
 import type { DeadlineTimers } from '../feedback/deadline-timers.js';
 import type { Outbox } from '../outbox/outbox.js';

@@ -5,7 +5,7 @@ import { disclosable, requireClaimScopes } from '../auth/disclosure.js';
 import { collectionBundle } from '../fhir/bundle.js';
 import { notFound } from '../fhir/operation-outcome.js';
 import { parseOrThrow } from '../fhir/validation.js';
-import { sendResource } from '../fhir/rest/etag.js';
+import { sendResource } from '../http/fhir/etag.js';
 
 const MAX_WAIT_SECONDS = 30;
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Resource } from 'fhir/r4.js';
-import { referralToFhir } from '../../src/fhir/mapping/referral-to-fhir.js';
-import { teamOrganization } from '../../src/fhir/mapping/team-organization.js';
+import { referralToFhir } from '../../src/intake/referral-to-fhir.js';
+import { teamOrganization } from '../../src/directory/team-organization.js';
 import { feedbackCommunication } from '../../src/feedback/feedback-letter.js';
 import { referralSchema } from '../../src/intake/referral.js';
 import { loadDirectory } from '../../src/directory/directory.js';

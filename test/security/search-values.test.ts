@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Caller } from '../../src/auth/caller.js';
 import { parseScopes } from '../../src/auth/scopes.js';
 import { FhirError } from '../../src/fhir/operation-outcome.js';
-import { MAX_SEARCH_VALUE_LENGTH, parseSearch } from '../../src/fhir/rest/search.js';
+import { MAX_SEARCH_VALUE_LENGTH, parseSearch } from '../../src/http/fhir/search.js';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { submitReferral } from '../support/referrals.js';
 import { startService, type TestService } from '../support/service.js';

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { requireScope, type Caller } from '../../auth/caller.js';
 import { mayDisclose } from '../../auth/disclosure.js';
-import { historyBundle } from '../bundle.js';
-import { FHIR_JSON } from '../media-type.js';
-import { badRequest, notFound } from '../operation-outcome.js';
+import { historyBundle } from '../../fhir/bundle.js';
+import { FHIR_JSON } from '../../fhir/media-type.js';
+import { badRequest, notFound } from '../../fhir/operation-outcome.js';
 import { sendResource } from './etag.js';
 import { ID_PATTERN, storedType } from './resource-types.js';
 import { search } from './search.js';

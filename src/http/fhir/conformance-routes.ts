@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Resource } from 'fhir/r4.js';
-import { searchsetBundle } from '../bundle.js';
-import { CONFORMANCE_TYPES, loadConformanceResources } from '../conformance.js';
-import { FHIR_JSON } from '../media-type.js';
-import { FhirError, notFound } from '../operation-outcome.js';
+import { searchsetBundle } from '../../fhir/bundle.js';
+import { CONFORMANCE_TYPES, loadConformanceResources } from '../../fhir/conformance.js';
+import { FHIR_JSON } from '../../fhir/media-type.js';
+import { FhirError, notFound } from '../../fhir/operation-outcome.js';
 import { capabilityStatement } from './capability-statement.js';
 
 /**

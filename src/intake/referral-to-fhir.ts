@@ -10,11 +10,11 @@ import type {
   ServiceRequest,
   Task,
 } from 'fhir/r4.js';
-import type { Team } from '../../directory/directory.js';
-import { AGB_SYSTEM, BSN_SYSTEM, ICPC_SYSTEM, UZI_ROLE_SYSTEM } from '../../identifiers/dutch-identifiers.js';
-import type { Referral } from '../../intake/referral.js';
-import { CODE_SYSTEM, CONTACT_DEADLINE_EXTENSION, PROFILE } from '../profiles.js';
-import { teamOrganizationId, teamReference } from './team-organization.js';
+import type { Team } from '../directory/directory.js';
+import { AGB_SYSTEM, BSN_SYSTEM, ICPC_SYSTEM, UZI_ROLE_SYSTEM } from '../identifiers/dutch-identifiers.js';
+import type { Referral } from './referral.js';
+import { CODE_SYSTEM, CONTACT_DEADLINE_EXTENSION, PROFILE } from '../fhir/profiles.js';
+import { teamOrganizationId, teamReference } from '../directory/team-organization.js';
 
 export interface ReferralIds {
   patient: string;

@@ -3,9 +3,9 @@ import type { Caller } from '../../auth/caller.js';
 import { disclosable, searchTenant } from '../../auth/disclosure.js';
 import { own } from '../../own-property.js';
 import type { Cursor, ResourceStore, SearchQuery } from '../../store/resource-store.js';
-import { searchsetBundle } from '../bundle.js';
-import { FhirError, operationOutcome, type Issue } from '../operation-outcome.js';
-import { INCLUDES, SEARCH_PARAMETERS } from '../search-parameters.js';
+import { searchsetBundle } from '../../fhir/bundle.js';
+import { FhirError, operationOutcome, type Issue } from '../../fhir/operation-outcome.js';
+import { INCLUDES, SEARCH_PARAMETERS } from '../../fhir/search-parameters.js';
 import { ID_PATTERN } from './resource-types.js';
 
 export const MAX_COUNT = 100;

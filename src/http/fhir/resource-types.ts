@@ -1,4 +1,4 @@
-import { notFound } from '../operation-outcome.js';
+import { notFound } from '../../fhir/operation-outcome.js';
 
 /** The resource types the service stores and serves through /fhir. */
 export const STORED_TYPES = ['Patient', 'Practitioner', 'PractitionerRole', 'Organization', 'Consent', 'ServiceRequest', 'Task', 'Communication', 'DocumentReference'] as const;

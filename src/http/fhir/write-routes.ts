@@ -6,8 +6,8 @@ import { cancelReferral } from '../../intake/cancel-referral.js';
 import type { Stored } from '../../store/resource-store.js';
 import type { Party } from '../../tasks/state-machine.js';
 import { teamOfTask } from '../../tasks/task-service.js';
-import { applyJsonPatch, MAX_PATCH_OPERATIONS } from '../json-patch.js';
-import { FhirError, notFound, preconditionFailed } from '../operation-outcome.js';
+import { applyJsonPatch, MAX_PATCH_OPERATIONS } from '../../fhir/json-patch.js';
+import { FhirError, notFound, preconditionFailed } from '../../fhir/operation-outcome.js';
 import { parseIfMatch, sendResource } from './etag.js';
 import { ID_PATTERN } from './resource-types.js';
 

@@ -1,8 +1,8 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, Resource, StructureDefinition } from 'fhir/r4.js';
-import { INCLUDES, SEARCH_PARAMETERS } from '../search-parameters.js';
+import { INCLUDES, SEARCH_PARAMETERS } from '../../fhir/search-parameters.js';
 import { STORED_TYPES } from './resource-types.js';
 
-/** The writes /fhir takes besides the transaction (src/fhir/rest/write-routes.ts, src/feedback/communication-routes.ts). */
+/** The writes /fhir takes besides the transaction (src/http/fhir/write-routes.ts, src/feedback/communication-routes.ts). */
 const WRITES: Record<string, Array<'update' | 'patch' | 'create'>> = {
   Task: ['update', 'patch'],
   ServiceRequest: ['patch'],

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { FHIR_JSON } from './media-type.js';
-import { FhirError, operationOutcome, type Issue } from './operation-outcome.js';
+import { FHIR_JSON } from '../fhir/media-type.js';
+import { FhirError, operationOutcome, type Issue } from '../fhir/operation-outcome.js';
 import { isDatabaseUnavailable } from '../store/postgres.js';
 
 /** Fastify's own errors for bad requests, translated to precise OperationOutcome issues. */

@@ -1,6 +1,6 @@
 import type { Organization, Reference } from 'fhir/r4.js';
-import type { Team } from '../../directory/directory.js';
-import { NAMING_SYSTEM, PROFILE } from '../profiles.js';
+import type { Team } from './directory.js';
+import { NAMING_SYSTEM, PROFILE } from '../fhir/profiles.js';
 
 export const teamOrganizationId = (teamId: string) => `team-${teamId}`;
 
