@@ -7,7 +7,7 @@ import { badRequest, FhirError, notFound } from '../fhir/operation-outcome.js';
 import { parseIfMatch, sendResource } from '../http/fhir/etag.js';
 import { notificationBundle, statusBundle } from './notification-bundle.js';
 import { parseSubscription, subscriptionResource } from './subscription-resource.js';
-import { topicById, topicResource, TOPICS } from './topics.js';
+import { FHIR_TYPES, topicById, topicResource, TOPICS } from './topics.js';
 
 interface IdParams {
   id: string;
@@ -44,7 +44,8 @@ export default async function subscriptionRoutes(app: FastifyInstance) {
   // The topics hold no patient data: any authenticated caller may read them.
   app.get<{ Querystring: Record<string, string> }>('/fhir/Basic', async (request, reply) => {
     onlyParameters(request.query, ['code']);
-    const found = request.query.code === undefined || request.query.code === 'SubscriptionTopic' ? TOPICS.map(topicResource) : [];
+    const { code } = request.query;
+    const found = code === undefined || code === 'SubscriptionTopic' || code === `${FHIR_TYPES}|SubscriptionTopic` ? TOPICS.map(topicResource) : [];
     return reply.type(FHIR_JSON).send(searchsetBundle(base, found.length, found, [], [{ relation: 'self', url: `${base}/fhir/Basic` }]));
   });
   app.get<{ Params: IdParams }>('/fhir/Basic/:id', async (request, reply) => {

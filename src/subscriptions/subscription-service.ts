@@ -77,8 +77,6 @@ export class SubscriptionService {
    * own team's Tasks: without an owner filter it gets one.
    */
   private async authorise(caller: Caller, request: SubscriptionRequest): Promise<SubscriptionRequest> {
-    const refusal = endpointRefusal(request.endpoint, this.directory.notificationHosts(tenantTag(caller)), this.development);
-    if (refusal) throw new FhirError(422, { code: 'business-rule', expression: 'Subscription.channel.endpoint', diagnostics: refusal });
     const filter = { ...request.filter };
     const topic = topicByUrl(request.topic)!;
     if (topic.filter.parameter === 'owner') {
@@ -91,6 +89,8 @@ export class SubscriptionService {
       const target = type === 'PractitionerRole' ? await this.store.read('PractitionerRole', id) : undefined;
       if (!target || !canSee(caller, target.acl)) throw forbidden('A Subscription may filter only on a recipient within your own tenancy');
     }
+    const refusal = endpointRefusal(request.endpoint, this.directory.notificationHosts(tenantTag(caller)), this.development);
+    if (refusal) throw new FhirError(422, { code: 'business-rule', expression: 'Subscription.channel.endpoint', diagnostics: refusal });
     return { ...request, filter };
   }
 

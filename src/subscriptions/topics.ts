@@ -94,6 +94,7 @@ export function topicEvents({ resource, previous, acl }: CommittedWrite): TopicE
 }
 
 const R5 = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic';
+export const FHIR_TYPES = 'http://hl7.org/fhir/fhir-types';
 
 /**
  * A topic as an R4 `Basic` resource with the cross-version extensions, as the Subscriptions
@@ -104,7 +105,7 @@ export function topicResource(item: Topic): Basic {
   return {
     resourceType: 'Basic',
     id: item.id,
-    code: { coding: [{ system: 'http://hl7.org/fhir/fhir-types', code: 'SubscriptionTopic' }] },
+    code: { coding: [{ system: FHIR_TYPES, code: 'SubscriptionTopic' }] },
     extension: [
       part(`${R5}.url`, { valueUri: item.url }),
       part(`${R5}.title`, { valueString: item.title }),
