@@ -13,9 +13,13 @@ interface IdParams {
   id: string;
 }
 
-/** Who may do what with Subscriptions, in one place: gp and coach clients, with the matching scope. */
+/**
+ * Who may do what with Subscriptions, in one place: gp and coach clients for their own tenancy,
+ * with the matching scope; an operator may look (read, search, `$status`, `$events`) but not subscribe.
+ */
 function authorise(request: FastifyRequest, interaction: Interaction) {
-  requireRole(request.caller, 'gp', 'coach');
+  if (interaction === 'r' || interaction === 's') requireRole(request.caller, 'gp', 'coach', 'operator');
+  else requireRole(request.caller, 'gp', 'coach');
   requireScope(request.caller, 'Subscription', interaction);
   return request.caller;
 }

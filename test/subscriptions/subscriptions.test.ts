@@ -226,6 +226,16 @@ describe('subscribing instead of polling', () => {
     expect(focuses(status.status)).toEqual([undefined]);
     expectValidR4(status.bundle);
   });
+  test('a coach system hears that a referral was cancelled by the practice', async () => {
+    await subscribe(coach, subscription('referral-cancelled', receiver.url('/cancelled')), '/cancelled');
+    const { taskId, referralId } = await submitReferral(service, gp);
+    const cancelled = await service.request('POST', `/referrals/${referralId}/cancel`, { token: gp, body: { reason: 'patiënt verhuisd' } });
+    expect(cancelled.status).toBeLessThan(300);
+    const notification = await eventually(() => receiver.at('/cancelled', 'event-notification')[0]);
+    expect(focuses(notification.status)).toEqual([`${BASE}/fhir/Task/${taskId}`]);
+    expect(notification.bundle.entry![1]!.request).toEqual({ method: 'PUT', url: `Task/${taskId}` });
+    expectValidR4(notification.bundle);
+  });
 });
 
 describe('tenancy and refusals', () => {
