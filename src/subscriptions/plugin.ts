@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Sql } from '../store/postgres.js';
 import { NotificationQueue } from './notification-queue.js';
 import { SubscriptionService } from './subscription-service.js';
 import { topicEvents } from './topics.js';
@@ -42,7 +43,10 @@ export default fp(
     app.decorate('notifications', queue);
 
     app.store.onCommit((written) =>
-      written.flatMap(topicEvents).map((event) => app.outbox.op('subscription-event', { ...event, eventId: randomUUID(), occurredAt: new Date().toISOString() }, { relayed: true }).write),
+      written.flatMap(topicEvents).map((event) => async (sql: Sql) => {
+        if (!(await service.hasSubscribers(sql, event))) return;
+        await app.outbox.op('subscription-event', { ...event, eventId: randomUUID(), occurredAt: new Date().toISOString() }, { relayed: true }).write(sql);
+      }),
     );
     app.outbox.handle('subscription-event', async (event) => queue.events(await service.number(event)));
     app.redisRecovery.register('subscription notifications', () => queue.rebuild());

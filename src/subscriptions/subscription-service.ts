@@ -4,12 +4,12 @@ import type { Directory } from '../directory/directory.js';
 import { teamOrganizationId } from '../directory/team-organization.js';
 import { FhirError, forbidden, notFound, preconditionFailed } from '../fhir/operation-outcome.js';
 import type { OutboxMessages } from '../outbox/outbox.js';
-import { transaction, type Db } from '../store/postgres.js';
+import { transaction, type Db, type Sql } from '../store/postgres.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { endpointRefusal } from './endpoint-policy.js';
 import type { NumberedEvent } from './notification-bundle.js';
 import type { SubscriptionRecord, SubscriptionRequest } from './subscription-resource.js';
-import { topicByUrl } from './topics.js';
+import { topicByUrl, type TopicEvent } from './topics.js';
 
 interface Row {
   id: string;
@@ -168,7 +168,7 @@ export class SubscriptionService {
     return transaction(this.db, async (sql) => {
       const { rows } = await sql.query<{ id: string }>(
         `SELECT id FROM subscription
-         WHERE topic = $1 AND tenant = ANY($2) AND status <> 'off' AND (end_at IS NULL OR end_at > now())
+         WHERE topic = $1 AND tenant = ANY($2) AND status IN ('requested', 'active', 'error') AND (end_at IS NULL OR end_at > now())
            AND NOT EXISTS (SELECT 1 FROM jsonb_each_text(filter) f WHERE f.value <> ALL($3))
          ORDER BY id FOR UPDATE`,
         [event.topic, event.tenants, event.filterValues],
@@ -203,8 +203,16 @@ export class SubscriptionService {
   }
 
   async pendingEvent(id: string, number: number): Promise<NumberedEvent | undefined> {
-    const [event] = await this.events(id, number, number);
-    const { rows } = await this.db.query(`SELECT 1 FROM subscription_event WHERE subscription_id = $1 AND number = $2 AND status = 'pending'`, [id, number]);
-    return rows[0] ? event : undefined;
+    const { rows } = await this.db.query<{ focus: string; created: boolean; occurred_at: Date }>(
+      `SELECT focus, created, occurred_at FROM subscription_event WHERE subscription_id = $1 AND number = $2 AND status = 'pending'`,
+      [id, number],
+    );
+    return rows[0] ? { number, focus: rows[0].focus, created: rows[0].created, occurredAt: rows[0].occurred_at } : undefined;
+  }
+
+  /** Does anyone hear of this event? Asked in the writer's transaction, so writes nobody subscribed to cost one index lookup. */
+  async hasSubscribers(sql: Sql, event: TopicEvent): Promise<boolean> {
+    const { rows } = await sql.query(`SELECT 1 FROM subscription WHERE topic = $1 AND tenant = ANY($2) AND status IN ('requested', 'active', 'error') LIMIT 1`, [event.topic, event.tenants]);
+    return rows.length > 0;
   }
 }

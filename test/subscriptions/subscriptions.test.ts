@@ -115,9 +115,7 @@ let otherGp: string;
 let coach: string;
 let otherCoach: string;
 
-beforeAll(async () => {
-  await receiver.start();
-  const directoryYaml = `
+const directoryYaml = `
 teams:
   - { id: leiden-noord, name: Sociaal Wijkteam Leiden Noord, municipality: Leiden, postcodes: ["2311-2316"], notificationHosts: ["127.0.0.1"] }
   - { id: leiden-zuid, name: Sociaal Wijkteam Leiden Zuid, municipality: Leiden, postcodes: ["2317-2320"], notificationHosts: ["127.0.0.1"] }
@@ -125,10 +123,11 @@ practices:
   - { agb: "${PRACTICE_AGB}", name: Huisartsenpraktijk De Linde, notificationHosts: ["127.0.0.1"] }
   - { agb: "${OTHER_PRACTICE_AGB}", name: Gezondheidscentrum Merenwijk }
 `;
-  service = await startService({
-    directoryYaml,
-    env: { WOR_DEV: '1', DELIVERY_ATTEMPTS: '2', DELIVERY_BACKOFF_MS: '50', DELIVERY_TIMEOUT_MS: '2000', SUBSCRIPTION_ERROR_AFTER: '2', SUBSCRIPTION_SWEEP_MS: '200' },
-  });
+const env = { WOR_DEV: '1', DELIVERY_ATTEMPTS: '2', DELIVERY_BACKOFF_MS: '50', DELIVERY_TIMEOUT_MS: '2000', SUBSCRIPTION_ERROR_AFTER: '2', SUBSCRIPTION_SWEEP_MS: '200' };
+
+beforeAll(async () => {
+  await receiver.start();
+  service = await startService({ directoryYaml, env });
   gp = await service.token('gp', PRACTICE_AGB);
   otherGp = await service.token('gp', OTHER_PRACTICE_AGB);
   coach = await service.token('coach', 'leiden-noord');
@@ -366,5 +365,23 @@ describe('delivery', () => {
     await service.redis.del(...keys);
     const notification = await eventually(() => receiver.at('/after-flush', 'event-notification')[0]);
     expect(focuses(notification.status)).toEqual([`${BASE}/fhir/Task/lost`]);
+  });
+
+  test('with two service processes every event is numbered once and notified once', async () => {
+    const second = await startService({ directoryYaml, env, prefix: service.prefix });
+    try {
+      const id = await subscribe(coach, subscription('task-created', receiver.url('/two-processes')), '/two-processes');
+      const tasks: string[] = [];
+      for (const process of [service, second, service, second]) tasks.push((await submitReferral(process, gp)).taskId);
+      await eventually(() => receiver.at('/two-processes', 'event-notification').length >= tasks.length);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const notified = receiver.at('/two-processes', 'event-notification');
+      expect(notified.flatMap((item) => focuses(item.status)).sort()).toEqual(tasks.map((taskId) => `${BASE}/fhir/Task/${taskId}`).sort());
+      expect(notified.flatMap((item) => eventNumbers(item.status)).sort()).toEqual([1, 2, 3, 4]);
+      const numbered = await service.db.query('SELECT number FROM subscription_event WHERE subscription_id = $1 ORDER BY number', [id]);
+      expect(numbered.rows.map((row) => Number(row.number))).toEqual([1, 2, 3, 4]);
+    } finally {
+      await second.close();
+    }
   });
 });
