@@ -319,7 +319,7 @@ describe('delivery', () => {
     expect(value(overview.body.entry[0].resource, 'events-since-subscription-start')).toBe(String(latestNumber));
   });
 
-  test('a receiver that keeps failing puts the subscription into error with the reason', async () => {
+  test('a receiver that keeps failing puts the subscription into error with the reason; put back to requested, it shakes hands again and gets what happened meanwhile', async () => {
     const id = await subscribe(coach, subscription('task-created', receiver.url('/broken')), '/broken');
     receiver.answers.set('/broken', 'fail');
     await submitReferral(service, gp);
@@ -333,6 +333,18 @@ describe('delivery', () => {
     const status = (await service.request('GET', `/fhir/Subscription/${id}/$status`, { token: coach })).body.entry[0].resource as Parameters;
     expect(value(status, 'status')).toBe('error');
     expect(parameter(status, 'error')[0]!.valueCodeableConcept!.text).toContain('HTTP 503');
+
+    // Events go on being numbered while it is in error; put back to `requested`, it shakes hands
+    // again, and what happened meanwhile is delivered.
+    const meanwhile = await submitReferral(service, gp);
+    receiver.answers.set('/broken', 'ok');
+    const stale = await service.request('PUT', `/fhir/Subscription/${id}`, { token: coach, body: { ...read, status: 'requested' }, headers: { 'if-match': 'W/"0"' } });
+    expect(stale.status).toBe(412);
+    const restarted = await service.request('PUT', `/fhir/Subscription/${id}`, { token: coach, body: { ...read, status: 'requested' } });
+    expect([restarted.status, restarted.body.status, restarted.body.error]).toEqual([200, 'requested', undefined]);
+    await eventually(() => receiver.at('/broken', 'handshake').length === 2);
+    await eventually(() => receiver.at('/broken', 'event-notification').some((item) => focuses(item.status).includes(`${BASE}/fhir/Task/${meanwhile.taskId}`)));
+    expect((await service.request('GET', `/fhir/Subscription/${id}`, { token: coach })).body.status).toBe('active');
   });
 
   test('a redirect is not followed: the handshake fails and the subscription is in error', async () => {
