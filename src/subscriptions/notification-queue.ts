@@ -70,7 +70,7 @@ export class NotificationQueue {
     this.worker.on('error', () => {});
     this.outcomes = new Counter({
       name: 'wor_subscription_notifications_total',
-      help: 'Subscription notification attempts by kind and outcome',
+      help: 'Subscription notification attempts by outcome (delivered, retry, given-up)',
       labelNames: ['outcome'],
       registers: [options.registry],
     });

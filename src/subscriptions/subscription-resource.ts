@@ -47,6 +47,7 @@ const valueOf = <K extends string>(extensions: Array<Record<string, unknown>> | 
   extensions?.find((extension) => extension.url === url)?.[key] as unknown;
 
 const extension = z.object({ url: z.string() }).passthrough();
+const RESERVED_HEADERS = /^(host|content-type|content-length|connection|transfer-encoding):/i;
 
 /** Unknown elements are refused rather than ignored: a receiver must not believe it got what it asked for. */
 const subscriptionSchema = z.strictObject({
@@ -66,7 +67,15 @@ const subscriptionSchema = z.strictObject({
     endpoint: z.string().url(),
     payload: z.enum(['application/fhir+json', 'application/json'], { error: 'payload must be application/fhir+json' }),
     _payload: z.object({ extension: z.array(extension).optional() }).passthrough().optional(),
-    header: z.array(z.string().regex(/^[A-Za-z0-9-]{1,64}: ?[^\r\n]{1,2000}$/, 'a header is written as "Name: value"')).max(10).optional(),
+    header: z
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9-]{1,64}: ?[^\r\n]{1,2000}$/, 'a header is written as "Name: value"')
+          .refine((header) => !RESERVED_HEADERS.test(header), 'the service sets Host, Content-Type, Content-Length, Connection and Transfer-Encoding itself'),
+      )
+      .max(10)
+      .optional(),
     extension: z.array(extension).optional(),
   }),
 });
