@@ -35,6 +35,8 @@ export interface NotificationOptions {
 }
 
 const QUEUE = 'subscription-notification';
+/** How long `$events` can fetch an event again; the numbering goes on regardless. */
+const EVENT_RETENTION_DAYS = 30;
 /** `#` cannot occur in a subscription id (a UUID), so job ids never collide. */
 const jobId = (job: NotificationJob) =>
   job.kind === 'handshake' ? `${job.subscriptionId}#handshake#${job.version}` : job.kind === 'event' ? `${job.subscriptionId}#event#${job.number}` : `${job.subscriptionId}#heartbeat#${Date.now()}`;
@@ -98,12 +100,13 @@ export class NotificationQueue {
   }
 
   /**
-   * Ends subscriptions past their end, and claims the heartbeats that are due (one process takes
-   * each: the claim moves `last_sent_at`), then queues them.
+   * Ends subscriptions past their end, forgets events older than the retention, and claims the
+   * heartbeats that are due (one process takes each: the claim moves `last_sent_at`), then queues them.
    */
   async sweep(): Promise<void> {
     const { db } = this.options;
     await db.query(`UPDATE subscription SET status = 'off', updated_at = now(), version = version + 1 WHERE end_at <= now() AND status <> 'off'`);
+    await db.query(`DELETE FROM subscription_event WHERE status <> 'pending' AND occurred_at < now() - make_interval(days => ${EVENT_RETENTION_DAYS})`);
     const { rows } = await db.query<{ id: string }>(
       `UPDATE subscription SET last_sent_at = now() WHERE id IN (
          SELECT id FROM subscription WHERE status = 'active' AND heartbeat_seconds IS NOT NULL
