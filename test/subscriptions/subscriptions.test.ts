@@ -21,7 +21,7 @@ interface Received {
 /** A subscriber's webhook: records every notification; a path can be told to answer 503 or to redirect. */
 class WebhookReceiver {
   readonly received: Received[] = [];
-  readonly answers = new Map<string, 'ok' | 'fail' | 'redirect'>();
+  readonly answers = new Map<string, 'ok' | 'fail' | 'redirect' | 'hang'>();
   private server: Server | undefined;
   port = 0;
 
@@ -34,6 +34,7 @@ class WebhookReceiver {
         const answer = this.answers.get(path) ?? 'ok';
         if (answer === 'redirect') return response.writeHead(302, { location: `http://127.0.0.1:${this.port}/elsewhere` }).end();
         if (answer === 'fail') return response.writeHead(503).end();
+        if (answer === 'hang') return;
         this.received.push({ path, headers: request.headers, bundle: JSON.parse(text) as Bundle });
         response.writeHead(200).end();
       });
@@ -55,6 +56,7 @@ class WebhookReceiver {
   }
 
   async stop(): Promise<void> {
+    this.server?.closeAllConnections();
     await new Promise((resolve) => this.server?.close(resolve));
   }
 }
@@ -356,6 +358,19 @@ describe('delivery', () => {
     });
     expect(read.error).toBe('handshake failed: HTTP 302 (redirects are not followed)');
     expect(receiver.at('/elsewhere')).toEqual([]);
+  });
+
+  test('a receiver that does not answer within the timeout the subscription asked for fails the handshake', async () => {
+    receiver.answers.set('/silent', 'hang');
+    const body = subscription('task-created', receiver.url('/silent'));
+    body.channel = { ...body.channel, extension: [{ url: `${BACKPORT}/backport-timeout`, valueUnsignedInt: 1 }] } as typeof body.channel;
+    const created = await service.request('POST', '/fhir/Subscription', { token: coach, body });
+    expect(created.body.channel.extension).toContainEqual({ url: `${BACKPORT}/backport-timeout`, valueUnsignedInt: 1 });
+    const read = await eventually(async () => {
+      const current = await service.request('GET', `/fhir/Subscription/${created.body.id}`, { token: coach });
+      return current.body.status === 'error' && current.body;
+    });
+    expect(read.error).toBe('handshake failed: timeout');
   });
 
   test('an idle subscription gets heartbeats at the period it asked for', async () => {
