@@ -84,10 +84,10 @@ export const referralSchema = z.strictObject({
       big: z.string().regex(/^[0-9]{11}$/, 'a BIG number is 11 digits').optional(),
       uzi: z.string().regex(/^[0-9]{9}$/, 'a UZI number is 9 digits').optional(),
       name: text(200).optional(),
-      /** The UZI role code (e.g. 01.015 huisarts, 30.000 praktijkondersteuner) and where the PractitionerRole carries it. */
+      /** The UZI role code (01.015 huisarts when absent) and where the PractitionerRole carries it. */
       role: z
         .strictObject({
-          code: z.string().regex(/^[0-9]{2}\.[0-9]{3}$/, 'expected a UZI role code such as 01.015'),
+          code: z.string().regex(/^[0-9]{2}\.[0-9]{3}$/, 'expected a UZI role code such as 01.015 (huisarts)'),
           display: text(200).optional(),
           element: z.enum(['code', 'specialty']).default('code'),
         })
@@ -98,7 +98,7 @@ export const referralSchema = z.strictObject({
         name: text(200).optional(),
       }),
     })
-    .refine((requester) => requester.agb || requester.big || requester.uzi, { message: 'the practitioner needs an AGB, BIG or UZI number', path: ['agb'] }),
+    .refine((requester) => requester.agb || requester.big || requester.uzi, { message: 'the practitioner needs an AGB, BIG or UZI number' }),
   consent: z.strictObject({
     shareWithSocialDomain: z.boolean(),
     recordedOn: date.optional(),
