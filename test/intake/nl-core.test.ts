@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { HumanName } from 'fhir/r4.js';
-import { PRACTICE_AGB } from '../fixtures/referral.js';
+import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { nlCore, nlCoreTransaction, type NlCoreParts } from '../fixtures/nl-core/index.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { claimAndAnswer } from '../support/referrals.js';
@@ -70,6 +70,29 @@ describe('nl-core resources as HIS vendors send them', () => {
       expect({ type, ...(keptParts[type]!(written) as object) }).toEqual({ type, ...(keptParts[type]!(sent) as object) });
     }
   }, 120_000); // the first transaction of a process loads the profiles
+
+  test('a HIS REST referral with the same zib name and address fields writes the same Patient name and address as the nl-core transaction', async () => {
+    const { response } = await post({ patient: 'patient-partner-name', practitioner: 'practitioner-agb', role: 'practitioner-role-specialty', practice: 'practice-agb-ura' });
+    const viaFhir = entryOf(response.body, 'Patient');
+    const viaRest = await service.request('POST', '/referrals', {
+      token: gp,
+      body: exampleReferral({
+        referralId: 'NLCORE-REST-1',
+        patient: {
+          bsn: '999990032',
+          name: { text: 'Johanna Petronella Maria (Jo) van Putten-van der Giessen', given: ['Johanna', 'Petronella', 'Maria'], callName: 'Jo', prefix: 'van', family: 'Putten', partnerPrefix: 'van der', partnerFamily: 'Giessen', assemblyOrder: 'NL4' },
+          birthDate: '1934-04-28',
+          gender: 'female',
+          address: { line: '1e Jacob van Campenstraat 15', street: '1e Jacob van Campenstraat', houseNumber: '15', city: 'Leiden', district: 'Leiden', postalCode: '2312 NX', country: 'Nederland', use: 'home', type: 'both' },
+          phone: '+31611234567',
+          email: 'giesput@example.nl',
+        },
+      }),
+    });
+    expect(viaRest.status).toBe(201);
+    const restPatient = entryOf(viaRest.body, 'Patient');
+    expect({ name: restPatient.name, address: restPatient.address, telecom: restPatient.telecom }).toEqual({ name: viaFhir.name, address: viaFhir.address, telecom: viaFhir.telecom });
+  });
 
   test('an official name without a family name is refused naming the constraint, and nothing is stored', async () => {
     const patient = nlCore('patient-partner-name');
