@@ -114,6 +114,14 @@ describe('nl-core resources as HIS vendors send them', () => {
     expect(response.body.issue[0]).toMatchObject({ expression: ['Bundle.entry[3].resource'], diagnostics: expect.stringContaining('wor-role-1') });
   });
 
+  test('a malformed UZI role code is refused pointing at the PractitionerRole', async () => {
+    const transaction = nlCoreTransaction('NLCORE-BAD-ROLE', { patient: 'patient-partner-name', practitioner: 'practitioner-agb', role: 'practitioner-role-specialty', practice: 'practice-agb-ura' });
+    transaction.entry[3].resource.specialty[0].coding[0].code = 'huisarts';
+    const response = await service.request('POST', '/fhir', { token: gp, body: transaction });
+    expect(response.status).toBe(400);
+    expect(response.body.issue[0]).toMatchObject({ expression: ['Bundle.entry[3].resource'], diagnostics: expect.stringContaining('UZI role code') });
+  });
+
   test('a Practitioner with only a local employee number is refused: AGB, BIG or UZI identifies the referrer', async () => {
     const transaction = nlCoreTransaction('NLCORE-LOCAL-ID', { patient: 'patient-partner-name', practitioner: 'practitioner-agb', role: 'practitioner-role-specialty', practice: 'practice-agb-ura' });
     transaction.entry[2].resource.identifier = [{ system: 'https://his.example.nl/employees', value: '42' }];

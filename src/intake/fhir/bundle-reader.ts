@@ -11,8 +11,8 @@ import { referralSchema, type Referral } from '../referral.js';
  * referral schema's checks with issues pointing at the Bundle's elements. Pure, no I/O.
  */
 export type ReferralPart = 'serviceRequest' | 'patient' | 'practitioner' | 'practice' | 'consent';
-/** Index in Bundle.entry of the resource each part was read from. */
-export type PartIndexes = Record<ReferralPart, number>;
+/** Index in Bundle.entry of the resource each part was read from (the PractitionerRole when there is one). */
+export type PartIndexes = Record<ReferralPart, number> & { practitionerRole?: number };
 
 /** What a referral is read from, whatever FHIR version or Bundle type carried it. */
 export interface ReferralSources {
@@ -55,7 +55,7 @@ const identifierValue = (identifiers: Identifier[] | undefined, system: string) 
 
 /** Where a field of the referral lives in the Bundle, to point errors at the FHIR element. */
 function fhirPath(referralPath: string, at: PartIndexes): string {
-  const entry = (part: ReferralPart, element: string) => `Bundle.entry[${at[part]}].resource${element ? `.${element}` : ''}`;
+  const entry = (part: ReferralPart | 'practitionerRole', element: string) => `Bundle.entry[${at[part]}].resource${element ? `.${element}` : ''}`;
   const table: Array<[RegExp, string]> = [
     [/^patient\.bsn/, entry('patient', 'identifier')],
     [/^patient\.name/, entry('patient', 'name')],
@@ -64,6 +64,7 @@ function fhirPath(referralPath: string, at: PartIndexes): string {
     [/^patient\.(phone|email)/, entry('patient', 'telecom')],
     [/^patient/, entry('patient', '')],
     [/^requester\.practice/, entry('practice', 'identifier')],
+    [/^requester\.role/, at.practitionerRole === undefined ? 'Bundle' : entry('practitionerRole', '')],
     [/^requester/, entry('practitioner', 'identifier')],
     [/^reason/, entry('serviceRequest', 'reasonCode')],
     [/^referralId/, entry('serviceRequest', 'identifier')],
