@@ -38,10 +38,14 @@ function dutchDate(value: string | undefined): string {
   return match ? `${match[3]}-${match[2]}-${match[1]}` : 'onbekend';
 }
 
-function patientLine(patient: Patient): string {
+/** The patient's name as a letter (and a reference's display) writes it. */
+export function patientName(patient: Patient): string {
   const name = patient.name?.[0];
-  const fullName = [name?.given?.join(' '), name?.family].filter(Boolean).join(' ') || 'onbekend';
-  return `${fullName}, geboren ${dutchDate(patient.birthDate)}`;
+  return [name?.given?.join(' '), name?.family].filter(Boolean).join(' ') || 'onbekend';
+}
+
+function patientLine(patient: Patient): string {
+  return `${patientName(patient)}, geboren ${dutchDate(patient.birthDate)}`;
 }
 
 const reasonText = (reason: CodeableConcept | undefined) => reason?.text ?? reason?.coding?.[0]?.display ?? 'geen reden opgegeven';
