@@ -151,6 +151,14 @@ export class GpFhirServer {
       return found ? answer(200, found) : answer(404, outcome('not-found', `${type}/${id} is not known`));
     }
     if (request.method !== 'POST' || id) return answer(405, outcome('not-supported', 'Only create and read'));
+    let resource: Json | undefined;
+    try {
+      resource = JSON.parse(body) as Json;
+    } catch {
+      resource = undefined;
+    }
+    const identifier = (resource?.identifier as Array<{ system?: string; value?: string }> | undefined)?.[0];
+    if (identifier) call.identifier = `${identifier.system ?? ''}|${identifier.value ?? ''}`;
     if (this.redirectTo) {
       call.status = 307;
       response.writeHead(307, { location: this.redirectTo });
@@ -162,17 +170,8 @@ export class GpFhirServer {
     if (failure) return answer(failure, outcome('transient', 'Try again'));
 
     if (!/^application\/(fhir\+)?json\b/.test(String(request.headers['content-type'] ?? ''))) return answer(415, outcome('not-supported', 'Send FHIR JSON'));
-    let resource: Json;
-    try {
-      resource = JSON.parse(body) as Json;
-    } catch {
-      return answer(400, outcome('structure', 'The body is not JSON'));
-    }
-    if (!resource || typeof resource !== 'object' || resource.resourceType !== type || !FHIR_TYPES.test(type)) {
-      return answer(400, outcome('structure', `Expected a ${type} resource`));
-    }
-    const identifier = (resource.identifier as Array<{ system?: string; value?: string }> | undefined)?.[0];
-    if (identifier) call.identifier = `${identifier.system ?? ''}|${identifier.value ?? ''}`;
+    if (!resource || typeof resource !== 'object' || Array.isArray(resource)) return answer(400, outcome('structure', 'The body is not a JSON object'));
+    if (resource.resourceType !== type || !FHIR_TYPES.test(type)) return answer(400, outcome('structure', `Expected a ${type} resource`));
 
     // Conditional create, as HAPI: only the identifier search is offered here.
     if (call.ifNoneExist) {
