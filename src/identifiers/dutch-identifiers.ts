@@ -2,6 +2,7 @@
 export const BSN_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/bsn';
 export const AGB_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/agb-z';
 export const URA_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/ura';
+export const UZI_PERSON_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/uzi-nr-pers';
 export const UZI_ROLE_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/uzi-rolcode';
 export const ICPC_SYSTEM = 'http://hl7.org/fhir/sid/icpc-1-nl';
 export const ICPC_OID = 'urn:oid:2.16.840.1.113883.2.4.4.31.1';
