@@ -8,6 +8,7 @@ import { expectValidFhir } from '../support/fhir-validation.js';
 import { GpFhirServer } from '../support/gp-fhir-server.js';
 import { claimAndAnswer, submitReferral } from '../support/referrals.js';
 import { startService, type TestService } from '../support/service.js';
+import { loadProfiles } from '../../src/fhir/profile-validator.js';
 
 const OTHER_AGB = '01067890';
 /** A practice whose GP system is configured to accept external references. */
@@ -22,6 +23,8 @@ let otherGp: string;
 let coach: string;
 let operator: string;
 
+// The validator's definitions take seconds to load on a busy machine: before the scenarios' clocks start.
+beforeAll(() => void loadProfiles(), 120_000);
 beforeAll(async () => {
   await gpServer.start();
   await openServer.start();

@@ -3,6 +3,7 @@ import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { claimAndAnswer, submitReferral } from '../support/referrals.js';
 import { startService, type TestService } from '../support/service.js';
+import { loadProfiles } from '../../src/fhir/profile-validator.js';
 
 const TEAM = 'leiden-noord';
 const FEEDBACK_KIND = 'https://wor-bridge.nl/fhir/CodeSystem/wor-feedback-kind';
@@ -10,6 +11,8 @@ let service: TestService;
 let gp: string;
 let coach: string;
 
+// The validator's definitions take seconds to load on a busy machine: before the scenarios' clocks start.
+beforeAll(() => void loadProfiles(), 120_000);
 beforeAll(async () => {
   service = await startService();
   gp = await service.token('gp', PRACTICE_AGB);
