@@ -1,6 +1,6 @@
 import type { AuditEvent, Reference, Resource } from 'fhir/r4.js';
 import type { ActingPerson, Caller } from '../auth/caller.js';
-import { UZI_PERSON_SYSTEM } from '../identifiers/dutch-identifiers.js';
+import { UZI_SYSTEM } from '../identifiers/dutch-identifiers.js';
 import { PROFILE_AUDIT_EVENT } from '../fhir/profiles.js';
 import { own } from '../own-property.js';
 
@@ -128,7 +128,7 @@ export function auditEvent(record: AuditRecord): AuditEvent {
             {
               type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/extra-security-role-type', code: 'humanuser', display: 'human user' }] },
               who: {
-                identifier: person.uzi ? { system: UZI_PERSON_SYSTEM, value: person.uzi } : { system: 'https://wor-bridge.nl/fhir/NamingSystem/user', value: person.id },
+                identifier: person.uzi ? { system: UZI_SYSTEM, value: person.uzi } : { system: 'https://wor-bridge.nl/fhir/NamingSystem/user', value: person.id },
                 ...(person.name ? { display: person.name } : {}),
               },
               altId: person.id,

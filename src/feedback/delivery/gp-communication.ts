@@ -1,9 +1,9 @@
 import type { Communication, Identifier, Organization, Patient, Practitioner, Reference, ServiceRequest } from 'fhir/r4.js';
 import type { Team } from '../../directory/directory.js';
 import { teamOrganizationId } from '../../directory/team-organization.js';
+import { addressedName } from '../../fhir/nl-core.js';
 import { NAMING_SYSTEM } from '../../fhir/profiles.js';
 import { AGB_SYSTEM, BSN_SYSTEM, URA_SYSTEM } from '../../identifiers/dutch-identifiers.js';
-import { patientName } from '../feedback-letter.js';
 
 /** What the GP system knows the referral's parties by, read from the store for one delivery. */
 export interface ReferralParties {
@@ -58,7 +58,7 @@ export function gpCommunication(communication: Communication, parties: ReferralP
     resourceType: 'Communication',
     ...(meta?.profile ? { meta: { profile: meta.profile } } : {}),
     basedOn: logical('ServiceRequest', referral, referral ? `Verwijzing ${referral.value}` : undefined, `ServiceRequest/${serviceRequest.id}`),
-    subject: logical('Patient', firstOf(patient.identifier, BSN_SYSTEM), patientName(patient), `Patient/${patient.id}`)[0]!,
+    subject: logical('Patient', firstOf(patient.identifier, BSN_SYSTEM), addressedName(patient.name), `Patient/${patient.id}`)[0]!,
     ...(options.externalBase ? { about: [{ ...here(`Task/${parties.taskId}`), type: 'Task' }] } : {}),
     recipient,
     sender: logical('Organization', { system: NAMING_SYSTEM.team, value: team.id }, team.name, `Organization/${teamOrganizationId(team.id)}`)[0]!,
