@@ -4,7 +4,7 @@ import type { Resource } from 'fhir/r4.js';
 
 /** The compiled profiles, code systems and value sets in profiles/fsh-generated (built by SUSHI). */
 export const CONFORMANCE_DIR = fileURLToPath(new URL('../../profiles/fsh-generated/resources/', import.meta.url));
-export const CONFORMANCE_TYPES = ['StructureDefinition', 'CodeSystem', 'ValueSet'] as const;
+export const CONFORMANCE_TYPES = ['StructureDefinition', 'CodeSystem', 'ValueSet', 'Measure'] as const;
 
 export function loadConformanceResources(directory = CONFORMANCE_DIR): Map<string, Resource> {
   const resources = new Map<string, Resource>();

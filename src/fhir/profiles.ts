@@ -19,6 +19,8 @@ export const CODE_SYSTEM = {
   arrangement: `${CANONICAL_BASE}/CodeSystem/wor-arrangement`,
   businessStep: `${CANONICAL_BASE}/CodeSystem/wor-business-step`,
   feedbackKind: `${CANONICAL_BASE}/CodeSystem/wor-feedback-kind`,
+  outcomeFigure: `${CANONICAL_BASE}/CodeSystem/wor-outcome-figure`,
+  outcomeStratifier: `${CANONICAL_BASE}/CodeSystem/wor-outcome-stratifier`,
 } as const;
 
 export const NAMING_SYSTEM = {
