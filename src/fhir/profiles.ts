@@ -12,6 +12,7 @@ export const PROFILE = {
   Task: `${CANONICAL_BASE}/StructureDefinition/wor-task`,
   Communication: `${CANONICAL_BASE}/StructureDefinition/wor-communication`,
   DocumentReference: `${CANONICAL_BASE}/StructureDefinition/wor-document-reference`,
+  OutcomeReport: `${CANONICAL_BASE}/StructureDefinition/wor-outcome-report`,
 } as const;
 
 export const CODE_SYSTEM = {

@@ -1,5 +1,5 @@
 import type { Extension, MeasureReport, MeasureReportGroup, MeasureReportGroupPopulation, Reference } from 'fhir/r4.js';
-import { CANONICAL_BASE, CODE_SYSTEM } from '../fhir/profiles.js';
+import { CANONICAL_BASE, CODE_SYSTEM, PROFILE } from '../fhir/profiles.js';
 import { FIGURES, STRATIFIERS, type Figure, type Published } from './outcome-figures.js';
 import type { ReportPeriod } from './report-period.js';
 
@@ -19,6 +19,7 @@ const population = (code: string, count: Published | undefined): MeasureReportGr
 export function measureReport(input: { figures: Figure[]; subject: Reference; period: ReportPeriod; generatedAt: Date }): MeasureReport {
   return {
     resourceType: 'MeasureReport',
+    meta: { profile: [PROFILE.OutcomeReport] },
     status: 'complete',
     type: 'summary',
     measure: MEASURE_URL,

@@ -70,3 +70,27 @@ Title: "Welzijn op Recept: verwijzingen en uitkomsten per wijkteam"
 * group[9].stratifier[0].code = WorOutcomeStratifier#practice
 * group[9].stratifier[1].code = WorOutcomeStratifier#icpc-chapter
 * group[9].stratifier[2].code = WorOutcomeStratifier#arrangement
+
+Profile: WorOutcomeReport
+Parent: MeasureReport
+Id: wor-outcome-report
+Title: "wor-bridge outcome report"
+Description: "A summary of the wor-outcomes Measure for one team and period. Counts that could single a patient out are absent with data-absent-reason masked."
+* ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-outcome-report"
+* status = #complete
+* type = #summary
+* measure = "https://wor-bridge.nl/fhir/Measure/wor-outcomes"
+* subject 1..1
+* subject only Reference(Organization)
+* period 1..1
+* group 1..*
+* group.code 1..1
+* group.code from WorOutcomeFigureVS (required)
+
+ValueSet: WorOutcomeFigureVS
+Id: wor-outcome-figure
+Title: "Welzijn op Recept outcome figures"
+Description: "All codes of the wor-outcome-figure CodeSystem."
+* ^url = "https://wor-bridge.nl/fhir/ValueSet/wor-outcome-figure"
+* ^status = #active
+* include codes from system WorOutcomeFigure
