@@ -79,7 +79,9 @@ export function outcomeFigures(referrals: ReferralFacts[], { minimumCount }: Fig
     .map((referral) => workingDaysBetween(new Date(referral.receivedAt), new Date(referral.firstContactAt!)))
     .sort((a, b) => a - b);
   const withArrangements = referrals.filter((referral) => referral.arrangements.length > 0);
-  const days = (value: number | undefined): number | 'masked' => (contactDays.length < minimumCount || value === undefined ? 'masked' : value);
+  // No first contact at all: nothing to show (and nobody to single out).
+  const days = (code: FigureCode, value: number | undefined): Figure =>
+    value === undefined ? { code, strata: [] } : { code, days: contactDays.length < minimumCount ? 'masked' : value, strata: [] };
 
   return [
     count('received', referrals),
@@ -89,8 +91,8 @@ export function outcomeFigures(referrals: ReferralFacts[], { minimumCount }: Fig
     proportion('contact-in-time', accepted.filter((referral) => referral.contactDeadline), (referral) => before(referral.firstContactAt, referral.contactDeadline)),
     count('completed', referrals.filter((referral) => referral.status === 'completed')),
     count('failed', referrals.filter((referral) => referral.status === 'failed')),
-    { code: 'days-to-contact-median', days: days(median(contactDays)), strata: [] },
-    { code: 'days-to-contact-p90', days: days(percentile(contactDays, 90)), strata: [] },
+    days('days-to-contact-median', median(contactDays)),
+    days('days-to-contact-p90', percentile(contactDays, 90)),
     count('arrangements-started', withArrangements, strata(withArrangements, 'arrangement', (referral) => referral.arrangements, publish)),
   ];
 }

@@ -26,23 +26,26 @@ function figureText(figure: Figure, minimumCount: number): string {
   return shown(headline(figure), minimumCount);
 }
 
-/** A bar per month; a masked month is an outlined bar of no height, labelled "< n". */
+/** A bar per month with its number above it; a masked month has no bar, only the label "< n". */
 function chart(code: FigureCode, months: ReportView['months'], minimumCount: number): string {
   const width = 360;
-  const height = 90;
+  const height = 100;
   const values = months.map((month) => headline(month.figures.find((figure) => figure.code === code)!));
   const top = Math.max(1, ...values.map((value) => (typeof value === 'number' ? value : 0)));
   const slot = width / months.length;
   const bars = months
     .map((month, index) => {
       const value = values[index];
-      const barHeight = typeof value === 'number' ? Math.round((value / top) * (height - 20)) : 0;
+      const barHeight = typeof value === 'number' ? Math.round((value / top) * (height - 30)) : 0;
       const x = Math.round(index * slot + 3);
       const label = value === 'masked' ? `< ${minimumCount}` : String(value ?? 0);
       return (
         `<g class="bar" data-month="${month.period.label}" data-value="${value === 'masked' ? 'masked' : (value ?? 0)}">` +
         `<title>${month.period.label}: ${escape(label)}</title>` +
         `<rect x="${x}" y="${height - 12 - barHeight}" width="${Math.round(slot - 6)}" height="${barHeight}"${value === 'masked' ? ' class="masked"' : ''}/>` +
+        (value === 'masked' || (typeof value === 'number' && value > 0)
+          ? `<text class="label" x="${Math.round(x + (slot - 6) / 2)}" y="${height - 15 - barHeight}">${escape(label)}</text>`
+          : '') +
         `<text x="${Math.round(x + (slot - 6) / 2)}" y="${height - 1}">${month.period.label.slice(5)}</text></g>`
       );
     })
@@ -79,7 +82,7 @@ h1 { font-size: 1.4em; } h2 { font-size: 1em; margin: 0 0 .2em; }
 .figures { display: grid; grid-template-columns: 1fr 1fr; gap: 6mm 8mm; }
 .figure { break-inside: avoid; border-top: 1px solid #ccc; padding-top: 2mm; }
 .value { font-size: 1.6em; margin: 0 0 .2em; }
-svg rect { fill: #2a6f97; } svg rect.masked { fill: none; stroke: #999; } svg text { font-size: 9px; text-anchor: middle; fill: #555; }
+svg rect { fill: #2a6f97; } svg text { font-size: 9px; text-anchor: middle; fill: #555; } svg text.label { fill: #1b1b1b; }
 table.strata td { padding: 0 .5em; font-size: .85em; } td.n { text-align: right; }
 footer { margin-top: 8mm; font-size: .8em; color: #555; }
 @media print { details { display: none; } a.csv { display: none; } }

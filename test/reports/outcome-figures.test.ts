@@ -83,6 +83,8 @@ describe('outcome figures', () => {
     const november = outcomeFigures(AUTUMN.filter((fact) => fact.receivedAt.startsWith('2026-11')), { minimumCount: 5 });
     expect(figure(november, 'received').count).toBe('masked');
     expect(figure(november, 'days-to-contact-median').days).toBe('masked');
+    // a month without any first contact has no figure in working days at all
+    expect(figure(outcomeFigures([referral({})], { minimumCount: 5 }), 'days-to-contact-median').days).toBeUndefined();
     // zero is not masked: it singles nobody out
     expect(figure(november, 'failed').count).toBe(0);
   });

@@ -1,4 +1,6 @@
+import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { chromium } from 'playwright-core';
 import { OTHER_PRACTICE_AGB, PRACTICE_AGB } from '../fixtures/referral.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { claimAndAnswer, submitReferral } from '../support/referrals.js';
@@ -195,5 +197,41 @@ describe('outcome figures for those who fund Welzijn op Recept', () => {
     expect((await service.request('GET', path.replace(`/reports/${TEAM}`, '/reports/leiden-zuid'))).status).toBe(403);
     expect((await service.request('GET', path.replace(/expires=\d+/, 'expires=1000'))).status).toBe(403);
     expect((await service.request('POST', `/reports/${TEAM}/links`, { token: coach })).status).toBe(403);
+  });
+
+  test('the page renders in a real browser: its figures and chart bars match the report, and it prints on A4', async () => {
+    const link = await service.request('POST', `/reports/${TEAM}/links`, { token: operator });
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 900, height: 1200 } });
+      const scripts: string[] = [];
+      page.on('request', (request) => {
+        if (!request.url().startsWith(service.baseUrl)) scripts.push(request.url());
+      });
+      const response = await page.goto(`${link.body.url.replace(service.config.PUBLIC_BASE_URL, service.baseUrl)}&period=${THIS_MONTH}`);
+      expect(response?.status()).toBe(200);
+      expect(scripts).toEqual([]); // nothing fetched from elsewhere
+
+      const received = page.locator('section[data-figure="received"]');
+      expect(await received.locator('.value').textContent()).toBe('5');
+      expect(await page.locator('section[data-figure="rejected"] .value').textContent()).toBe('< 3');
+      expect(await page.locator('section[data-figure="contact-in-time"] .value').textContent()).toBe('3 van 4');
+      const bars = await received.locator('g.bar').evaluateAll((groups) =>
+        groups.map((group) => ({ month: group.getAttribute('data-month'), value: group.getAttribute('data-value'), height: group.querySelector('rect')!.getBoundingClientRect().height })),
+      );
+      expect(bars).toHaveLength(12);
+      expect(bars[11]).toMatchObject({ month: THIS_MONTH, value: '5' });
+      expect(bars[11]!.height).toBeGreaterThan(0);
+      expect(bars[10]).toMatchObject({ month: LAST_MONTH, value: 'masked', height: 0 });
+      expect(bars.slice(0, 10).every((bar) => bar.value === '0' && bar.height === 0)).toBe(true);
+
+      mkdirSync('test/.artifacts', { recursive: true });
+      await page.screenshot({ path: 'test/.artifacts/report-page.png', fullPage: true });
+      const pdf = await page.pdf({ format: 'A4', printBackground: true });
+      expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+      expect((pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length).toBeLessThanOrEqual(2);
+    } finally {
+      await browser.close();
+    }
   });
 });
