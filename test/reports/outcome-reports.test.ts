@@ -148,6 +148,10 @@ describe('outcome figures for those who fund Welzijn op Recept', () => {
     expect(measure.status).toBe(200);
     expect(measure.body.group.map((item: any) => item.code.coding[0].code)).toEqual(response.body.group.map((item: any) => item.code.coding[0].code));
     expect(measure.body.group[0].code.coding[0].system).toBe(FIGURE);
+    const metadata = await service.request('GET', '/fhir/metadata');
+    const resources = metadata.body.rest[0].resource;
+    expect(resources.find((resource: any) => resource.type === 'MeasureReport').searchParam.map((param: any) => param.name)).toEqual(['subject', 'period', 'measure']);
+    expect(resources.find((resource: any) => resource.type === 'Measure').operation[0].name).toBe('evaluate-measure');
   });
 
   test('a practice sees only its own referrals’ figures; another team, a portal or a token without the scope sees nothing', async () => {
