@@ -5,12 +5,14 @@ import { FHIR_JSON } from '../fhir/media-type.js';
 import { badRequest, FhirError, forbidden } from '../fhir/operation-outcome.js';
 import { MEASURE_ID, MEASURE_URL } from './measure-report.js';
 import { OutcomeReports, type ReportReader } from './outcome-reports.js';
-import { reportCsv, reportPage } from './report-page.js';
+import { headline, reportCsv, reportPage } from './report-page.js';
 import { ReportLinks } from './report-links.js';
 import { parsePeriod, periodBetween } from './report-period.js';
 import { amsterdamIsoDate } from '../calendar/working-days.js';
 
 type Query = Record<string, string | undefined>;
+
+const HEADLINE_SECONDS = 300;
 
 /** `subject=Organization/team-{id}` (or the team id for a coach system that leaves it out). */
 function teamOfSubject(subject: string | undefined, fallback: string | undefined): string {
@@ -33,6 +35,32 @@ export default async function reportRoutes(app: FastifyInstance) {
   const links = new ReportLinks(app.config.WOR_SECRET, app.config.REPORT_LINK_DAYS);
   const base = app.config.PUBLIC_BASE_URL;
   const ownTeam = (reader: { role: string; org: string }) => (reader.role === 'coach' ? reader.org : undefined);
+
+  // The headline figures for a dashboard: this month's, per team, recomputed at most every few minutes.
+  let headlines: { at: number; values: Array<[{ team: string; figure: string }, number]> } | undefined;
+  app.metrics.gauge({
+    name: 'wor_outcome_figure',
+    help: `This month's outcome figures per team (counts, numerators, working days; masked ones left out), at most ${HEADLINE_SECONDS} s old`,
+    labelNames: ['team', 'figure'],
+    read: async () => {
+      if (!headlines || Date.now() - headlines.at > HEADLINE_SECONDS * 1000) {
+        const period = parsePeriod(amsterdamIsoDate(new Date()).slice(0, 7));
+        const perTeam = await Promise.all(
+          app.directory.teams.map(async (team) => ({ team: team.id, figures: await reports.figures({ role: 'operator', org: 'metrics' }, team.id, period) })),
+        );
+        headlines = {
+          at: Date.now(),
+          values: perTeam.flatMap(({ team, figures }) =>
+            figures.flatMap((figure): Array<[{ team: string; figure: string }, number]> => {
+              const value = headline(figure);
+              return typeof value === 'number' ? [[{ team, figure: figure.code }, value]] : [];
+            }),
+          ),
+        };
+      }
+      return headlines.values;
+    },
+  });
 
   app.get<{ Querystring: Query }>('/fhir/MeasureReport', async (request, reply) => {
     requireScope(request.caller, 'MeasureReport', 's');
