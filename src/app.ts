@@ -26,6 +26,7 @@ import opsRoutes from './ops/routes.js';
 import outboxPlugin from './outbox/plugin.js';
 import queuePlugin from './queue/plugin.js';
 import queueRoutes from './queue/routes.js';
+import reportRoutes from './reports/routes.js';
 import retentionPlugin from './retention/plugin.js';
 import tasksPlugin from './tasks/plugin.js';
 import databasePlugin from './store/database-plugin.js';
@@ -81,6 +82,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(portalIntake);
   await instance.register(retentionPlugin);
   await instance.register(hisCancelRoutes);
+  await instance.register(reportRoutes);
   await instance.register(queueRoutes);
   await instance.register(communicationRoutes);
   await instance.register(subscriptionRoutes);

@@ -168,6 +168,22 @@ export class ResourceStore {
     return rows.length > 0 ? { versions: rows.map((row) => row.content), acl: rows[0]!.acl } : undefined;
   }
 
+  /** Every version of each of these resources, oldest first, with its current tenancy tags. */
+  async histories(type: string, ids: string[]): Promise<Map<string, { versions: Resource[]; acl: string[] }>> {
+    const { rows } = await this.db.query<{ id: string; content: Resource; acl: string[] }>(
+      `SELECT v.id, v.content, r.acl FROM resource_version v JOIN resource r USING (resource_type, id)
+       WHERE v.resource_type = $1 AND v.id = ANY($2::text[]) ORDER BY v.id, v.version`,
+      [type, ids],
+    );
+    const histories = new Map<string, { versions: Resource[]; acl: string[] }>();
+    for (const row of rows) {
+      const history = histories.get(row.id) ?? { versions: [], acl: row.acl };
+      history.versions.push(row.content);
+      histories.set(row.id, history);
+    }
+    return histories;
+  }
+
   /** The stored value of an idempotency record, if there is one. */
   async guarded(scope: string, key: string): Promise<unknown> {
     const { rows } = await this.db.query<{ value: unknown }>('SELECT value FROM idempotency WHERE scope = $1 AND key = $2', [scope, this.guardHash.of(key)]);

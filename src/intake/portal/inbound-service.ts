@@ -99,6 +99,12 @@ export class InboundService {
     return { id, created: true };
   }
 
+  /** Documents not (yet) turned into a referral, by status: `received` (waiting) and `failed`. */
+  async unprocessed(): Promise<Array<{ status: string; count: number }>> {
+    const { rows } = await this.db.query<{ status: string; count: number }>(`SELECT status, count(*)::int AS count FROM inbound_message WHERE status <> 'processed' GROUP BY status`);
+    return rows;
+  }
+
   async message(id: string): Promise<InboundMessage | undefined> {
     if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
     const { rows } = await this.db.query<MessageRow>(`SELECT ${COLUMNS} FROM inbound_message WHERE id = $1`, [id]);
