@@ -1,4 +1,4 @@
-import type { Address, BundleEntry, CodeableConcept, Extension, HumanName, Organization, Patient, Practitioner, Reference, Resource } from 'fhir/r4.js';
+import type { Address, BundleEntry, CodeableConcept, Consent, Extension, HumanName, Organization, Patient, Practitioner, Reference, Resource } from 'fhir/r4.js';
 import { AGB_SYSTEM, BSN_SYSTEM, ICPC_OID, ICPC_SYSTEM } from '../../identifiers/dutch-identifiers.js';
 import { FhirError } from '../../fhir/operation-outcome.js';
 import { parseOrThrow } from '../../fhir/validation.js';
@@ -23,7 +23,21 @@ export interface ReferralSources {
   patient: Patient;
   practitioner: Practitioner;
   practice: Organization;
-  consent: { granted: boolean; recordedOn: string | undefined };
+  consent: ConsentSource;
+}
+
+/** A Consent as a referral reads it, and the element that decides whether it permits sharing. */
+export interface ConsentSource {
+  granted: boolean;
+  recordedOn: string | undefined;
+  decidedBy: 'status' | 'provision.type';
+}
+
+/** Granted when active and, in R4, permitting (an STU3 Consent has no provision: active is the permission). */
+export function readConsent(consent: Consent, fhirVersion: 'R4' | 'STU3' = 'R4'): ConsentSource {
+  const active = consent.status === 'active';
+  const permits = fhirVersion === 'STU3' || consent.provision?.type === 'permit';
+  return { granted: active && permits, recordedOn: consent.dateTime, decidedBy: active && fhirVersion === 'R4' ? 'provision.type' : 'status' };
 }
 
 const HL7 = 'http://hl7.org/fhir/StructureDefinition';
@@ -66,7 +80,7 @@ function addressOf(address: Address | undefined): Record<string, string | undefi
 }
 
 /** Where a field of the referral lives in the Bundle, to point errors at the FHIR element. */
-function fhirPath(referralPath: string, at: PartIndexes): string {
+function fhirPath(referralPath: string, at: PartIndexes, consent: ConsentSource): string {
   const entry = (part: ReferralPart, element: string) => `Bundle.entry[${at[part]}].resource${element ? `.${element}` : ''}`;
   const table: Array<[RegExp, string]> = [
     [/^patient\.bsn/, entry('patient', 'identifier')],
@@ -82,12 +96,19 @@ function fhirPath(referralPath: string, at: PartIndexes): string {
     [/^authoredOn/, entry('serviceRequest', 'authoredOn')],
     [/^urgency/, entry('serviceRequest', 'priority')],
     [/^note/, entry('serviceRequest', 'note')],
+    [/^consent\.shareWithSocialDomain/, entry('consent', consent.decidedBy)],
     [/^consent/, entry('consent', '')],
   ];
   return table.find(([pattern]) => pattern.test(referralPath))?.[1] ?? 'Bundle';
 }
 
 const withoutUndefined = <T extends object>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+/** Where a field of the referral was in the Bundle: for checks made after reading (consent, routing, idempotency). */
+export const bundleLocator =
+  (at: PartIndexes, consent: ConsentSource) =>
+  (referralPath: string): string =>
+    fhirPath(referralPath, at, consent);
 
 /** The referral the sources describe, checked like a HIS REST referral (BSN 11-test, AGB, postcode...). */
 export function referralFromSources(sources: ReferralSources, at: PartIndexes): Referral {
@@ -125,7 +146,7 @@ export function referralFromSources(sources: ReferralSources, at: PartIndexes): 
     if (!(error instanceof FhirError)) throw error;
     throw new FhirError(
       error.statusCode,
-      error.issues.map((issue) => ({ ...issue, expression: issue.expression ? fhirPath(issue.expression, at) : issue.expression })),
+      error.issues.map((issue) => ({ ...issue, expression: issue.expression ? fhirPath(issue.expression, at, sources.consent) : issue.expression })),
     );
   }
 }
