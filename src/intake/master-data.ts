@@ -3,7 +3,7 @@ import { canonicalJson } from '../canonical-json.js';
 import { AGB_SYSTEM, BSN_SYSTEM } from '../identifiers/dutch-identifiers.js';
 import { KeyedHash } from '../store/keyed-hash.js';
 import type { Effect, Stored, Write } from '../store/resource-store.js';
-import type { Sql } from '../store/postgres.js';
+import type { Db, Sql } from '../store/postgres.js';
 import type { Referral } from './referral.js';
 import type { ReferralIds, ReferralResources } from './referral-to-fhir.js';
 
@@ -65,26 +65,28 @@ const withoutVersion = ({ meta, ...rest }: Resource) => {
 };
 
 /**
- * What a referral writes of its master data, given what is stored: a create when there is none, an
- * update (a new version) when the referral brings other details or shows it to a new tenant, and
- * otherwise nothing — the stored version is then relied on unchanged by the commit.
+ * What a referral writes of its master data, given what is stored: a create when there is none; an
+ * update (a new version) when the referral brings other details — unless a referral written later
+ * (`authoredOn`) already uses it, whose details stay — or shows it to a new tenant; otherwise
+ * nothing, and the commit relies on the stored version unchanged.
  */
 export function masterDataWrites(
   wanted: Pick<ReferralResources, MasterPart>,
   stored: Array<Stored | undefined>,
+  newerReferralUses: boolean[],
   acl: string[],
 ): { writes: Write[]; unchanged: Stored[]; created: string[] } {
   const writes: Write[] = [];
   const unchanged: Stored[] = [];
   const created: string[] = [];
   MASTER_PARTS.forEach(([part], index) => {
-    const resource = wanted[part];
     const previous = stored[index];
     if (!previous) {
-      writes.push({ resource, acl });
-      created.push(`${resource.resourceType}/${resource.id}`);
+      writes.push({ resource: wanted[part], acl });
+      created.push(`${wanted[part].resourceType}/${wanted[part].id}`);
       return;
     }
+    const resource = newerReferralUses[index] ? previous.resource : wanted[part];
     const tenants = [...new Set([...previous.acl, ...acl])];
     if (tenants.length === previous.acl.length && withoutVersion(previous.resource) === withoutVersion(resource)) unchanged.push(previous);
     else writes.push({ resource, previous, acl: tenants });
@@ -94,13 +96,23 @@ export function masterDataWrites(
 
 /** The master data a referral uses: recorded with the referral, released when it is erased. */
 export const masterDataUse = {
-  record(serviceRequestId: string, refs: Ref[]): Effect {
+  record(serviceRequestId: string, authoredOn: string, refs: Ref[]): Effect {
     return (sql: Sql) =>
-      sql.query('INSERT INTO referral_master_data (service_request, resource_type, id) SELECT $1, t, i FROM unnest($2::text[], $3::text[]) AS w(t, i)', [
-        serviceRequestId,
-        refs.map(([type]) => type),
-        refs.map(([, id]) => id),
-      ]);
+      sql.query(
+        'INSERT INTO referral_master_data (service_request, authored_on, resource_type, id) SELECT $1, $2, t, i FROM unnest($3::text[], $4::text[]) AS w(t, i)',
+        [serviceRequestId, authoredOn, refs.map(([type]) => type), refs.map(([, id]) => id)],
+      );
+  },
+
+  /** For each of `refs`: whether a referral written after `authoredOn` uses it. */
+  async newerThan(db: Db, authoredOn: string, refs: Ref[]): Promise<boolean[]> {
+    const { rows } = await db.query<{ resource_type: string; id: string }>(
+      `SELECT DISTINCT u.resource_type, u.id FROM referral_master_data u JOIN unnest($1::text[], $2::text[]) AS w(t, i) ON u.resource_type = w.t AND u.id = w.i
+       WHERE u.authored_on > $3`,
+      [refs.map(([type]) => type), refs.map(([, id]) => id), authoredOn],
+    );
+    const newer = new Set(rows.map((row) => `${row.resource_type}/${row.id}`));
+    return refs.map(([type, id]) => newer.has(`${type}/${id}`));
   },
 
   release(serviceRequestId: string): Effect {

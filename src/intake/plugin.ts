@@ -25,6 +25,7 @@ export default fp(
       timers: app.deadlineTimers,
       directory: app.directory,
       masterDataIds: new MasterDataIds(app.config.WOR_SECRET),
+      db: app.db,
     });
     app.tasks.onChange(async ({ task }) => {
       const requestId = task.focus?.reference?.split('/')[1];

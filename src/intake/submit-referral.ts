@@ -8,6 +8,7 @@ import { conflict, FhirError, unprocessable } from '../fhir/operation-outcome.js
 import type { DeadlineTimers } from '../feedback/deadline-timers.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { QueueEntry } from '../queue/team-queues.js';
+import type { Db } from '../store/postgres.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { Referral } from './referral.js';
 import { MASTER_PARTS, masterDataUse, masterDataWrites, type MasterDataIds } from './master-data.js';
@@ -18,6 +19,7 @@ export interface IntakeDependencies {
   timers: DeadlineTimers;
   directory: Directory;
   masterDataIds: MasterDataIds;
+  db: Db;
 }
 
 /** Idempotency records of referrals: one per submitting party and its own referral id. */
@@ -89,8 +91,8 @@ function requireConsent(referral: Referral, locate: (path: string) => string): v
  * Stores a referral and puts its Task on the team's queue: all resources, the idempotency record
  * and the outbox entry in one atomic commit, then the queue. Answers only once both are done.
  * Master data (Patient, Practitioner, PractitionerRole, Organization) is shared with the referrals
- * naming the same person or practice: created by the first, updated when a later one brings other
- * details.
+ * naming the same person or practice: created by the first, updated when a later-written one brings
+ * other details.
  */
 export async function submitReferral(deps: IntakeDependencies, referral: Referral, channel: ReferralChannel): Promise<SubmittedReferral> {
   const locate = channel.locate ?? ((path: string) => path);
@@ -117,8 +119,9 @@ export async function submitReferral(deps: IntakeDependencies, referral: Referra
       pickupDeadline: deadlineAfterWorkingDays(receivedAt, team.pickupDeadlineDays),
       contactDeadline,
     });
-    const stored = await deps.store.readMany(MASTER_PARTS.map(([part, type]) => [type, ids[part]]));
-    const master = masterDataWrites(resources, stored, acl);
+    const masterRefs = MASTER_PARTS.map(([part, type]): [string, string] => [type, ids[part]]);
+    const [stored, newer] = await Promise.all([deps.store.readMany(masterRefs), masterDataUse.newerThan(deps.db, referral.authoredOn, masterRefs)]);
+    const master = masterDataWrites(resources, stored, newer, acl);
     const entry: QueueEntry = { taskId: ids.task, teamId: team.id, urgent: referral.urgency === 'urgent' };
     const record: ReferralRecord = { hash, team: team.id, urgent: entry.urgent, ids };
     const queued = deps.outbox.op('team', entry);
@@ -132,7 +135,7 @@ export async function submitReferral(deps: IntakeDependencies, referral: Referra
           queued.write,
           deps.timers.schedule('pickup-deadline-missed', ids.task, team.id, resources.task.restriction!.period!.end!),
           deps.timers.schedule('contact-deadline-missed', ids.task, team.id, contactDeadline),
-          masterDataUse.record(ids.serviceRequest, MASTER_PARTS.map(([part, type]) => [type, ids[part]])),
+          masterDataUse.record(ids.serviceRequest, referral.authoredOn, masterRefs),
         ],
       })
       .catch((error: Error & { code?: string }) => {

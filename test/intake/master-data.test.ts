@@ -86,7 +86,7 @@ describe('master data once', () => {
     expect(a.supportingInfo).not.toEqual(b.supportingInfo);
   });
 
-  test('a later referral with a new address updates the Patient: a new version, the old one kept in its history', async () => {
+  test('a later referral with a new address updates the Patient: a new version, the old one kept in its history; an older one changes nothing', async () => {
     const first = await submitReferral(service, gp);
     const patientRef = (await referralsOf(first.serviceRequestId)).subject.reference;
     const before = (await service.request('GET', `/fhir/${patientRef}`, { token: gp })).body;
@@ -101,6 +101,10 @@ describe('master data once', () => {
     // The same details again write no new version.
     await submitReferral(service, gp, { patient: { ...moved, address: { ...moved.address, street: 'Haarlemmerstraat', houseNumber: '40' } } });
     expect((await service.request('GET', `/fhir/${patientRef}`, { token: gp })).body.meta.versionId).toBe(after.meta.versionId);
+    // A referral written before those (say a portal document converted late) leaves the newer details alone.
+    await submitReferral(service, gp, { authoredOn: '2026-11-19T09:00:00+01:00', patient: moved });
+    const kept = (await service.request('GET', `/fhir/${patientRef}`, { token: gp })).body;
+    expect({ version: kept.meta.versionId, line: kept.address[0].line }).toEqual({ version: after.meta.versionId, line: ['Haarlemmerstraat 40A'] });
   });
 
   test('the same BSN at another practice is another Patient, in that tenancy only', async () => {
