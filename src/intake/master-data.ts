@@ -1,6 +1,6 @@
 import type { Resource } from 'fhir/r4.js';
 import { canonicalJson } from '../canonical-json.js';
-import { AGB_SYSTEM, BSN_SYSTEM } from '../identifiers/dutch-identifiers.js';
+import { AGB_SYSTEM, BIG_SYSTEM, BSN_SYSTEM, UZI_SYSTEM } from '../identifiers/dutch-identifiers.js';
 import { KeyedHash } from '../store/keyed-hash.js';
 import type { Effect, Stored, Write } from '../store/resource-store.js';
 import type { Db, Sql } from '../store/postgres.js';
@@ -42,7 +42,7 @@ export class MasterDataIds {
 
   of(referral: Referral, tenants: string[]): Pick<ReferralIds, MasterPart> {
     const practice = ['Organization', AGB_SYSTEM, referral.requester.practice.agb];
-    const practitioner = ['Practitioner', AGB_SYSTEM, referral.requester.agb];
+    const practitioner = ['Practitioner', ...practitionerIdentifier(referral.requester)];
     return {
       practice: this.id(practice),
       practitioner: this.id(practitioner),
@@ -57,6 +57,17 @@ export class MasterDataIds {
     const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
   }
+}
+
+/**
+ * The identifier a practitioner is known by: the AGB, else the BIG, else the UZI number (the schema
+ * requires one). A practitioner sent once by AGB and once only by BIG is two Practitioners: nothing
+ * here says they are the same person.
+ */
+function practitionerIdentifier({ agb, big, uzi }: Referral['requester']): [system: string, value: string] {
+  if (agb) return [AGB_SYSTEM, agb];
+  if (big) return [BIG_SYSTEM, big];
+  return [UZI_SYSTEM, uzi!];
 }
 
 const withoutVersion = ({ meta, ...rest }: Resource) => {

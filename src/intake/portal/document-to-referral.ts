@@ -68,19 +68,21 @@ export function documentToReferral(input: unknown, envelope: DocumentEnvelope): 
 
   let practitioner: Practitioner;
   let practitionerIndex: number;
+  let role: PractitionerRole | undefined;
+  let roleIndex: number | undefined;
   let practice: Organization;
   let practiceIndex: number;
   if (envelope.fhirVersion === 'STU3') {
     const agent = request.requester?.agent;
     if (agent?.reference?.includes('PractitionerRole') || entries.find((entry) => entry.fullUrl === agent?.reference)?.resource?.resourceType === 'PractitionerRole') {
-      const [role, roleIndex] = resolveInBundle<PractitionerRole>(entries, agent, 'PractitionerRole', at('requester.agent'));
+      [role, roleIndex] = resolveInBundle<PractitionerRole>(entries, agent, 'PractitionerRole', at('requester.agent'));
       [practitioner, practitionerIndex] = resolveInBundle<Practitioner>(entries, role.practitioner, 'Practitioner', `Bundle.entry[${roleIndex}].resource.practitioner`);
     } else {
       [practitioner, practitionerIndex] = resolveInBundle<Practitioner>(entries, agent, 'Practitioner', at('requester.agent'));
     }
     [practice, practiceIndex] = resolveInBundle<Organization>(entries, request.requester?.onBehalfOf, 'Organization', at('requester.onBehalfOf'));
   } else {
-    const [role, roleIndex] = resolveInBundle<PractitionerRole>(entries, request.requester, 'PractitionerRole', at('requester'));
+    [role, roleIndex] = resolveInBundle<PractitionerRole>(entries, request.requester, 'PractitionerRole', at('requester'));
     [practitioner, practitionerIndex] = resolveInBundle<Practitioner>(entries, role.practitioner, 'Practitioner', `Bundle.entry[${roleIndex}].resource.practitioner`);
     [practice, practiceIndex] = resolveInBundle<Organization>(entries, role.organization, 'Organization', `Bundle.entry[${roleIndex}].resource.organization`);
   }
@@ -88,7 +90,7 @@ export function documentToReferral(input: unknown, envelope: DocumentEnvelope): 
   const consentIndex = entries.findIndex((entry) => entry.resource?.resourceType === 'Consent');
   if (consentIndex < 0) throw invalid('Bundle.entry', 'The document holds no Consent to share with the social domain', 422);
   const consent = readConsent(entries[consentIndex]!.resource as Consent, envelope.fhirVersion);
-  const parts: PartIndexes = { serviceRequest: requestIndex, patient: patientIndex, practitioner: practitionerIndex, practice: practiceIndex, consent: consentIndex };
+  const parts: PartIndexes = { serviceRequest: requestIndex, patient: patientIndex, practitioner: practitionerIndex, practitionerRole: roleIndex, practice: practiceIndex, consent: consentIndex };
   const referral = referralFromSources(
     {
       referralId: envelope.zdNumber,
@@ -98,6 +100,7 @@ export function documentToReferral(input: unknown, envelope: DocumentEnvelope): 
       note: request.note?.[0]?.text ?? request.description,
       patient,
       practitioner,
+      role,
       practice,
       consent,
     },
