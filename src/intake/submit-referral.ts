@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Resource } from 'fhir/r4.js';
 import { deadlineAfterWorkingDays } from '../calendar/working-days.js';
 import { canonicalJson } from '../canonical-json.js';
-import type { Directory } from '../directory/directory.js';
+import type { Directory, Team } from '../directory/directory.js';
 import { referralToFhir, type ReferralIds } from './referral-to-fhir.js';
 import { conflict, FhirError, unprocessable } from '../fhir/operation-outcome.js';
 import type { DeadlineTimers } from '../feedback/deadline-timers.js';
@@ -87,6 +87,19 @@ function requireConsent(referral: Referral, locate: (path: string) => string): v
   }
 }
 
+const PLACEHOLDER_IDS: ReferralIds = { patient: '', practitioner: '', practitionerRole: '', practice: '', consent: '', serviceRequest: '', task: '' };
+
+/**
+ * What makes two submissions the same referral: the FHIR they become, ids and times aside. Not the
+ * Referral as read: each channel reads what it was sent (a transaction's address line as written,
+ * its country) where another leaves it out, and the same content must replay whichever channel
+ * brought it first.
+ */
+function contentHash(referral: Referral, team: Team): string {
+  const resources = referralToFhir(referral, { ids: PLACEHOLDER_IDS, team, identifierSystem: '', receivedAt: new Date(0), pickupDeadline: '', contactDeadline: '' });
+  return createHash('sha256').update(canonicalJson(resources)).digest('hex');
+}
+
 /**
  * Stores a referral and puts its Task on the team's queue: all resources, the idempotency record
  * and the outbox entry in one atomic commit, then the queue. Answers only once both are done.
@@ -101,10 +114,10 @@ export async function submitReferral(deps: IntakeDependencies, referral: Referra
   if (!team) {
     throw unprocessable('No sociaal wijkteam serves this postcode', locate('patient.address.postalCode'));
   }
-  const hash = createHash('sha256').update(canonicalJson(referral)).digest('hex');
   const acl = [...channel.tenants, `coach:${team.id}`];
   const practiceName = referral.requester.practice.name ?? deps.directory.practice(referral.requester.practice.agb)?.name;
   const named = { ...referral, requester: { ...referral.requester, practice: { ...referral.requester.practice, name: practiceName } } };
+  const hash = contentHash(named, team);
   const masterIds = deps.masterDataIds.of(referral, acl);
 
   for (let attempt = 1; ; attempt += 1) {
