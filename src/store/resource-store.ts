@@ -47,6 +47,12 @@ export interface Guard {
 
 export interface CommitRequest {
   writes: Write[];
+  /**
+   * What the commit relies on without changing it (a referral pointing at a Patient it found
+   * current): locked against erasure and change until the commit, which fails with a conflict if one
+   * is no longer the version read.
+   */
+  unchanged?: Stored[];
   /** Checked first: when a record exists under its key, nothing is written. */
   guard?: Guard;
   effects?: Effect[];
@@ -194,6 +200,7 @@ export class ResourceStore {
     try {
       const resources = await transaction(this.db, async (sql) => {
         if (request.guard) await this.writeGuard(sql, request.guard);
+        if (request.unchanged?.length) await this.lockUnchanged(sql, request.unchanged);
         const written = request.writes.length > 0 ? await this.writeResources(sql, request.writes) : [];
         for (const effect of request.effects ?? []) await effect(sql);
         if (written.length > 0) {
@@ -220,6 +227,17 @@ export class ResourceStore {
     // A concurrent first writer has committed by now (the insert waited for it): its record answers.
     const { rows } = await sql.query<{ value: unknown }>('SELECT value FROM idempotency WHERE scope = $1 AND key = $2', [guard.scope, key]);
     throw new Guarded(rows[0]?.value);
+  }
+
+  private async lockUnchanged(sql: Sql, unchanged: Stored[]): Promise<void> {
+    const { rows } = await sql.query<{ resource_type: string; id: string; version: number }>(
+      `SELECT r.resource_type, r.id, r.version FROM resource r JOIN unnest($1::text[], $2::text[]) AS w(t, i) ON r.resource_type = w.t AND r.id = w.i
+       ORDER BY r.resource_type, r.id FOR SHARE OF r`,
+      [unchanged.map(({ resource }) => resource.resourceType), unchanged.map(({ resource }) => resource.id)],
+    );
+    const current = new Map(rows.map((row) => [`${row.resource_type}/${row.id}`, String(row.version)]));
+    const changed = unchanged.find(({ resource }) => current.get(`${resource.resourceType}/${resource.id}`) !== resource.meta?.versionId);
+    if (changed) throw new Conflict(changed.resource.resourceType, changed.resource.id!);
   }
 
   private async writeResources(sql: Sql, writes: Write[]): Promise<Resource[]> {
@@ -291,15 +309,37 @@ export class ResourceStore {
    * and `effects` (timers, documents), in one transaction.
    */
   async erase(refs: Array<[type: string, id: string]>, effects: Effect[] = []): Promise<void> {
-    const types = refs.map(([type]) => type);
-    const ids = refs.map(([, id]) => id);
     await transaction(this.db, async (sql) => {
-      for (const table of ['search_index', 'resource_version', 'resource']) {
-        await sql.query(`DELETE FROM ${table} x USING unnest($1::text[], $2::text[]) AS w(t, i) WHERE x.resource_type = w.t AND x.id = w.i`, [types, ids]);
-      }
-      await sql.query('DELETE FROM idempotency WHERE owner = ANY($1::text[])', [refs.map(([type, id]) => `${type}/${id}`)]);
+      await this.deleteResources(sql, refs);
       for (const effect of effects) await effect(sql);
     });
+  }
+
+  /**
+   * Erases, within another erasure, those of `refs` that nothing uses any more. They are locked
+   * first, so a writer that relies on one (`unchanged`, or an update) either committed before —
+   * and `inUse`, asked afterwards, sees its use — or waits and then finds it gone (a conflict).
+   */
+  eraseUnused(refs: Array<[type: string, id: string]>, inUse: (sql: Sql) => Promise<Array<[type: string, id: string]>>): Effect {
+    return async (sql) => {
+      if (refs.length === 0) return;
+      await sql.query(
+        `SELECT 1 FROM resource r JOIN unnest($1::text[], $2::text[]) AS w(t, i) ON r.resource_type = w.t AND r.id = w.i ORDER BY r.resource_type, r.id FOR UPDATE OF r`,
+        [refs.map(([type]) => type), refs.map(([, id]) => id)],
+      );
+      const used = new Set((await inUse(sql)).map(([type, id]) => `${type}/${id}`));
+      await this.deleteResources(sql, refs.filter(([type, id]) => !used.has(`${type}/${id}`)));
+    };
+  }
+
+  private async deleteResources(sql: Sql, refs: Array<[type: string, id: string]>): Promise<void> {
+    if (refs.length === 0) return;
+    const types = refs.map(([type]) => type);
+    const ids = refs.map(([, id]) => id);
+    for (const table of ['search_index', 'resource_version', 'resource']) {
+      await sql.query(`DELETE FROM ${table} x USING unnest($1::text[], $2::text[]) AS w(t, i) WHERE x.resource_type = w.t AND x.id = w.i`, [types, ids]);
+    }
+    await sql.query('DELETE FROM idempotency WHERE owner = ANY($1::text[])', [refs.map(([type, id]) => `${type}/${id}`)]);
   }
 
   /**

@@ -138,12 +138,13 @@ export class InboundService {
     envelope.fhirVersion = (document as { entry?: Array<{ resource?: { resourceType?: string } }> }).entry?.some((entry) => entry.resource?.resourceType === 'ReferralRequest') ? 'STU3' : 'R4';
     try {
       if (envelope.kind === 'referral') {
-        const referral = documentToReferral(document, envelope);
+        const { referral, locate } = documentToReferral(document, envelope);
         const agb = referral.requester.practice.agb;
         const submitted = await submitReferral(this.intake, referral, {
           party,
           identifierSystem: NAMING_SYSTEM.portalReferral(message.portal),
           tenants: [party, practiceTag(agb)],
+          locate,
         });
         await this.settle(id, { status: 'processed', serviceRequest: submitted.serviceRequestId, task: submitted.taskId });
         return;
