@@ -34,7 +34,8 @@ export async function startServiceProcess(env: { REDIS_URL: string; REDIS_KEY_PR
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
+  // Generous: on a shared, loaded machine compiling and starting the service alone can take 20 s.
+  const deadline = Date.now() + 45_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
     if (await fetch(`${url}/readyz`).then((response) => response.ok, () => false)) break;
