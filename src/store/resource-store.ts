@@ -212,15 +212,19 @@ export class ResourceStore {
          UPDATE resource r SET version = w.v, last_updated = $1, acl = string_to_array(w.a, chr(31)), content = w.c::json
          FROM w WHERE w.v > 1 AND r.resource_type = w.t AND r.id = w.i AND r.version = w.v - 1
          RETURNING r.resource_type, r.id
+       ), stored AS (
+         SELECT resource_type, id FROM created UNION ALL SELECT resource_type, id FROM updated
        ), versions AS (
-         INSERT INTO resource_version (resource_type, id, version, last_updated, content) SELECT t, i, v, $1, c::json FROM w
+         -- Only what was written: a concurrent writer's version of the same number is its own.
+         INSERT INTO resource_version (resource_type, id, version, last_updated, content)
+         SELECT t, i, v, $1, c::json FROM w JOIN stored ON stored.resource_type = w.t AND stored.id = w.i
        ), unindexed AS (
          DELETE FROM search_index s USING w WHERE w.v > 1 AND s.resource_type = w.t AND s.id = w.i
        ), indexed AS (
          INSERT INTO search_index (resource_type, tenant, param, value, last_updated, id)
          SELECT t, n, p, v, $1, i FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS x(t, n, p, v, i)
        )
-       SELECT resource_type, id FROM created UNION ALL SELECT resource_type, id FROM updated`,
+       SELECT resource_type, id FROM stored`,
       [
         lastUpdated,
         written.map((w) => w.content.resourceType),

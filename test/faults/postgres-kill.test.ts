@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, expect, test } from '@jest/globals';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { startLocalPostgres } from '../../src/store/local-postgres.js';
 import { startLocalRedis } from '../../src/store/local-redis.js';
@@ -162,10 +164,18 @@ test('kill -9 of PostgreSQL under intake load while the queue drains: 503 with R
   // Drain what is left: leases the outage interrupted come back when they run out.
   const db = new pg.Pool({ connectionString: postgres.url, options: `-c search_path=${schemaOf(prefix)}`, max: 1 });
   cleanup.push(() => db.end());
-  const open = async () => Number((await db.query(`SELECT count(*) AS n FROM resource WHERE resource_type = 'Task' AND content->>'status' <> 'accepted'`)).rows[0].n);
+  const open = async () =>
+    (await db.query<{ id: string; status: string }>(`SELECT id, content->>'status' AS status FROM resource WHERE resource_type = 'Task' AND content->>'status' <> 'accepted'`)).rows;
   const drainBy = Date.now() + 25_000;
-  while ((await open()) > 0 && Date.now() < drainBy) if ((await drainOnce(1)) !== 200) await pause(200);
-  expect(await open()).toBe(0);
+  while ((await open()).length > 0 && Date.now() < drainBy) if ((await drainOnce(1)) !== 200) await pause(200);
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const queue = new Queue(`team-${TEAM}`, { connection, prefix: `${prefix}:bull` });
+  cleanup.push(async () => {
+    await queue.close();
+    connection.disconnect();
+  });
+  // What is left open, with where its job is, tells which hand-over the outage broke.
+  expect(await Promise.all((await open()).map(async (task) => ({ ...task, job: await queue.getJobState(task.id) })))).toEqual([]);
 
   // Stored exactly once: one ServiceRequest per referral id, a whole referral each.
   const { rows: identifiers } = await db.query<{ value: string }>(
