@@ -39,7 +39,10 @@ export async function startServiceProcess(env: { REDIS_URL: string; REDIS_KEY_PR
   for (;;) {
     if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
     if (await fetch(`${url}/readyz`).then((response) => response.ok, () => false)) break;
-    if (Date.now() > deadline) throw new Error('service did not become ready');
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('service did not become ready');
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {
