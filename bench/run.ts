@@ -82,8 +82,10 @@ export async function startBenchService(): Promise<{ url: string; pid: number; r
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i += 1) {
-    if (await fetch(`${url}/readyz`).then((response) => response.ok, () => false)) break;
+  // Measuring a service that is still starting says nothing: wait for it (long, on a shared machine).
+  const readyBy = Date.now() + 120_000;
+  while (!(await fetch(`${url}/readyz`).then((response) => response.ok, () => false))) {
+    if (service.exitCode !== null || Date.now() > readyBy) throw new Error('the service did not become ready');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return {
@@ -92,8 +94,10 @@ export async function startBenchService(): Promise<{ url: string; pid: number; r
     redisUrl: redis.url,
     schema,
     stop: async () => {
-      service.kill('SIGTERM');
-      await new Promise((resolve) => service.once('exit', resolve));
+      if (service.exitCode === null) {
+        service.kill('SIGTERM');
+        await new Promise((resolve) => service.once('exit', resolve));
+      }
       await redis.stop();
       const db = new pg.Client({ connectionString: DATABASE_URL });
       await db.connect();
