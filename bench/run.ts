@@ -24,11 +24,14 @@ export interface Row {
   scenario: string;
   requestsPerSecond: number;
   p50: number;
+  p90: number;
   p99: number;
   max: number;
   non2xx: number;
   errors: number;
   peakRssMb: number;
+  /** The service process's CPU time per request: steadier than throughput on a shared machine. */
+  cpuMsPerRequest: number;
 }
 
 async function rssOf(pid: number): Promise<number> {
@@ -37,20 +40,31 @@ async function rssOf(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+/** User and system CPU time of a process so far, in ms (clock ticks of 10 ms). */
+async function cpuMsOf(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 export async function run(scenario: string, pid: number, options: autocannon.Options): Promise<Row> {
   let peak = 0;
   const sampler = setInterval(async () => (peak = Math.max(peak, await rssOf(pid))), 250);
+  const cpuBefore = await cpuMsOf(pid);
   const result = await autocannon({ connections: CONNECTIONS, pipelining: 1, duration: DURATION, ...options });
+  const cpu = (await cpuMsOf(pid)) - cpuBefore;
   clearInterval(sampler);
   return {
     scenario,
     requestsPerSecond: Math.round(result.requests.average),
     p50: result.latency.p50,
+    p90: result.latency.p90,
     p99: result.latency.p99,
     max: result.latency.max,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
     peakRssMb: Math.round(peak),
+    cpuMsPerRequest: Math.round((cpu / Math.max(1, result.requests.total)) * 100) / 100,
   };
 }
 
@@ -190,9 +204,12 @@ async function main() {
   }
 
   const table = [
-    `| scenario | req/s | p50 ms | p99 ms | max ms | non-2xx | errors | peak RSS MB |`,
-    `|---|---:|---:|---:|---:|---:|---:|---:|`,
-    ...rows.map((row) => `| ${row.scenario} | ${row.requestsPerSecond} | ${row.p50} | ${row.p99} | ${row.max} | ${row.non2xx} | ${row.errors} | ${row.peakRssMb} |`),
+    `| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors | peak RSS MB | service CPU ms/req |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
+    ...rows.map(
+      (row) =>
+        `| ${row.scenario} | ${row.requestsPerSecond} | ${row.p50} | ${row.p90} | ${row.p99} | ${row.max} | ${row.non2xx} | ${row.errors} | ${row.peakRssMb} | ${row.cpuMsPerRequest} |`,
+    ),
   ].join('\n');
   console.log(`\n${CONNECTIONS} connections, ${DURATION} s per scenario, no pipelining\n\n${table}\n\n${footprint.join('\n')}\n`);
   mkdirSync('bench/results', { recursive: true });
