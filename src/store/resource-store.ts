@@ -219,7 +219,8 @@ export class ResourceStore {
          INSERT INTO resource_version (resource_type, id, version, last_updated, content)
          SELECT t, i, v, $1, c::json FROM w JOIN stored ON stored.resource_type = w.t AND stored.id = w.i
        ), unindexed AS (
-         DELETE FROM search_index s USING w WHERE w.v > 1 AND s.resource_type = w.t AND s.id = w.i
+         -- After the version-checked UPDATE has locked the resource, as concurrent writers queue on it.
+         DELETE FROM search_index s USING updated u WHERE s.resource_type = u.resource_type AND s.id = u.id
        ), indexed AS (
          INSERT INTO search_index (resource_type, tenant, param, value, last_updated, id)
          SELECT t, n, p, v, $1, i FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS x(t, n, p, v, i)
