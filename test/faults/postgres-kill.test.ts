@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -6,7 +6,7 @@ import { afterAll, expect, test } from '@jest/globals';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { startLocalPostgres } from '../../src/store/local-postgres.js';
+import { localPostgresDir, startLocalPostgres } from '../../src/store/local-postgres.js';
 import { startLocalRedis } from '../../src/store/local-redis.js';
 import { freePort, type LocalServer } from '../../src/store/local-server.js';
 import { mintDevToken } from '../../scripts/dev-token.js';
@@ -77,7 +77,10 @@ test('kill -9 of PostgreSQL under intake load while the queue drains: 503 with R
   const pgDir = mkdtempSync(join(tmpdir(), 'wor-pg-kill-'));
   const pgPort = await freePort();
   let postgres = await startLocalPostgres({ dir: pgDir, port: pgPort });
-  cleanup.push(() => postgres.stop());
+  cleanup.push(async () => {
+    await postgres.stop();
+    rmSync(localPostgresDir(pgDir), { recursive: true, force: true });
+  });
   const redis = await startLocalRedis({ dir: mkdtempSync(join(tmpdir(), 'wor-pg-kill-redis-')) });
   cleanup.push(() => redis.stop('SIGKILL'));
   const prefix = `pgkill-${randomUUID().slice(0, 6)}`;
