@@ -109,6 +109,9 @@ export function serverOptions(config: Config, logStream?: NodeJS.WritableStream)
       },
     },
     bodyLimit: config.BODY_LIMIT_BYTES,
+    // Fastify's 10 s per plugin is too short on a loaded machine (the docs build, the first queue
+    // connections): start-up failed there although nothing was wrong.
+    pluginTimeout: 60_000,
     requestIdHeader: false,
     genReqId: (request) => {
       const incoming = request.headers['x-request-id'];
