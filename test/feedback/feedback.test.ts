@@ -93,7 +93,7 @@ describe('feedback to the GP', () => {
     };
     const created = await service.request('POST', '/fhir/Communication', { token: coach, body: report });
     expect(created.status).toBe(201);
-    expect(created.headers.get('location')).toBe(`/fhir/Communication/${created.body.id}`);
+    expect(created.headers.get('location')).toBe(`http://wor-bridge.test/fhir/Communication/${created.body.id}`);
     expect(created.body).toMatchObject({ category: [{ coding: [{ code: 'intake-report' }] }], basedOn: [{ reference: `ServiceRequest/${serviceRequestId}` }] });
     const again = await service.request('POST', '/fhir/Communication', { token: coach, body: report });
     expect(again.status).toBe(200);
