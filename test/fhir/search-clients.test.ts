@@ -38,7 +38,7 @@ const path = (url: string) => url.replace(BASE, '');
 /** A Communication written straight into the store, in the practice's tenancy. */
 async function storedLetter(identifier: Communication['identifier']): Promise<string> {
   const id = randomUUID();
-  await service.app.store.commit({ writes: [{ resource: { resourceType: 'Communication', id, status: 'completed', identifier }, acl: [`gp:${PRACTICE_AGB}`] }] });
+  await service.app.store.commit({ writes: [{ resource: { resourceType: 'Communication', id, status: 'completed', identifier } as Communication, acl: [`gp:${PRACTICE_AGB}`] }] });
   return id;
 }
 
@@ -209,7 +209,7 @@ describe('_revinclude', () => {
     await service.app.store.commit({
       writes: [
         {
-          resource: { resourceType: 'Communication', id: letter, status: 'completed', basedOn: [{ reference: `ServiceRequest/${first.serviceRequestId}` }] },
+          resource: { resourceType: 'Communication', id: letter, status: 'completed', basedOn: [{ reference: `ServiceRequest/${first.serviceRequestId}` }] } as Communication,
           acl: [`gp:${PRACTICE_AGB}`],
         },
       ],
