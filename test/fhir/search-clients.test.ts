@@ -11,7 +11,6 @@ const BASE = 'http://wor-bridge.test';
 let service: TestService;
 let gp: string;
 let otherGp: string;
-let coach: string;
 let first: Awaited<ReturnType<typeof submitReferral>>;
 let second: Awaited<ReturnType<typeof submitReferral>>;
 let otherBsn: Awaited<ReturnType<typeof submitReferral>>;
@@ -21,7 +20,6 @@ beforeAll(async () => {
   service = await startService();
   gp = await service.token('gp', PRACTICE_AGB);
   otherGp = await service.token('gp', OTHER_PRACTICE_AGB);
-  coach = await service.token('coach', 'leiden-noord');
   first = await submitReferral(service, gp);
   second = await submitReferral(service, gp);
   otherBsn = await submitReferral(service, gp, { patient: { ...exampleReferral().patient, bsn: '999990020' } });
