@@ -5,7 +5,7 @@ import { capabilityStatement } from './capability-statement.js';
 /** Where on a type an interaction is addressed, as in the FHIR RESTful API. */
 type Level = 'type' | 'search' | 'type-history' | 'instance' | 'instance-history' | 'version';
 
-type Code = CapabilityStatementRestResource['interaction'] extends Array<infer I> | undefined ? (I extends { code: infer C } ? C : never) : never;
+type Code = NonNullable<CapabilityStatementRestResource['interaction']>[number]['code'];
 
 const ADDRESS: Record<Code, Array<[Level, string]>> = {
   read: [['instance', 'GET']],
