@@ -24,6 +24,7 @@ export default fp(
       attempts: config.DELIVERY_ATTEMPTS,
       backoffMs: config.DELIVERY_BACKOFF_MS,
       timeoutMs: config.DELIVERY_TIMEOUT_MS,
+      publicBaseUrl: config.PUBLIC_BASE_URL,
     });
     await queue.start();
     app.decorate('deliveries', queue);
