@@ -7,6 +7,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Routes reachable without a token (health, metadata, docs). */
     public?: boolean;
+    /** Routes that take a signed link (`signature` in the query) instead of a token; the route checks it. */
+    signedLink?: boolean;
   }
   interface FastifyRequest {
     caller: Caller;
@@ -25,7 +27,9 @@ export default fp(
     });
     app.decorateRequest('caller', null as unknown as Caller);
     app.addHook('onRequest', async (request: FastifyRequest) => {
-      if (request.routeOptions.config?.public) return;
+      const route = request.routeOptions.config;
+      if (route?.public) return;
+      if (route?.signedLink && !request.headers.authorization && (request.query as Record<string, unknown>).signature !== undefined) return;
       request.caller = await verifier.verify(request.headers.authorization);
     });
   },
