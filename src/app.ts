@@ -11,6 +11,7 @@ import deliveryPlugin from './feedback/delivery/plugin.js';
 import feedbackPlugin from './feedback/plugin.js';
 import communicationRoutes from './feedback/communication-routes.js';
 import errorHandler from './http/error-handler.js';
+import fhirProtocol from './http/fhir-protocol.js';
 import conformanceRoutes from './http/fhir/conformance-routes.js';
 import fhirRestRoutes from './http/fhir/routes.js';
 import fhirWriteRoutes from './http/fhir/write-routes.js';
@@ -56,6 +57,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
     ),
   );
   await instance.register(errorHandler);
+  await instance.register(fhirProtocol);
   await instance.register(metricsPlugin);
   await instance.register(databasePlugin);
   await instance.register(storePlugin);

@@ -25,6 +25,8 @@ export const envSchema = z
     AUTH_JWKS_URL: z.string().url().optional(),
     AUTH_ISSUER: required(),
     AUTH_AUDIENCE: required(),
+    /** The identity provider's token endpoint, advertised to clients (SMART discovery, CapabilityStatement); tokens are still checked by AUTH_ISSUER and the JWKS. */
+    AUTH_TOKEN_URL: z.string().url().optional(),
     PUBLIC_BASE_URL: z.string().url().optional(),
     QUEUE_LEASE_SECONDS: positiveInt(60),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -75,7 +75,7 @@ export interface AuditRecord {
 
 /** Classifies one access to patient data (NEN 7513: what happened, to whom, by whom). Pure. */
 export function auditRecord(facts: AccessFacts): AuditRecord {
-  const search = facts.method === 'GET' && !/:id/.test(facts.route);
+  const search = (facts.method === 'GET' && !/:id/.test(facts.route)) || facts.route.endsWith('/_search');
   const action = search ? 'E' : (own(ACTION, facts.method) ?? 'E');
   return {
     id: facts.id,

@@ -2,8 +2,10 @@ import type { CodeableConcept, Identifier, Reference, Resource } from 'fhir/r4.j
 
 /**
  * The search parameters the service indexes (contract §8). Each extracts the index values of a
- * resource: tokens as both `system|code` and `code`, references as `Type/id`. The same extraction
- * serves the writer (which sets to add and remove) and the reader (which set to look in).
+ * resource: a token with a system as `system|code`, `code` and `system|` (any code in the system), one
+ * without as `code` and `|code` (no system), so every token form of the FHIR spec is one index lookup;
+ * references as `Type/id`. The same extraction serves the writer (which sets to add and remove) and
+ * the reader (which set to look in).
  */
 export type SearchParameterType = 'token' | 'reference';
 
@@ -18,7 +20,7 @@ export interface SearchParameter {
 type AnyResource = Record<string, unknown>;
 
 const tokens = (system: string | undefined, code: string | undefined): string[] =>
-  code ? (system ? [`${system}|${code}`, code] : [code]) : [];
+  code ? (system ? [`${system}|${code}`, code, `${system}|`] : [code, `|${code}`]) : [];
 const identifierTokens = (identifiers: Identifier[] | undefined) =>
   (identifiers ?? []).flatMap((identifier) => tokens(identifier.system, identifier.value));
 const conceptTokens = (concept: CodeableConcept | undefined) =>
@@ -58,6 +60,7 @@ export const SEARCH_PARAMETERS: Record<string, SearchParameter[]> = {
     reference('patient', 'for', 'Patient'),
     reference('focus', 'focus', 'ServiceRequest'),
     reference('based-on', 'basedOn', 'ServiceRequest'),
+    reference('requester', 'requester', 'PractitionerRole'),
     identifier,
   ],
   ServiceRequest: [
@@ -102,6 +105,19 @@ export const INCLUDES: Record<string, Record<string, (resource: Resource) => str
     patient: (communication) => references(field(communication, 'subject')),
   },
 };
+
+/**
+ * Changes whenever what `indexEntries` extracts changes: the store then rebuilds the index of what
+ * was written before (2: `system|` and `|code` tokens, Task `requester`).
+ */
+export const SEARCH_INDEX_VERSION = 2;
+
+/** `_revinclude` sources per target type: every reference parameter of another type that points at it. */
+export function revIncludes(target: string): Array<{ source: string; param: string }> {
+  return Object.entries(SEARCH_PARAMETERS).flatMap(([source, parameters]) =>
+    parameters.filter((parameter) => parameter.type === 'reference' && parameter.target === target).map((parameter) => ({ source, param: parameter.name })),
+  );
+}
 
 /** Index entries `param=value` of a resource, for the writer's add/remove diff. */
 export function indexEntries(resource: Resource): Array<[string, string]> {

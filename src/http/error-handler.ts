@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { FhirError, operationOutcome, type Issue } from '../fhir/operation-outcome.js';
 import { isDatabaseUnavailable } from '../store/postgres.js';
+import { notOffered, offeredMethods } from './fhir/interactions.js';
 
 /** Fastify's own errors for bad requests, translated to precise OperationOutcome issues. */
 const FRAMEWORK_ERRORS: Record<string, (error: FastifyError) => [number, Issue]> = {
@@ -70,6 +71,9 @@ export default fp(
     });
 
     app.setNotFoundHandler((request, reply) => {
+      // A type the server serves, an interaction it does not offer there (DELETE, PUT on a read-only type): 405.
+      const offered = offeredMethods(request.url);
+      if (offered && !offered.includes(request.method)) throw notOffered(request.method, request.url);
       reply
         .code(404)
         .type(FHIR_JSON)

@@ -20,6 +20,9 @@ const RECOVERY_CHECK_MS = 2_000;
 /** The FHIR resource store on PostgreSQL, and the service's Redis connection for what can be rebuilt. */
 export default fp(
   async function store(app: FastifyInstance) {
+    const resourceStore = new ResourceStore(app.db, app.config.WOR_SECRET);
+    const reindexed = await resourceStore.reindexIfOutdated();
+    if (reindexed > 0) app.log.info({ reindexed }, 'search index rebuilt for a new search index definition');
     const redis = await connectRedis(app.config.REDIS_URL);
     try {
       await assertNoEviction(redis);
@@ -34,7 +37,7 @@ export default fp(
     const recovery = new RedisRecovery(redis, keys.epoch, app.log);
     app.decorate('redisKeys', keys);
     app.decorate('redisRecovery', recovery);
-    app.decorate('store', new ResourceStore(app.db, app.config.WOR_SECRET));
+    app.decorate('store', resourceStore);
     // Once every owner has registered its rebuild: at start-up (Redis may be new), then every few seconds.
     app.addHook('onReady', async () => {
       await recovery.check();

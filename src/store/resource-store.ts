@@ -1,5 +1,5 @@
 import type { Resource } from 'fhir/r4.js';
-import { indexEntries } from '../fhir/search-parameters.js';
+import { indexEntries, SEARCH_INDEX_VERSION } from '../fhir/search-parameters.js';
 import { KeyedHash } from './keyed-hash.js';
 import { APPLICATION_NAME, transaction, type Db, type Sql } from './postgres.js';
 
@@ -79,6 +79,8 @@ export interface SearchQuery {
   tenant?: string;
   /** Each inner array: index values of one parameter (OR); the parameters are AND-ed. */
   filters: Array<Array<[param: string, value: string]>>;
+  /** `_id`: only these resources (AND-ed with the filters). */
+  ids?: string[];
   lastUpdated?: { min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean };
   count: number;
   /** Newest first (default), or oldest first. */
@@ -309,6 +311,45 @@ export class ResourceStore {
   }
 
   /**
+   * Rebuilds the search index of every stored resource when it follows an older definition than
+   * SEARCH_INDEX_VERSION; otherwise does nothing. One transaction holding the version row, so that
+   * instances starting together do it once; resources are locked while reindexed, so a concurrent
+   * write waits and then indexes its own version. Returns how many resources were reindexed.
+   */
+  async reindexIfOutdated(): Promise<number> {
+    return transaction(this.db, async (sql) => {
+      const { rows: [state] } = await sql.query<{ version: number }>('SELECT version FROM search_index_version FOR UPDATE');
+      if (state && state.version >= SEARCH_INDEX_VERSION) return 0;
+      let reindexed = 0;
+      let after = ['', ''];
+      for (;;) {
+        const { rows } = await sql.query<{ resource_type: string; id: string; last_updated: Date; acl: string[]; content: Resource }>(
+          `SELECT resource_type, id, last_updated, acl, content FROM resource WHERE (resource_type, id) > ($1, $2)
+           ORDER BY resource_type, id LIMIT 500 FOR SHARE`,
+          after,
+        );
+        const last = rows[rows.length - 1];
+        if (!last) break;
+        await sql.query('DELETE FROM search_index s USING unnest($1::text[], $2::text[]) AS w(t, i) WHERE s.resource_type = w.t AND s.id = w.i', [
+          rows.map((row) => row.resource_type),
+          rows.map((row) => row.id),
+        ]);
+        const index = rows.flatMap((row) => this.indexRows(row.content, row.acl).map((entry) => [...entry, row.last_updated.toISOString()]));
+        await sql.query(
+          `INSERT INTO search_index (resource_type, tenant, param, value, id, last_updated)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])`,
+          [0, 1, 2, 3, 4, 5].map((column) => index.map((entry) => entry[column])),
+        );
+        reindexed += rows.length;
+        after = [last.resource_type, last.id];
+      }
+      await sql.query('DELETE FROM search_index_version');
+      await sql.query('INSERT INTO search_index_version (version) VALUES ($1)', [SEARCH_INDEX_VERSION]);
+      return reindexed;
+    });
+  }
+
+  /**
    * Erases resources for good: every version and index entry, with the idempotency records they own
    * and `effects` (timers, documents), in one transaction.
    */
@@ -369,11 +410,13 @@ export class ResourceStore {
   async search(query: SearchQuery): Promise<SearchResult> {
     const params: unknown[] = [query.type, query.tenant ?? OPERATOR_TAG];
     const bind = (value: unknown) => `$${params.push(value)}`;
-    const filters = query.filters.length > 0 ? query.filters : [[[ANY, ''] as [string, string]]];
-    const parameters = filters.map((alternatives) => ({
+    const filters = query.filters.length > 0 || query.ids ? query.filters : [[[ANY, ''] as [string, string]]];
+    const parameters: Array<{ param: string; values: string[]; ids?: string[] }> = filters.map((alternatives) => ({
       param: alternatives[0]![0],
       values: [...new Set(alternatives.map(([, value]) => this.indexHash.of(value)))],
     }));
+    // `_id`: the resource's one `_any` row in this tenancy, found through (resource_type, id).
+    if (query.ids) parameters.push({ param: ANY, values: [this.indexHash.of('')], ids: query.ids });
     const { min, max, minExclusive, maxExclusive } = query.lastUpdated ?? {};
     const time: string[] = [];
     if (min !== undefined) {
@@ -386,7 +429,7 @@ export class ResourceStore {
     const matches = parameters
       .map(
         (filter) =>
-          `SELECT ${filter.values.length > 1 ? 'DISTINCT ' : ''}f.id, f.last_updated FROM search_index f WHERE f.resource_type = $1 AND f.tenant = $2 AND f.param = ${bind(filter.param)} AND f.value = ANY(${bind(filter.values)}::text[])${time.map((condition) => ` AND ${condition}`).join('')}`,
+          `SELECT ${filter.values.length > 1 ? 'DISTINCT ' : ''}f.id, f.last_updated FROM search_index f WHERE f.resource_type = $1 AND f.tenant = $2 AND f.param = ${bind(filter.param)} AND f.value = ANY(${bind(filter.values)}::text[])${filter.ids ? ` AND f.id = ANY(${bind(filter.ids)}::text[])` : ''}${time.map((condition) => ` AND ${condition}`).join('')}`,
       )
       .join(' INTERSECT ');
     const countParams = [...params];

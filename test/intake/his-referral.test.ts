@@ -30,7 +30,7 @@ describe('POST /referrals', () => {
     expect(response.body).toMatchObject({ resourceType: 'Bundle', type: 'collection' });
     expectValidFhir(response.body);
     const { ServiceRequest: request, Task: task, Patient: patient, Consent: consent, PractitionerRole: role, Practitioner: practitioner, Organization: practice } = byType(response.body);
-    expect(response.headers.get('location')).toBe(`/fhir/ServiceRequest/${request.id}`);
+    expect(response.headers.get('location')).toBe(`http://wor-bridge.test/fhir/ServiceRequest/${request.id}`);
 
     expect(request).toMatchObject({
       status: 'active',

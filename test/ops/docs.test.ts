@@ -72,7 +72,7 @@ describe('openapi.yaml, /docs and the CapabilityStatement', () => {
     expect(metadata.status).toBe(200);
     const task = metadata.body.rest[0].resource.find((resource: any) => resource.type === 'Task');
     expect(task.searchParam.map((param: any) => param.name).sort()).toEqual(
-      ['_count', '_cursor', '_lastUpdated', 'based-on', 'business-status', 'focus', 'identifier', 'owner', 'patient', 'status'].sort(),
+      ['_count', '_cursor', '_id', '_lastUpdated', '_sort', 'based-on', 'business-status', 'focus', 'identifier', 'owner', 'patient', 'requester', 'status'].sort(),
     );
     expect(task.supportedProfile).toEqual(['https://wor-bridge.nl/fhir/StructureDefinition/wor-task']);
     expect(task.interaction.map((interaction: any) => interaction.code)).toEqual(['read', 'vread', 'history-instance', 'search-type', 'update', 'patch']);

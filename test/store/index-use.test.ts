@@ -117,14 +117,16 @@ async function exerciseEverything() {
     date: ['gt2020-01-01T00:00:00Z', 'lt2100-01-01T00:00:00Z'],
     string: ['Berg'],
   };
+  // `_sort` is the one string parameter that is not a value to look for: both of its orders.
+  const valuesOf = (param: { name: string; type: string }) => (param.name === '_sort' ? ['-_lastUpdated', '_lastUpdated'] : valueFor[param.type]);
   const searched: string[] = [];
   for (const resource of metadata.rest[0].resource as Array<{ type: string; searchParam?: Array<{ name: string; type: string }> }>) {
     if (!(STORED_TYPES as readonly string[]).includes(resource.type)) continue;
     const params = (resource.searchParam ?? []).filter((param) => !['_count', '_cursor'].includes(param.name));
     const queries = [
       '',
-      ...params.flatMap((param) => (valueFor[param.type] ?? [`unsupported-${param.type}`]).map((value) => `${param.name}=${encodeURIComponent(value)}`)),
-      ...params.filter((param) => param.name !== '_lastUpdated').map((param) => `${param.name}=${encodeURIComponent(valueFor[param.type]?.[0] ?? '')}&_lastUpdated=gt2020-01-01T00:00:00Z`),
+      ...params.flatMap((param) => (valuesOf(param) ?? [`unsupported-${param.type}`]).map((value) => `${param.name}=${encodeURIComponent(value)}`)),
+      ...params.filter((param) => param.name !== '_lastUpdated').map((param) => `${param.name}=${encodeURIComponent(valuesOf(param)?.[0] ?? '')}&_lastUpdated=gt2020-01-01T00:00:00Z`),
     ];
     for (const query of queries) {
       for (const token of [operator, gp]) {

@@ -5,6 +5,7 @@ import { CONFORMANCE_TYPES, loadConformanceResources } from '../../fhir/conforma
 import { FHIR_JSON } from '../../fhir/media-type.js';
 import { FhirError, notFound } from '../../fhir/operation-outcome.js';
 import { capabilityStatement } from './capability-statement.js';
+import { smartConfiguration } from './smart-configuration.js';
 
 /**
  * The CapabilityStatement (public) and the service's own profiles, code systems and value sets
@@ -13,9 +14,18 @@ import { capabilityStatement } from './capability-statement.js';
 export default async function conformanceRoutes(app: FastifyInstance) {
   const resources = loadConformanceResources();
   const base = app.config.PUBLIC_BASE_URL;
-  const metadata = capabilityStatement(base, [...resources.values()]);
+  const tokenUrl = app.config.AUTH_TOKEN_URL;
+  const metadata = capabilityStatement(base, [...resources.values()], { tokenUrl });
 
   app.get('/fhir/metadata', { config: { public: true } }, async (_request, reply) => reply.type(FHIR_JSON).send(metadata));
+
+  // Discovery lives under the FHIR base; the server root answers the same for clients that look there.
+  for (const path of ['/fhir/.well-known/smart-configuration', '/.well-known/smart-configuration']) {
+    app.get(path, { config: { public: true } }, async () => {
+      if (!tokenUrl) throw new FhirError(404, { code: 'not-found', diagnostics: 'SMART discovery is not configured: AUTH_TOKEN_URL (the identity provider’s token endpoint) is not set' });
+      return smartConfiguration(tokenUrl, metadata);
+    });
+  }
 
   for (const type of CONFORMANCE_TYPES) {
     const ofType = [...resources.values()].filter((resource) => resource.resourceType === type);

@@ -1,12 +1,29 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requireScope, type Caller } from '../../auth/caller.js';
 import { mayDisclose } from '../../auth/disclosure.js';
 import { historyBundle } from '../../fhir/bundle.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
-import { badRequest, notFound } from '../../fhir/operation-outcome.js';
+import { badRequest, FhirError, notFound } from '../../fhir/operation-outcome.js';
+import { notOffered } from './interactions.js';
 import { sendResource } from './etag.js';
 import { ID_PATTERN, storedType } from './resource-types.js';
 import { search } from './search.js';
+
+type SearchParams = Record<string, string | string[]>;
+const FORM = 'application/x-www-form-urlencoded';
+
+/** A form body as search parameters; a null prototype, so that no name reaches Object.prototype. */
+function formParameters(body: string): SearchParams {
+  const params: Record<string, string[]> = Object.create(null);
+  for (const [name, value] of new URLSearchParams(body)) (params[name] ??= []).push(value);
+  return params;
+}
+
+function mergeParameters(...sources: SearchParams[]): SearchParams {
+  const merged: Record<string, string[]> = Object.create(null);
+  for (const source of sources) for (const [name, value] of Object.entries(source)) (merged[name] ??= []).push(...(Array.isArray(value) ? value : [value]));
+  return merged;
+}
 
 interface TypeParams {
   type: string;
@@ -30,12 +47,29 @@ export default async function fhirRestRoutes(app: FastifyInstance) {
     return stored;
   }
 
-  app.get<{ Params: TypeParams; Querystring: Record<string, string | string[]> }>('/fhir/:type', async (request, reply) => {
+  async function searchType(request: FastifyRequest<{ Params: TypeParams }>, params: SearchParams) {
     const type = storedType(request.params.type);
     requireScope(request.caller, type, 's');
     const lenient = /handling=lenient/.test(String(request.headers.prefer ?? ''));
-    const bundle = await search(store, config.PUBLIC_BASE_URL, type, request.query, request.caller, lenient);
-    return reply.type(FHIR_JSON).send(bundle);
+    return search(store, config.PUBLIC_BASE_URL, type, params, request.caller, lenient);
+  }
+
+  app.get<{ Params: TypeParams; Querystring: SearchParams }>('/fhir/:type', async (request, reply) => {
+    return reply.type(FHIR_JSON).send(await searchType(request, request.query));
+  });
+
+  // `POST [type]/_search`: the same search with its parameters in a form body (and the URL), kept out of URLs and logs.
+  app.addContentTypeParser(FORM, { parseAs: 'string' }, (_request, body, done) => done(null, formParameters(body as string)));
+  app.post<{ Params: TypeParams; Querystring: SearchParams; Body: SearchParams | undefined }>('/fhir/:type/_search', async (request, reply) => {
+    if (request.body !== undefined && !request.headers['content-type']?.startsWith(FORM)) {
+      throw new FhirError(415, { code: 'not-supported', diagnostics: `POST _search takes its parameters as ${FORM}` });
+    }
+    return reply.type(FHIR_JSON).send(await searchType(request, mergeParameters(request.query, request.body ?? {})));
+  });
+
+  app.get<{ Params: TypeParams }>('/fhir/:type/_history', async (request) => {
+    storedType(request.params.type);
+    throw notOffered(request.method, request.url);
   });
 
   app.get<{ Params: InstanceParams }>('/fhir/:type/:id', async (request, reply) => {

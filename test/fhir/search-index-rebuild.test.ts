@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { SEARCH_INDEX_VERSION } from '../../src/fhir/search-parameters.js';
+import { PRACTICE_AGB } from '../fixtures/referral.js';
+import { submitReferral } from '../support/referrals.js';
+import { startService, type TestService } from '../support/service.js';
+
+let service: TestService;
+let gp: string;
+
+beforeAll(async () => {
+  service = await startService();
+  gp = await service.token('gp', PRACTICE_AGB);
+});
+afterAll(() => service.close());
+
+test('a search parameter added in a new version finds what was written before: the index is rebuilt once at start-up', async () => {
+  const { taskId } = await submitReferral(service, gp);
+  const requester = (await service.request('GET', `/fhir/Task/${taskId}`, { token: gp })).body.requester.reference;
+  const byRequester = `/fhir/Task?requester=${requester}&_id=${taskId}`;
+  expect((await service.request('GET', byRequester, { token: gp })).body.total).toBe(1);
+
+  // The store as an older version left it: no requester entries, and the older definition recorded.
+  await service.db.query(`DELETE FROM search_index WHERE resource_type = 'Task' AND param = 'requester'`);
+  await service.db.query('UPDATE search_index_version SET version = 1');
+  expect((await service.request('GET', byRequester, { token: gp })).body.total).toBe(0);
+  const before = await service.db.query(`SELECT count(*)::int AS n FROM search_index WHERE resource_type = 'Task' AND id = $1`, [taskId]);
+
+  const upgraded = await startService({ prefix: service.prefix });
+  try {
+    expect((await upgraded.request('GET', byRequester, { token: gp })).body.total).toBe(1);
+    const { rows } = await service.db.query('SELECT version FROM search_index_version');
+    expect(rows).toEqual([{ version: SEARCH_INDEX_VERSION }]);
+    const after = await service.db.query(`SELECT count(*)::int AS n FROM search_index WHERE resource_type = 'Task' AND id = $1`, [taskId]);
+    // Only the missing entries came back (one per tenant that sees the Task); nothing was doubled.
+    expect(after.rows[0].n).toBeGreaterThan(before.rows[0].n);
+    const doubled = await service.db.query(
+      `SELECT param, value, tenant FROM search_index WHERE resource_type = 'Task' AND id = $1 GROUP BY param, value, tenant HAVING count(*) > 1`,
+      [taskId],
+    );
+    expect(doubled.rows).toEqual([]);
+  } finally {
+    await upgraded.close();
+  }
+});
