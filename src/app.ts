@@ -56,6 +56,8 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(metricsPlugin);
   await instance.register(databasePlugin);
   await instance.register(storePlugin);
+  // Before any plugin that adds routes, so that the auth hooks see every route.
+  await instance.register(authPlugin);
   await instance.register(directoryPlugin, { directory: options.directory });
   await instance.register(outboxPlugin);
   await instance.register(tasksPlugin);
@@ -63,7 +65,6 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(feedbackPlugin);
   await instance.register(queuePlugin);
   await instance.register(intakePlugin);
-  await instance.register(authPlugin);
   await instance.register(protectionPlugin);
   await instance.register(auditPlugin);
 

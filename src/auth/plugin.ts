@@ -1,19 +1,19 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Caller } from './caller.js';
+import { checkAccess, declaresAccess } from './route-access.js';
 import { TokenVerifier } from './token-verifier.js';
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Routes reachable without a token (health, metadata, docs). */
-    public?: boolean;
-  }
   interface FastifyRequest {
     caller: Caller;
   }
 }
 
-/** Every request must carry a valid bearer token unless its route is marked public. */
+/**
+ * Every request must carry a valid bearer token unless its route is marked public; then the
+ * route's declared roles and scopes are checked here, in one place, before any handler runs.
+ */
 export default fp(
   async function auth(app: FastifyInstance) {
     const { config } = app;
@@ -27,6 +27,11 @@ export default fp(
     app.addHook('onRequest', async (request: FastifyRequest) => {
       if (request.routeOptions.config?.public) return;
       request.caller = await verifier.verify(request.headers.authorization);
+    });
+    app.addHook('preHandler', async (request: FastifyRequest) => {
+      // An unknown path has no route to declare anything; the not-found handler answers it.
+      if (request.routeOptions.config?.public || request.is404 || !declaresAccess(request.routeOptions.config)) return;
+      checkAccess(request.caller, request.routeOptions.config, request);
     });
   },
   { name: 'auth', dependencies: ['config'] },
