@@ -2,11 +2,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Caller } from './caller.js';
 import { checkAccess, declaresAccess } from './route-access.js';
+import { TenantRepository } from './tenant-repository.js';
 import { TokenVerifier } from './token-verifier.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     caller: Caller;
+    /** The store as this caller may see it; absent on public routes. */
+    repo: TenantRepository;
   }
 }
 
@@ -24,9 +27,11 @@ export default fp(
       audience: config.AUTH_AUDIENCE,
     });
     app.decorateRequest('caller', null as unknown as Caller);
+    app.decorateRequest('repo', null as unknown as TenantRepository);
     app.addHook('onRequest', async (request: FastifyRequest) => {
       if (request.routeOptions.config?.public) return;
       request.caller = await verifier.verify(request.headers.authorization);
+      request.repo = new TenantRepository(app.store, request.caller);
     });
     app.addHook('preHandler', async (request: FastifyRequest) => {
       // An unknown path has no route to declare anything; the not-found handler answers it.
@@ -34,5 +39,5 @@ export default fp(
       checkAccess(request.caller, request.routeOptions.config, request);
     });
   },
-  { name: 'auth', dependencies: ['config'] },
+  { name: 'auth', dependencies: ['config', 'store'] },
 );

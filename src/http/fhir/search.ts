@@ -1,8 +1,7 @@
 import type { Bundle, BundleLink, Resource } from 'fhir/r4.js';
-import type { Caller } from '../../auth/caller.js';
-import { disclosable, searchTenant } from '../../auth/disclosure.js';
+import type { TenantRepository } from '../../auth/tenant-repository.js';
 import { own } from '../../own-property.js';
-import type { Cursor, ResourceStore, SearchQuery } from '../../store/resource-store.js';
+import type { Cursor, SearchQuery } from '../../store/resource-store.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError, operationOutcome, type Issue } from '../../fhir/operation-outcome.js';
 import { INCLUDES, SEARCH_PARAMETERS } from '../../fhir/search-parameters.js';
@@ -14,7 +13,7 @@ const DEFAULT_COUNT = 20;
 type QueryValue = string | string[] | undefined;
 
 interface ParsedSearch {
-  query: SearchQuery;
+  query: Omit<SearchQuery, 'tenant'>;
   includes: string[];
   /** The parameters as understood, to rebuild paging links. */
   echo: Array<[string, string]>;
@@ -58,9 +57,9 @@ function referenceValue(value: string, target: string | undefined): string {
 }
 
 /** Reads search parameters (contract §8); anything not understood is reported, never ignored. */
-export function parseSearch(type: string, params: Record<string, QueryValue>, caller: Caller): ParsedSearch {
+export function parseSearch(type: string, params: Record<string, QueryValue>): ParsedSearch {
   const definitions = own(SEARCH_PARAMETERS, type) ?? [];
-  const query: SearchQuery = { type, tenant: searchTenant(caller), filters: [], count: DEFAULT_COUNT };
+  const query: ParsedSearch['query'] = { type, filters: [], count: DEFAULT_COUNT };
   const includes: string[] = [];
   const echo: Array<[string, string]> = [];
   const unsupported: Issue[] = [];
@@ -138,26 +137,24 @@ function pageLink(baseUrl: string, type: string, echo: Array<[string, string]>, 
   return { relation, url: `${baseUrl}/fhir/${type}?${params.toString()}` };
 }
 
-/** Runs a search for a caller: one page of matches, the includes they may see, paging links. */
+/** Runs a search in the caller's tenancy: one page of matches, the includes they may see, paging links. */
 export async function search(
-  store: ResourceStore,
+  repo: TenantRepository,
   baseUrl: string,
   type: string,
   params: Record<string, QueryValue>,
-  caller: Caller,
   lenient: boolean,
 ): Promise<Bundle> {
-  const parsed = parseSearch(type, params, caller);
+  const parsed = parseSearch(type, params);
   if (parsed.unsupported.length > 0 && !lenient) throw new FhirError(400, parsed.unsupported);
   const { query, echo } = parsed;
-  const { total, resources, next } = await store.search(query);
+  const { total, resources, next } = await repo.search(query);
 
   const includeRefs = new Set<string>();
   for (const resource of resources) {
     for (const param of parsed.includes) for (const ref of INCLUDES[type]![param]!(resource)) includeRefs.add(ref);
   }
-  const included = await store.readMany([...includeRefs].map((ref) => ref.split('/') as [string, string]));
-  const includes = disclosable(caller, included);
+  const includes = await repo.readMany([...includeRefs].map((ref) => ref.split('/') as [string, string]));
 
   const { count } = query;
   const links = [pageLink(baseUrl, type, echo, count, query.cursor, 'self')];
