@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Communication, Task } from 'fhir/r4.js';
 import { z } from 'zod';
-import { canSee, requireRole, requireScope } from '../auth/caller.js';
 import { teamReference } from '../directory/team-organization.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { FhirError, notFound } from '../fhir/operation-outcome.js';
@@ -35,15 +34,13 @@ const reportSchema = z.strictObject({
 
 /** `POST /fhir/Communication`: a coach system reports to the GP (an intake report, chosen activities). */
 export default async function communicationRoutes(app: FastifyInstance) {
-  app.post('/fhir/Communication', async (request, reply) => {
+  app.post('/fhir/Communication', { config: { roles: ['coach', 'operator'], scope: 'Communication.c' } }, async (request, reply) => {
     const { caller } = request;
-    requireRole(caller, 'coach', 'operator');
-    requireScope(caller, 'Communication', 'c');
     const report = parseOrThrow(reportSchema, request.body, 'Communication');
     const taskId = report.about[0]!.reference.split('/')[1]!;
-    const task = await app.store.read<Task>('Task', taskId);
+    const task = await request.repo.inTenancy<Task>('Task', taskId);
     // The team must own the Task; any other Task is answered as missing (contract §3).
-    if (!task || !canSee(caller, task.acl)) throw notFound(`Task/${taskId}`);
+    if (!task) throw notFound(`Task/${taskId}`);
     const team = app.directory.team(teamOfTask(task.resource));
     if (!team || (caller.role === 'coach' && caller.org !== team.id)) throw notFound(`Task/${taskId}`);
     if (!task.resource.requester || !task.resource.focus || !task.resource.for) {
@@ -67,7 +64,7 @@ export default async function communicationRoutes(app: FastifyInstance) {
       payload: report.payload,
     };
     const result = await app.feedback.write(communication, task.acl, request.id);
-    const stored = await app.store.read<Communication>('Communication', result.id);
+    const stored = await request.repo.inTenancy<Communication>('Communication', result.id);
     reply.header('location', `/fhir/Communication/${result.id}`);
     return sendResource(reply.type(FHIR_JSON), stored!.resource, result.created ? 201 : 200);
   });
