@@ -1,7 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { requireRole, requireScope } from '../../auth/caller.js';
 import type { Portal } from '../../directory/directory.js';
 import { FhirError, notFound } from '../../fhir/operation-outcome.js';
 import { ConversionQueue } from './conversion-queue.js';
@@ -50,7 +49,6 @@ export default fp(
 
     function ownPortal(request: FastifyRequest<{ Params: { portal: string } }>): Portal {
       const { caller } = request;
-      requireRole(caller, 'portal', ...(request.method === 'GET' ? (['operator'] as const) : []));
       const portal = app.directory.portal(request.params.portal);
       if (!portal || (caller.role === 'portal' && caller.org !== portal.id)) throw notFound(`Portal ${request.params.portal}`);
       return portal;
@@ -66,7 +64,6 @@ export default fp(
       });
       const receive = async (request: FastifyRequest<{ Params: { portal: string } }>, reply: import('fastify').FastifyReply) => {
         const portal = ownPortal(request);
-        requireScope(request.caller, 'Bundle', 'c');
         verifySignature(portal, request);
         const envelope = readEnvelope(request.body);
         const { id, created } = await service.receive(portal.id, request.rawBody!, envelope);
@@ -75,24 +72,23 @@ export default fp(
         if (/return=minimal/.test(String(request.headers.prefer ?? ''))) return reply.send();
         return reply.send({ id, status: created ? 'received' : 'duplicate', statusUrl });
       };
-      portalRoutes.post('/inbound/:portal', receive);
-      portalRoutes.post('/inbound/:portal/Bundle', receive);
+      const push = { config: { roles: ['portal'], scope: 'Bundle.c' } } as const;
+      portalRoutes.post('/inbound/:portal', push, receive);
+      portalRoutes.post('/inbound/:portal/Bundle', push, receive);
     });
 
-    app.get<{ Params: { portal: string; id: string } }>('/inbound/:portal/messages/:id', async (request) => {
+    app.get<{ Params: { portal: string; id: string } }>('/inbound/:portal/messages/:id', { config: { roles: ['portal', 'operator'] } }, async (request) => {
       const portal = ownPortal(request);
       const message = await service.message(request.params.id);
       if (!message || message.portal !== portal.id) throw notFound('Message');
       return statusOf(message, base);
     });
 
-    app.get<{ Querystring: { portal?: string } }>('/operator/inbound', async (request) => {
-      requireRole(request.caller, 'operator');
+    app.get<{ Querystring: { portal?: string } }>('/operator/inbound', { config: { roles: ['operator'] } }, async (request) => {
       return { failed: (await service.failed(request.query.portal)).map((message) => statusOf(message, base)) };
     });
 
-    app.post<{ Params: { id: string } }>('/operator/inbound/:id/replay', async (request, reply) => {
-      requireRole(request.caller, 'operator');
+    app.post<{ Params: { id: string } }>('/operator/inbound/:id/replay', { config: { roles: ['operator'] } }, async (request, reply) => {
       await service.replay(request.params.id);
       return reply.code(202).send({ id: request.params.id, status: 'received' });
     });
