@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { requireRole } from '../../auth/caller.js';
 import { DeliveryQueue } from './delivery-queue.js';
 
 declare module 'fastify' {
@@ -31,13 +30,11 @@ export default fp(
     app.redisRecovery.register('feedback deliveries', () => queue.rebuild());
     app.addHook('onClose', async () => queue.close());
 
-    app.get('/operator/deliveries', async (request) => {
-      requireRole(request.caller, 'operator');
+    app.get('/operator/deliveries', { config: { roles: ['operator'] } }, async () => {
       return { parked: await queue.parked() };
     });
 
-    app.post<{ Params: { communicationId: string } }>('/operator/deliveries/:communicationId/redeliver', async (request, reply) => {
-      requireRole(request.caller, 'operator');
+    app.post<{ Params: { communicationId: string } }>('/operator/deliveries/:communicationId/redeliver', { config: { roles: ['operator'] } }, async (request, reply) => {
       await queue.redeliver(request.params.communicationId);
       return reply.code(202).send({ communicationId: request.params.communicationId, status: 'queued' });
     });
