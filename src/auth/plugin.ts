@@ -1,7 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Caller } from './caller.js';
-import { checkAccess, declaresAccess } from './route-access.js';
+import { checkAccess, undeclared } from './route-access.js';
 import { TenantRepository } from './tenant-repository.js';
 import { TokenVerifier } from './token-verifier.js';
 
@@ -16,6 +16,7 @@ declare module 'fastify' {
 /**
  * Every request must carry a valid bearer token unless its route is marked public; then the
  * route's declared roles and scopes are checked here, in one place, before any handler runs.
+ * A route that declares neither stops the boot, and would be refused if it were ever reached.
  */
 export default fp(
   async function auth(app: FastifyInstance) {
@@ -35,8 +36,18 @@ export default fp(
     });
     app.addHook('preHandler', async (request: FastifyRequest) => {
       // An unknown path has no route to declare anything; the not-found handler answers it.
-      if (request.routeOptions.config?.public || request.is404 || !declaresAccess(request.routeOptions.config)) return;
+      if (request.routeOptions.config?.public || request.is404) return;
       checkAccess(request.caller, request.routeOptions.config, request);
+    });
+
+    // Checked once everything is registered: plugins such as the docs mark their routes public in their own onRoute hook.
+    const routes: RouteOptions[] = [];
+    app.addHook('onRoute', (route) => {
+      routes.push(route);
+    });
+    app.addHook('onReady', async () => {
+      const missing = undeclared(routes);
+      if (missing.length > 0) throw new Error(`routes that declare no callers (config: { roles, scope } or { public: true }): ${missing.join(', ')}`);
     });
   },
   { name: 'auth', dependencies: ['config', 'store'] },

@@ -45,13 +45,9 @@ export interface ServiceOptions {
   prefix?: string;
 }
 
-/**
- * Starts the real service on a free port against the test Redis, with a key prefix of its own and
- * debug logs in test/.logs (checked for patient data after the run).
- */
-export async function startService(options: ServiceOptions = {}): Promise<TestService> {
-  const prefix = options.prefix ?? `test-${randomUUID().slice(0, 8)}`;
-  const config = loadConfig({
+/** The configuration of a test service: the test Redis and PostgreSQL, under a key prefix and schema of its own. */
+export function testConfig(prefix: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
     WOR_DIRECTORY: 'config/directory.example.yaml',
     AUTH_JWKS_FILE: 'config/dev/jwks.json',
     AUTH_ISSUER: DEV_ISSUER,
@@ -63,8 +59,17 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     WOR_SECRET: DEV_SECRET,
     LOG_LEVEL: 'debug',
     PUBLIC_BASE_URL: 'http://wor-bridge.test',
-    ...options.env,
+    ...env,
   });
+}
+
+/**
+ * Starts the real service on a free port against the test Redis, with a key prefix of its own and
+ * debug logs in test/.logs (checked for patient data after the run).
+ */
+export async function startService(options: ServiceOptions = {}): Promise<TestService> {
+  const prefix = options.prefix ?? `test-${randomUUID().slice(0, 8)}`;
+  const config = testConfig(prefix, options.env);
   const directory: Directory = options.directoryYaml ? parseDirectory(options.directoryYaml) : loadDirectory(config.WOR_DIRECTORY);
   const logStream = createWriteStream(`test/.logs/${prefix}-${process.pid}-${randomUUID().slice(0, 4)}.log`, { flags: 'a' });
   const app = await buildApp({ config, directory, logStream });
