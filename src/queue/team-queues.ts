@@ -29,7 +29,7 @@ export class TeamQueues {
 
   constructor(
     redisUrl: string,
-    readonly prefix: string,
+    prefix: string,
     teams: Team[],
     readonly leaseMs: number,
     onLeaseExpired: (teamId: string, taskId: string) => void,
