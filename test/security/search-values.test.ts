@@ -1,20 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { FhirError } from '../../src/fhir/operation-outcome.js';
 import { MAX_SEARCH_VALUE_LENGTH, parseSearch } from '../../src/http/fhir/search.js';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
-let gp: string;
 let referral: Awaited<ReturnType<typeof submitReferral>>;
 
+const { service, gp } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB] } });
 beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
   referral = await submitReferral(service, gp);
 });
-afterAll(() => service.close());
 
 const timed = async (path: string) => {
   const started = performance.now();

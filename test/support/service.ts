@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import { afterAll, beforeAll } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -125,3 +126,31 @@ export const testDatabaseUrl = () => process.env.TEST_DATABASE_URL ?? 'postgres:
 
 /** The PostgreSQL schema of a test service: its key prefix as an SQL identifier. */
 export const schemaOf = (prefix: string) => prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+
+type TokenSpec = [role: string, org: string, options?: Omit<DevTokenOptions, 'role' | 'org'>];
+
+/**
+ * The set-up most test files share, called once at the top of the file with `await`: the service
+ * starts before the file's tests (beforeAll) and stops after them (afterAll); the named tokens are
+ * minted at once. `service` stands for the started service from beforeAll on.
+ */
+export async function withService<Name extends string = never>(
+  options: ServiceOptions & { tokens?: Record<Name, TokenSpec> } = {},
+): Promise<{ service: TestService } & Record<Name, string>> {
+  const { tokens = {} as Record<Name, TokenSpec>, ...serviceOptions } = options;
+  let started: TestService | undefined;
+  beforeAll(async () => {
+    started = await startService(serviceOptions);
+  });
+  afterAll(() => started?.close());
+  const service = new Proxy({} as TestService, {
+    get(_target, property: keyof TestService) {
+      if (!started) throw new Error('the service starts in beforeAll; use it inside a hook or a test');
+      return started[property];
+    },
+  });
+  const minted = await Promise.all(
+    (Object.entries(tokens) as Array<[Name, TokenSpec]>).map(async ([name, [role, org, tokenOptions]]) => [name, await mintDevToken({ role, org, ...tokenOptions })] as const),
+  );
+  return { service, ...(Object.fromEntries(minted) as Record<Name, string>) };
+}
