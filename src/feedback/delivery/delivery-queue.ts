@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Communication } from 'fhir/r4.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { openRedis } from '../../store/redis.js';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Directory } from '../../directory/directory.js';
 import { notFound } from '../../fhir/operation-outcome.js';
@@ -69,9 +70,8 @@ export class DeliveryQueue {
   constructor(private readonly options: DeliveryOptions) {
     const { redisUrl, prefix, backoffMs, maxBackoffMs = 5 * 60_000, db } = options;
     // As for the team queues: adding fails fast while Redis is away; the worker waits for it.
-    this.producer = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    for (const connection of [this.producer, this.connection]) connection.on('error', () => {});
+    this.producer = openRedis(redisUrl, 'request');
+    this.connection = openRedis(redisUrl, 'worker');
     this.queue = new Queue<DeliveryJob>(QUEUE, { connection: this.producer, prefix });
     this.worker = new Worker<DeliveryJob>(QUEUE, (job) => this.attempt(job), {
       connection: this.connection,
