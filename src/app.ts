@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 import auditPlugin from './audit/plugin.js';
 import authPlugin from './auth/plugin.js';
 import whoamiRoutes from './auth/whoami-routes.js';
-import type { Config } from './config.js';
+import type { Config, Secrets } from './config.js';
 import type { Directory } from './directory/directory.js';
 import directoryPlugin from './directory/plugin.js';
 import deliveryPlugin from './feedback/delivery/plugin.js';
@@ -40,6 +40,7 @@ declare module 'fastify' {
 export interface AppOptions {
   config: Config;
   directory: Directory;
+  secrets: Secrets;
 }
 
 /** The whole service as a plugin: shared services first, then the routes. It never listens. */
@@ -61,7 +62,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(directoryPlugin, { directory: options.directory });
   await instance.register(outboxPlugin);
   await instance.register(tasksPlugin);
-  await instance.register(deliveryPlugin);
+  await instance.register(deliveryPlugin, { secrets: options.secrets });
   await instance.register(feedbackPlugin);
   await instance.register(queuePlugin);
   await instance.register(intakePlugin);
@@ -76,7 +77,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(fhirWriteRoutes);
   await instance.register(hisIntakeRoutes);
   await instance.register(fhirTransactionRoutes);
-  await instance.register(portalIntake);
+  await instance.register(portalIntake, { secrets: options.secrets });
   await instance.register(retentionPlugin);
   await instance.register(hisCancelRoutes);
   await instance.register(queueRoutes);

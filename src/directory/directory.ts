@@ -129,6 +129,13 @@ export class Directory {
   portal(id: string): Portal | undefined {
     return this.portalsById.get(id);
   }
+
+  /** The environment variables this directory names for secrets: portal signature secrets, GP endpoint tokens. */
+  secretVariables(): string[] {
+    const signatures = this.portals.flatMap((portal) => (portal.hmacSecretEnv ? [portal.hmacSecretEnv] : []));
+    const tokens = [...this.practicesByAgb.values()].flatMap(({ fhirEndpoint }) => (fhirEndpoint?.auth?.type === 'bearer' ? [fhirEndpoint.auth.tokenEnv] : []));
+    return [...signatures, ...tokens];
+  }
 }
 
 /** Parses and validates a directory document; throws a DirectoryError listing every problem. */

@@ -25,7 +25,7 @@ beforeAll(async () => {
       if (method !== 'HEAD' && !SWAGGER_UI_ASSETS.test(route.url)) routes.push(`${method} ${route.url.replace(/:(\w+)/g, '{$1}')}`);
     }
   });
-  await instance.register(fp(app), { config, directory: loadDirectory(config.WOR_DIRECTORY) });
+  await instance.register(fp(app), { config, directory: loadDirectory(config.WOR_DIRECTORY), secrets: new Map() });
   await instance.ready();
   await instance.close();
   await new Promise((resolve) => logStream.end(resolve));

@@ -16,7 +16,7 @@ describe('routes declare who may call them', () => {
     const prefix = `test-${randomUUID().slice(0, 8)}`;
     const config = testConfig(prefix);
     const logStream = createWriteStream(`test/.logs/${prefix}-${process.pid}.log`, { flags: 'a' });
-    const app = await buildApp({ config, directory: loadDirectory(config.WOR_DIRECTORY), logStream });
+    const app = await buildApp({ config, directory: loadDirectory(config.WOR_DIRECTORY), secrets: new Map(), logStream });
     app.get('/forgotten', async () => ({ secret: true }));
     app.post('/declared', { config: { roles: ['operator'] } }, async () => ({}));
     const boot = await app.ready().then(() => undefined, (error: Error) => error.message);

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, readSecrets, type Config } from '../../src/config.js';
 import { DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET } from '../../src/dev-defaults.js';
 import pg from 'pg';
 import { loadDirectory, parseDirectory, type Directory } from '../../src/directory/directory.js';
@@ -73,7 +73,8 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
   const config = testConfig(prefix, options.env);
   const directory: Directory = options.directoryYaml ? parseDirectory(options.directoryYaml) : loadDirectory(config.WOR_DIRECTORY);
   const logStream = createWriteStream(`test/.logs/${prefix}-${process.pid}-${randomUUID().slice(0, 4)}.log`, { flags: 'a' });
-  const app = await buildApp({ config, directory, logStream });
+  // Tests set the secrets the directory names (portal signature, GP token) in process.env before starting.
+  const app = await buildApp({ config, directory, secrets: readSecrets(directory.secretVariables(), process.env), logStream });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address() as { port: number };
   const baseUrl = `http://127.0.0.1:${address.port}`;

@@ -1,3 +1,4 @@
+import type { Secrets } from '../../config.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Communication } from 'fhir/r4.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -19,6 +20,8 @@ export interface DeliveryEntry {
 
 export interface DeliveryOptions {
   redisUrl: string;
+  /** The GP endpoints' bearer tokens, by the variable the directory names. */
+  secrets: Secrets;
   prefix: string;
   directory: Directory;
   store: ResourceStore;
@@ -201,7 +204,7 @@ export class DeliveryQueue {
     if (!stored) throw new DeliveryFailure('communication not found', false);
     let client = this.clients.get(practiceAgb);
     if (!client) {
-      client = new FhirEndpointClient(endpoint, this.options.timeoutMs);
+      client = new FhirEndpointClient(endpoint, this.options.timeoutMs, this.options.secrets);
       this.clients.set(practiceAgb, client);
     }
     await client.deliver(stored.resource, requestId);

@@ -1,3 +1,4 @@
+import type { Secrets } from '../../config.js';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { DeliveryQueue } from './delivery-queue.js';
@@ -10,7 +11,7 @@ declare module 'fastify' {
 
 /** Delivery of feedback to GP FHIR endpoints, and the operator's view of parked deliveries. */
 export default fp(
-  async function deliveries(app: FastifyInstance) {
+  async function deliveries(app: FastifyInstance, { secrets }: { secrets: Secrets }) {
     const { config } = app;
     const queue = new DeliveryQueue({
       redisUrl: config.REDIS_URL,
@@ -23,6 +24,7 @@ export default fp(
       attempts: config.DELIVERY_ATTEMPTS,
       backoffMs: config.DELIVERY_BACKOFF_MS,
       timeoutMs: config.DELIVERY_TIMEOUT_MS,
+      secrets,
     });
     await queue.start();
     app.decorate('deliveries', queue);

@@ -1,3 +1,4 @@
+import type { Secrets } from '../../config.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -19,9 +20,9 @@ declare module 'fastify' {
 const unauthorized = (diagnostics: string) => new FhirError(401, { code: 'security', diagnostics }, { 'www-authenticate': 'Bearer' });
 
 /** `X-Signature: sha256=<hex HMAC of the raw body>` with the portal's secret, when the directory names one. */
-function verifySignature(portal: Portal, request: FastifyRequest): void {
+function verifySignature(portal: Portal, request: FastifyRequest, secrets: Secrets): void {
   if (!portal.hmacSecretEnv) return;
-  const secret = process.env[portal.hmacSecretEnv];
+  const secret = secrets.get(portal.hmacSecretEnv);
   if (!secret) throw new FhirError(503, { code: 'transient', diagnostics: 'The signature secret of this portal is not configured' });
   const header = request.headers['x-signature'];
   const given = typeof header === 'string' ? /^sha256=([0-9a-f]{64})$/.exec(header)?.[1] : undefined;
@@ -35,7 +36,7 @@ const statusOf = (message: InboundMessage, base: string) => ({ ...message, statu
 
 /** Documents pushed by referral portals (contract §5.2): stored as received, converted in the background. */
 export default fp(
-  async function inbound(app: FastifyInstance) {
+  async function inbound(app: FastifyInstance, { secrets }: { secrets: Secrets }) {
     const service = new InboundService(app.intake, app.store, app.tasks, app.db, app.outbox, app.log);
     const conversions = new ConversionQueue(app.config.REDIS_URL, app.redisKeys.bull, service, app.log, {
       attempts: app.config.INBOUND_RETRY_ATTEMPTS,
@@ -64,7 +65,7 @@ export default fp(
       });
       const receive = async (request: FastifyRequest<{ Params: { portal: string } }>, reply: import('fastify').FastifyReply) => {
         const portal = ownPortal(request);
-        verifySignature(portal, request);
+        verifySignature(portal, request, secrets);
         const envelope = readEnvelope(request.body);
         const { id, created } = await service.receive(portal.id, request.rawBody!, envelope);
         const statusUrl = `${base}/inbound/${portal.id}/messages/${id}`;
