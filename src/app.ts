@@ -30,6 +30,8 @@ import retentionPlugin from './retention/plugin.js';
 import tasksPlugin from './tasks/plugin.js';
 import databasePlugin from './store/database-plugin.js';
 import storePlugin from './store/plugin.js';
+import subscriptionsPlugin from './subscriptions/plugin.js';
+import subscriptionRoutes from './subscriptions/routes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -63,6 +65,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(outboxPlugin);
   await instance.register(tasksPlugin);
   await instance.register(deliveryPlugin, { secrets: options.secrets });
+  await instance.register(subscriptionsPlugin);
   await instance.register(feedbackPlugin);
   await instance.register(queuePlugin);
   await instance.register(intakePlugin);
@@ -82,6 +85,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(hisCancelRoutes);
   await instance.register(queueRoutes);
   await instance.register(communicationRoutes);
+  await instance.register(subscriptionRoutes);
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;

@@ -35,6 +35,10 @@ const envSchema = z
     DELIVERY_ATTEMPTS: positiveInt(8),
     DELIVERY_BACKOFF_MS: positiveInt(1000),
     DELIVERY_TIMEOUT_MS: positiveInt(10_000),
+    /** Subscription notifications (which share the three above): given up on so many in a row, a subscription goes to `error`. */
+    SUBSCRIPTION_ERROR_AFTER: positiveInt(3),
+    /** How often due heartbeats and ended subscriptions are looked for. */
+    SUBSCRIPTION_SWEEP_MS: positiveInt(5_000),
     /** Portal documents whose referral has not arrived yet are tried again this often, backing off from this delay. */
     INBOUND_RETRY_ATTEMPTS: positiveInt(8),
     INBOUND_RETRY_BACKOFF_MS: positiveInt(1000),

@@ -14,6 +14,11 @@ const postcodeEntry = z.union([
     }, 'a postcode range must run from low to high'),
 ]);
 
+/** Hosts a tenant's Subscriptions may notify (src/subscriptions): host names, no scheme or port. */
+const notificationHosts = z
+  .array(z.string().regex(/^[a-z0-9.-]+$|^\[[0-9a-f:]+\]$/, 'a notification host is a lower-case host name or address, without scheme or port'))
+  .default([]);
+
 const teamSchema = z.object({
   id: z.string().regex(/^[a-z0-9-]+$/, 'a team id is lower-case letters, digits and hyphens'),
   name: z.string().min(1),
@@ -21,6 +26,7 @@ const teamSchema = z.object({
   postcodes: z.array(postcodeEntry).min(1),
   pickupDeadlineDays: z.number().int().positive().default(5),
   contactDeadlineDays: z.number().int().positive().default(10),
+  notificationHosts,
 });
 
 const practiceAuth = z.discriminatedUnion('type', [
@@ -37,6 +43,7 @@ const practiceSchema = z.object({
   agb: z.string().regex(/^[0-9]{8}$/, 'an AGB code is 8 digits'),
   name: z.string().min(1),
   fhirEndpoint: z.object({ url: z.string().url(), auth: practiceAuth.optional() }).optional(),
+  notificationHosts,
 });
 
 const portalSchema = z.object({
@@ -135,6 +142,14 @@ export class Directory {
     const signatures = this.portals.flatMap((portal) => (portal.hmacSecretEnv ? [portal.hmacSecretEnv] : []));
     const tokens = [...this.practicesByAgb.values()].flatMap(({ fhirEndpoint }) => (fhirEndpoint?.auth?.type === 'bearer' ? [fhirEndpoint.auth.tokenEnv] : []));
     return [...signatures, ...tokens];
+  }
+
+  /** The hosts a tenant (`coach:{team}`, `gp:{agb}`) may have notifications sent to. */
+  notificationHosts(tenant: string): string[] {
+    const [role, org = ''] = tenant.split(':');
+    if (role === 'coach') return this.team(org)?.notificationHosts ?? [];
+    if (role === 'gp') return this.practice(org)?.notificationHosts ?? [];
+    return [];
   }
 }
 

@@ -1,5 +1,6 @@
 import type { CodeableConcept, Communication, Patient, ServiceRequest, Task } from 'fhir/r4.js';
 import { teamReference } from '../directory/team-organization.js';
+import { addressedName } from '../fhir/nl-core.js';
 import { CODE_SYSTEM, CONTACT_DEADLINE_EXTENSION, NAMING_SYSTEM, PROFILE } from '../fhir/profiles.js';
 import type { Team } from '../directory/directory.js';
 
@@ -39,9 +40,7 @@ function dutchDate(value: string | undefined): string {
 }
 
 function patientLine(patient: Patient): string {
-  const name = patient.name?.[0];
-  const fullName = [name?.given?.join(' '), name?.family].filter(Boolean).join(' ') || 'onbekend';
-  return `${fullName}, geboren ${dutchDate(patient.birthDate)}`;
+  return `${addressedName(patient.name) ?? 'onbekend'}, geboren ${dutchDate(patient.birthDate)}`;
 }
 
 const reasonText = (reason: CodeableConcept | undefined) => reason?.text ?? reason?.coding?.[0]?.display ?? 'geen reden opgegeven';

@@ -1,8 +1,7 @@
 import type {
   CodeableConcept,
   Consent,
-  Extension,
-  HumanName,
+  Identifier,
   Organization,
   Patient,
   Practitioner,
@@ -11,7 +10,8 @@ import type {
   Task,
 } from 'fhir/r4.js';
 import type { Team } from '../directory/directory.js';
-import { AGB_SYSTEM, BSN_SYSTEM, ICPC_SYSTEM, UZI_ROLE_SYSTEM } from '../identifiers/dutch-identifiers.js';
+import { AGB_SYSTEM, BIG_SYSTEM, BSN_SYSTEM, ICPC_SYSTEM, URA_SYSTEM, UZI_ROLE_SYSTEM, UZI_SYSTEM } from '../identifiers/dutch-identifiers.js';
+import { nlCoreAddress, nlCoreNames } from '../fhir/nl-core.js';
 import type { Referral } from './referral.js';
 import { CODE_SYSTEM, CONTACT_DEADLINE_EXTENSION, PROFILE } from '../fhir/profiles.js';
 import { teamOrganizationId, teamReference } from '../directory/team-organization.js';
@@ -46,38 +46,9 @@ export interface ReferralResources {
   task: Task;
 }
 
-const HL7_EXTENSION = 'http://hl7.org/fhir/StructureDefinition';
-const part = (name: string, value: string | undefined): Extension[] =>
-  value ? [{ url: `${HL7_EXTENSION}/${name}`, valueString: value }] : [];
-
-/** Dutch names: the tussenvoegsel belongs to the family name (nl-core), not to HumanName.prefix (titles). */
-function patientName({ given, prefix, family }: Referral['patient']['name']): HumanName {
-  return {
-    use: 'official',
-    family: prefix ? `${prefix} ${family}` : family,
-    _family: { extension: [...part('humanname-own-prefix', prefix), ...part('humanname-own-name', family)] },
-    ...(given?.length ? { given } : {}),
-  } as HumanName;
-}
-
-function patientAddress(address: Referral['patient']['address']): NonNullable<Patient['address']>[number] {
-  const { street, houseNumber, houseNumberAddition, postalCode, city } = address;
-  const line = [street, [houseNumber, houseNumberAddition].filter(Boolean).join('')].filter(Boolean).join(' ');
-  const lineParts = [
-    ...part('iso21090-ADXP-streetName', street),
-    ...part('iso21090-ADXP-houseNumber', houseNumber),
-    ...part('iso21090-ADXP-buildingNumberSuffix', houseNumberAddition),
-  ];
-  return {
-    use: 'home',
-    ...(line ? { line: [line], _line: [{ extension: lineParts }] } : {}),
-    postalCode,
-    ...(city ? { city } : {}),
-    country: 'NL',
-  } as NonNullable<Patient['address']>[number];
-}
-
 const reference = (type: string, id: string) => ({ reference: `${type}/${id}` });
+const identifiers = (...pairs: Array<[string, string | undefined]>): Identifier[] =>
+  pairs.flatMap(([system, value]) => (value ? [{ system, value }] : []));
 
 /**
  * A referral as FHIR: pure, no I/O. The same function serves every intake channel, so a portal
@@ -93,7 +64,7 @@ export function referralToFhir(referral: Referral, context: ReferralContext): Re
     id: ids.patient,
     meta: { profile: [PROFILE.Patient] },
     identifier: [{ system: BSN_SYSTEM, value: person.bsn }],
-    name: [patientName(person.name)],
+    name: nlCoreNames(person.name),
     ...(person.phone || person.email
       ? {
           telecom: [
@@ -104,14 +75,14 @@ export function referralToFhir(referral: Referral, context: ReferralContext): Re
       : {}),
     ...(person.gender ? { gender: person.gender } : {}),
     birthDate: person.birthDate,
-    address: [patientAddress(person.address)],
+    address: [nlCoreAddress(person.address)],
   };
 
   const practitioner: Practitioner = {
     resourceType: 'Practitioner',
     id: ids.practitioner,
     meta: { profile: [PROFILE.Practitioner] },
-    identifier: [{ system: AGB_SYSTEM, value: requester.agb }],
+    identifier: identifiers([AGB_SYSTEM, requester.agb], [BIG_SYSTEM, requester.big], [UZI_SYSTEM, requester.uzi]),
     ...(requester.name ? { name: [{ text: requester.name }] } : {}),
   };
 
@@ -119,7 +90,7 @@ export function referralToFhir(referral: Referral, context: ReferralContext): Re
     resourceType: 'Organization',
     id: ids.practice,
     meta: { profile: [PROFILE.PracticeOrganization] },
-    identifier: [{ system: AGB_SYSTEM, value: requester.practice.agb }],
+    identifier: identifiers([AGB_SYSTEM, requester.practice.agb], [URA_SYSTEM, requester.practice.ura]),
     name: requester.practice.name ?? `Huisartsenpraktijk ${requester.practice.agb}`,
   };
 
@@ -129,7 +100,8 @@ export function referralToFhir(referral: Referral, context: ReferralContext): Re
     meta: { profile: [PROFILE.PractitionerRole] },
     practitioner: { ...reference('Practitioner', ids.practitioner), ...(requester.name ? { display: requester.name } : {}) },
     organization: { ...reference('Organization', ids.practice), display: practice.name },
-    code: [{ coding: [{ system: UZI_ROLE_SYSTEM, code: '01.015', display: 'Huisarts' }] }],
+    // nl-core-HealthProfessional-PractitionerRole carries the UZI role in specialty; others send it in code.
+    [requester.role.element]: [{ coding: [{ system: UZI_ROLE_SYSTEM, code: requester.role.code, ...(requester.role.display ? { display: requester.role.display } : {}) }] }],
   };
 
   const consent: Consent = {

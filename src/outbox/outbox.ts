@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import type { FeedbackKind } from '../feedback/feedback-letter.js';
 import { transaction, type Db, type Sql } from '../store/postgres.js';
+import type { TopicEvent } from '../subscriptions/topics.js';
 import type { Effect } from '../store/resource-store.js';
 
 /** Work that must follow a write, named by where it goes. Ids only, never patient data. */
@@ -17,6 +18,8 @@ export interface OutboxMessages {
   inbound: { messageId: string; replay?: string };
   /** Deliver a Communication to the practice's FHIR endpoint. */
   delivery: { communicationId: string; practiceAgb: string; requestId?: string };
+  /** Number a topic event for its subscribers and queue their notifications (src/subscriptions). */
+  'subscription-event': TopicEvent & { eventId: string; occurredAt: string };
 }
 export type OutboxTarget = keyof OutboxMessages;
 /** `relayed`: the message is old (a crash or failure came between); the world may have moved on. */
@@ -63,19 +66,21 @@ export class Outbox {
     this.handlers.set(target, handler as Handler<never>);
   }
 
-  /** The message, to be written in the transaction of the write it follows. */
-  op<K extends OutboxTarget>(to: K, body: OutboxMessages[K]): OutboxMessage<K> {
+  /**
+   * The message, to be written in the transaction of the write it follows. `relayed`: no writer
+   * hands it on; the relay takes it as soon as the transaction commits (its NOTIFY is sent then).
+   */
+  op<K extends OutboxTarget>(to: K, body: OutboxMessages[K], { relayed = false } = {}): OutboxMessage<K> {
     const id = randomUUID();
+    const grace = relayed ? 0 : WRITER_GRACE_SECONDS;
     return {
       id,
       to,
       body,
-      write: (sql: Sql) =>
-        sql.query(`INSERT INTO outbox (id, target, body, available_at) VALUES ($1, $2, $3, now() + make_interval(secs => ${WRITER_GRACE_SECONDS}))`, [
-          id,
-          to,
-          JSON.stringify(body),
-        ]),
+      write: async (sql: Sql) => {
+        await sql.query(`INSERT INTO outbox (id, target, body, available_at) VALUES ($1, $2, $3, now() + make_interval(secs => ${grace}))`, [id, to, JSON.stringify(body)]);
+        if (relayed) await sql.query('SELECT pg_notify($1, $2)', [this.channel, id]);
+      },
     };
   }
 

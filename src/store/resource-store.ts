@@ -25,6 +25,16 @@ export interface Write {
 /** More SQL that must happen in the same transaction (outbox messages, timers, documents). */
 export type Effect = (sql: Sql) => Promise<unknown>;
 
+/** A write as committed (new version with its meta), with the version it replaced. */
+export interface CommittedWrite {
+  resource: Resource;
+  previous?: Resource;
+  acl: string[];
+}
+
+/** Follow-up work that any committed write may call for, whoever wrote it (subscription events). */
+export type CommitHook = (written: CommittedWrite[]) => Effect[];
+
 /** An idempotency record: written only if none exists under the same scope and key. */
 export interface Guard {
   scope: string;
@@ -108,6 +118,7 @@ const STABLE_HORIZON = `(SELECT date_trunc('milliseconds', LEAST(now(), COALESCE
 export class ResourceStore {
   private readonly indexHash: KeyedHash;
   private readonly guardHash: KeyedHash;
+  private readonly commitHooks: CommitHook[] = [];
 
   constructor(
     private readonly db: Db,
@@ -115,6 +126,11 @@ export class ResourceStore {
   ) {
     this.indexHash = new KeyedHash(secret, 'search-index');
     this.guardHash = new KeyedHash(secret, 'idempotency');
+  }
+
+  /** Runs `hook` in the transaction of every commit that wrote resources: its effects commit or roll back with them. */
+  onCommit(hook: CommitHook): void {
+    this.commitHooks.push(hook);
   }
 
   async read<T extends Resource>(type: string, id: string): Promise<Stored<T> | undefined> {
@@ -164,6 +180,10 @@ export class ResourceStore {
         if (request.guard) await this.writeGuard(sql, request.guard);
         const written = request.writes.length > 0 ? await this.writeResources(sql, request.writes) : [];
         for (const effect of request.effects ?? []) await effect(sql);
+        if (written.length > 0) {
+          const committed = written.map((resource, index) => ({ resource, previous: request.writes[index]!.previous?.resource, acl: request.writes[index]!.acl }));
+          for (const effect of this.commitHooks.flatMap((hook) => hook(committed))) await effect(sql);
+        }
         return written;
       });
       return { outcome: 'committed', resources };

@@ -12,8 +12,8 @@ const directory = loadDirectory('config/directory.example.yaml');
 const team = directory.team('leiden-noord')!;
 const withMeta = <T extends Resource>(resource: T): T => ({ ...resource, meta: { ...resource.meta, versionId: '1', lastUpdated: '2026-11-24T09:00:00.000Z' } });
 
-function exampleResources() {
-  const referral = referralSchema.parse(exampleReferral());
+function exampleResources(overrides: Record<string, unknown> = {}) {
+  const referral = referralSchema.parse(exampleReferral(overrides));
   return referralToFhir(referral, {
     ids: { patient: 'p1', practitioner: 'pr1', practitionerRole: 'prr1', practice: 'o1', consent: 'c1', serviceRequest: 'sr1', task: 't1' },
     team,
@@ -27,6 +27,25 @@ function exampleResources() {
 describe('the profiles in profiles/', () => {
   test.each(Object.entries(exampleResources()))('the %s the intake writes is valid R4 and satisfies its profile', (_name, resource) => {
     expect(() => expectValidFhir(withMeta(resource))).not.toThrow();
+  });
+
+  test.each(Object.entries(
+    exampleResources({
+      patient: {
+        ...exampleReferral().patient,
+        name: { text: 'Johanna (Jo) van Putten-van der Giessen', given: ['Johanna'], initials: ['J.'], callName: 'Jo', prefix: 'van', family: 'Putten', partnerPrefix: 'van der', partnerFamily: 'Giessen', assemblyOrder: 'NL4' },
+        address: { line: 'Oude Rijn to 33', street: 'Oude Rijn', houseNumber: '33', additionalLocator: 'to', postalCode: '2312 HB', city: 'Leiden', district: 'Leiden', country: 'Nederland', type: 'both' },
+      },
+      requester: { big: '19012345601', role: { code: '01.015', display: 'Huisarts', element: 'specialty' }, practice: { agb: '01054321', ura: '87654321' } },
+    }),
+  ))('the %s written from nl-core content (partner name, call name, BIG, role in specialty, URA) satisfies its profile', (_name, resource) => {
+    expect(() => expectValidFhir(withMeta(resource))).not.toThrow();
+  });
+
+  test('a Patient whose official name has no family name fails the patient profile; a usual name without one does not', () => {
+    const { patient } = exampleResources({ patient: { ...exampleReferral().patient, name: { given: ['Johanna'], family: 'Berg', callName: 'Jo' } } });
+    expect(validateAgainstProfile(withMeta(patient))).toEqual([]);
+    expect(validateAgainstProfile(withMeta({ ...patient, name: [{ use: 'official', given: ['Johanna'] }] })).join('\n')).toMatch(/wor-pat-1/);
   });
 
   test('a team Organization from the directory satisfies the team profile', () => {

@@ -97,6 +97,61 @@ describe('POST /fhir transaction', () => {
     expect(response.body.issue.length).toBeLessThanOrEqual(20);
   });
 
+  test('an entry the service does not take (an Observation) is refused with 422 naming it, and nothing is stored', async () => {
+    const transaction = exampleTransaction('FHIR-EXTRA-1');
+    transaction.entry.push({
+      fullUrl: 'urn:uuid:6f1c0000-0000-4000-8000-000000000007',
+      resource: { resourceType: 'Observation', status: 'final', code: { text: 'Eenzaamheid' }, subject: { reference: 'urn:uuid:6f1c0000-0000-4000-8000-000000000002' } },
+      request: { method: 'POST', url: 'Observation' },
+    });
+    const response = await post(transaction);
+    expect(response.status).toBe(422);
+    expect(response.body.issue[0]).toMatchObject({ code: 'business-rule', expression: ['Bundle.entry[6]'], diagnostics: expect.stringContaining('does not take this Observation') });
+    expect((await service.request('GET', '/fhir/ServiceRequest?identifier=FHIR-EXTRA-1', { token: gp })).body.total).toBe(0);
+  });
+
+  test('a second Patient the ServiceRequest does not reference is refused with 422 naming it', async () => {
+    const transaction = exampleTransaction('FHIR-EXTRA-2');
+    transaction.entry.push({ ...structuredClone(transaction.entry[1]), fullUrl: 'urn:uuid:6f1c0000-0000-4000-8000-000000000008' });
+    const response = await post(transaction);
+    expect(response.status).toBe(422);
+    expect(response.body.issue[0].expression).toEqual(['Bundle.entry[6]']);
+  });
+
+  test('ifNoneExist the service cannot honour (on the Patient) is refused with 422 naming it, never ignored', async () => {
+    const transaction = exampleTransaction('FHIR-IFNONE-1');
+    transaction.entry[1].request.ifNoneExist = 'identifier=http://fhir.nl/fhir/NamingSystem/bsn|999990019';
+    const response = await post(transaction);
+    expect(response.status).toBe(422);
+    expect(response.body.issue[0].expression).toEqual(['Bundle.entry[1].request.ifNoneExist']);
+    expect(JSON.stringify(response.body)).not.toContain('999990019');
+    expect((await service.request('GET', '/fhir/ServiceRequest?identifier=FHIR-IFNONE-1', { token: gp })).body.total).toBe(0);
+  });
+
+  test('ifNoneExist on the ServiceRequest that is not its own identifier is refused naming it', async () => {
+    const transaction = exampleTransaction('FHIR-IFNONE-2');
+    transaction.entry[0].request.ifNoneExist = 'status=active';
+    const response = await post(transaction);
+    expect(response.status).toBe(400);
+    expect(response.body.issue[0].expression).toEqual(['Bundle.entry[0].request.ifNoneExist']);
+  });
+
+  test('an entry whose request.url is not its resource type is refused naming it', async () => {
+    const transaction = exampleTransaction('FHIR-URL-1');
+    transaction.entry[4].request.url = 'Patient';
+    const response = await post(transaction);
+    expect(response.status).toBe(400);
+    expect(response.body.issue[0].expression).toEqual(['Bundle.entry[4].request.url']);
+  });
+
+  test('an ICPC code in no ICPC-1 chapter (Q99) is refused pointing at the reasonCode', async () => {
+    const transaction = exampleTransaction('FHIR-ICPC-1');
+    transaction.entry[0].resource.reasonCode[1].coding[0].code = 'Q99';
+    const response = await post(transaction);
+    expect(response.status).toBe(400);
+    expect(response.body.issue[0]).toMatchObject({ expression: ['Bundle.entry[0].resource.reasonCode'], diagnostics: expect.stringContaining('chapter letter') });
+  });
+
   test("another practice's AGB is refused with 403", async () => {
     const response = await post(exampleTransaction('FHIR-BAD-6', '01067890'));
     expect(response.status).toBe(403);

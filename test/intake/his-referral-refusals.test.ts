@@ -46,6 +46,10 @@ const CASES: Array<[string, Record<string, any>, number, string, string]> = [
   ['authoredOn without time zone', variant('authoredOn', '2026-11-20T10:15:00'), 400, 'value', 'authoredOn'],
   ['no ICPC code', variant('reason.icpc', []), 400, 'value', 'reason.icpc'],
   ['a malformed ICPC code', variant('reason.icpc', [{ code: 'slaap' }]), 400, 'value', 'reason.icpc[0].code'],
+  ['an ICPC code in no ICPC-1 chapter (Q99)', variant('reason.icpc', [{ code: 'Z86' }, { code: 'Q99' }]), 400, 'value', 'reason.icpc[1].code'],
+  ['an ICPC component number 00', variant('reason.icpc', [{ code: 'P00.01' }]), 400, 'value', 'reason.icpc[0].code'],
+  ['a requester without AGB, BIG or UZI number', variant('requester.agb', undefined), 400, 'value', 'requester'],
+  ['a partner assembly order without the partner name', variant('patient.name.assemblyOrder', 'NL2'), 400, 'required', 'patient.name.partnerFamily'],
   ['a missing BSN', variant('patient.bsn', undefined), 400, 'required', 'patient.bsn'],
   ['a BSN that fails the 11-test', variant('patient.bsn', '123456789'), 400, 'value', 'patient.bsn'],
   ['a BSN of letters', variant('patient.bsn', 'abcdefghi'), 400, 'value', 'patient.bsn'],
@@ -74,6 +78,12 @@ describe('a referral that cannot be accepted is refused precisely, and nothing i
     expect(response.body.issue[0]).toMatchObject({ severity: 'error', code, expression: [expression] });
     expectNoPatientData(response.body);
     await expectNothingStored(service);
+  });
+
+  test('Q99 is refused with the ICPC-1 chapters named', async () => {
+    const response = await service.request('POST', '/referrals', { token: gp, body: variant('reason.icpc', [{ code: 'Q99' }]) });
+    expect(response.status).toBe(400);
+    expect(response.body.issue[0].diagnostics).toBe('reason.icpc[0].code: the chapter letter must be one of A B D F H K L N P R S T U W X Y Z (ICPC-1)');
   });
 
   test('a postcode no team serves, without a fallback team, answers 422 and stores nothing', async () => {

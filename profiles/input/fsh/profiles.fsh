@@ -2,8 +2,9 @@ Profile: WorPatient
 Parent: Patient
 Id: wor-patient
 Title: "WoR Patient"
-Description: "The referred patient, identified by BSN (after nl-core-Patient)."
+Description: "The referred patient, identified by BSN (after nl-core-Patient). Several names with different use are allowed, as nl-core sends them (the official name, a usual call name); only the official one needs a family name."
 * ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-patient"
+* obeys wor-pat-1
 * identifier 1..*
 * identifier ^slicing.discriminator.type = #value
 * identifier ^slicing.discriminator.path = "system"
@@ -13,7 +14,6 @@ Description: "The referred patient, identified by BSN (after nl-core-Patient)."
 * identifier[bsn].system = $bsn (exactly)
 * identifier[bsn].value 1..1
 * name 1..*
-* name.family 1..1
 * birthDate 1..1
 * address 1..*
 * address.postalCode 1..1
@@ -24,6 +24,7 @@ Id: wor-practitioner
 Title: "WoR Practitioner"
 Description: "The referring GP or praktijkondersteuner, identified by AGB, BIG or UZI (after nl-core-HealthProfessional)."
 * ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-practitioner"
+* obeys wor-prac-1
 * identifier 1..*
 * identifier ^slicing.discriminator.type = #value
 * identifier ^slicing.discriminator.path = "system"
@@ -40,16 +41,13 @@ Profile: WorPractitionerRole
 Parent: PractitionerRole
 Id: wor-practitioner-role
 Title: "WoR PractitionerRole"
-Description: "The referrer in their practice, with the UZI role code (e.g. 01.015 huisarts)."
+Description: "The referrer in their practice, with the UZI role code (e.g. 01.015 huisarts) in code or, as nl-core-HealthProfessional-PractitionerRole puts it, in specialty."
 * ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-practitioner-role"
+* obeys wor-role-1
 * practitioner 1..1
 * practitioner only Reference(Practitioner)
 * organization 1..1
 * organization only Reference(Organization)
-* code 1..*
-* code.coding 1..*
-* code.coding.system 1..1
-* code.coding.code 1..1
 
 Profile: WorPracticeOrganization
 Parent: Organization
@@ -219,3 +217,18 @@ Description: "A document a referral portal sent with a referral (the referral le
 * context 1..1
 * context.related 1..*
 * context.related only Reference(ServiceRequest)
+
+Invariant: wor-pat-1
+Description: "The official name has a family name."
+Severity: #error
+Expression: "name.where(use = 'official').all(family.exists())"
+
+Invariant: wor-prac-1
+Description: "The practitioner is identified by AGB, BIG or UZI."
+Severity: #error
+Expression: "identifier.where(system = 'http://fhir.nl/fhir/NamingSystem/agb-z' or system = 'http://fhir.nl/fhir/NamingSystem/big' or system = 'http://fhir.nl/fhir/NamingSystem/uzi-nr-pers').exists()"
+
+Invariant: wor-role-1
+Description: "The role carries a UZI role code, in code or in specialty."
+Severity: #error
+Expression: "(code | specialty).coding.where(system = 'http://fhir.nl/fhir/NamingSystem/uzi-rolcode' or system = 'urn:oid:2.16.840.1.113883.2.4.15.111').exists()"

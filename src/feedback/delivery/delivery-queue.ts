@@ -5,6 +5,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { openRedis } from '../../store/redis.js';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { cappedJitterBackoff } from '../../delivery-backoff.js';
 import type { Directory } from '../../directory/directory.js';
 import { notFound } from '../../fhir/operation-outcome.js';
 import type { Db } from '../../store/postgres.js';
@@ -81,14 +82,7 @@ export class DeliveryQueue {
       prefix,
       concurrency: 8,
       autorun: false,
-      settings: {
-        // Exponential, capped, with jitter: half the delay fixed, half random, so that retries of
-        // many deliveries to one recovering GP system spread out.
-        backoffStrategy: (attemptsMade: number) => {
-          const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (attemptsMade - 1));
-          return Math.round(delay / 2 + Math.random() * (delay / 2));
-        },
-      },
+      settings: { backoffStrategy: cappedJitterBackoff(backoffMs, maxBackoffMs) },
     });
     this.worker.on('error', () => {});
     this.outcomes = new Counter({ name: 'wor_feedback_deliveries_total', help: 'Feedback delivery attempts by outcome', labelNames: ['outcome'], registers: [options.registry] });

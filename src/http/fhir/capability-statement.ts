@@ -1,5 +1,6 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, Resource, StructureDefinition } from 'fhir/r4.js';
 import { INCLUDES, SEARCH_PARAMETERS } from '../../fhir/search-parameters.js';
+import { SUBSCRIPTION_CAPABILITIES } from '../../subscriptions/capabilities.js';
 import { STORED_TYPES } from './resource-types.js';
 
 /** The writes /fhir takes besides the transaction (src/http/fhir/write-routes.ts, src/feedback/communication-routes.ts). */
@@ -60,7 +61,7 @@ export function capabilityStatement(baseUrl: string, conformance: Resource[]): C
           service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
           description: 'Bearer JWT (RS256/RS384/ES256/ES384) with SMART v2 system scopes and the wor_role / wor_org claims',
         },
-        resource: [...stored, ...conformanceTypes],
+        resource: [...stored, ...conformanceTypes, ...SUBSCRIPTION_CAPABILITIES],
         interaction: [{ code: 'transaction', documentation: 'A referral: ServiceRequest and what it references (POST /fhir)' }],
       },
     ],

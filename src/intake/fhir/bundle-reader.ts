@@ -1,5 +1,6 @@
-import type { Address, BundleEntry, CodeableConcept, Extension, HumanName, Organization, Patient, Practitioner, Reference, Resource } from 'fhir/r4.js';
-import { AGB_SYSTEM, BSN_SYSTEM, ICPC_OID, ICPC_SYSTEM } from '../../identifiers/dutch-identifiers.js';
+import type { BundleEntry, CodeableConcept, Identifier, Organization, Patient, Practitioner, PractitionerRole, Reference, Resource } from 'fhir/r4.js';
+import { AGB_SYSTEM, BIG_SYSTEM, BSN_SYSTEM, ICPC_OID, ICPC_SYSTEM, URA_SYSTEM, UZI_ROLE_OID, UZI_ROLE_SYSTEM, UZI_SYSTEM } from '../../identifiers/dutch-identifiers.js';
+import { dutchAddressOf, dutchNameOf } from '../../fhir/nl-core.js';
 import { FhirError } from '../../fhir/operation-outcome.js';
 import { parseOrThrow } from '../../fhir/validation.js';
 import { referralSchema, type Referral } from '../referral.js';
@@ -10,8 +11,8 @@ import { referralSchema, type Referral } from '../referral.js';
  * referral schema's checks with issues pointing at the Bundle's elements. Pure, no I/O.
  */
 export type ReferralPart = 'serviceRequest' | 'patient' | 'practitioner' | 'practice' | 'consent';
-/** Index in Bundle.entry of the resource each part was read from. */
-export type PartIndexes = Record<ReferralPart, number>;
+/** Index in Bundle.entry of the resource each part was read from (the PractitionerRole when there is one). */
+export type PartIndexes = Record<ReferralPart, number> & { practitionerRole?: number };
 
 /** What a referral is read from, whatever FHIR version or Bundle type carried it. */
 export interface ReferralSources {
@@ -22,12 +23,11 @@ export interface ReferralSources {
   note: string | undefined;
   patient: Patient;
   practitioner: Practitioner;
+  /** The PractitionerRole, when the Bundle has one (an STU3 requester may be the Practitioner itself). */
+  role?: PractitionerRole;
   practice: Organization;
   consent: { granted: boolean; recordedOn: string | undefined };
 }
-
-const HL7 = 'http://hl7.org/fhir/StructureDefinition';
-const extension = (extensions: Extension[] | undefined, name: string) => extensions?.find((item) => item.url === `${HL7}/${name}`)?.valueString;
 
 export const invalid = (expression: string, diagnostics: string, status = 400) =>
   new FhirError(status, { code: status === 422 ? 'business-rule' : 'invalid', expression, diagnostics });
@@ -42,32 +42,20 @@ export function resolveInBundle<T extends Resource>(entries: BundleEntry[], refe
   return [entries[index]!.resource as T, index];
 }
 
-/** Dutch names: the family name as the own-prefix/own-name extensions tell it, or as written. */
-function nameOf(name: HumanName | undefined): Referral['patient']['name'] {
-  const parts = (name as { _family?: { extension?: Extension[] } } | undefined)?._family?.extension;
-  const ownName = extension(parts, 'humanname-own-name');
-  const ownPrefix = extension(parts, 'humanname-own-prefix');
-  return {
-    ...(name?.given?.length ? { given: name.given } : {}),
-    ...(ownName && ownPrefix ? { prefix: ownPrefix } : {}),
-    family: ownName ?? name?.family ?? '',
-  };
+/** The UZI role code from PractitionerRole.code or, as nl-core puts it, specialty. */
+function roleOf(role: PractitionerRole | undefined): Record<string, string | undefined> | undefined {
+  for (const element of ['code', 'specialty'] as const) {
+    const coding = role?.[element]?.flatMap((concept) => concept.coding ?? []).find((item) => item.system === UZI_ROLE_SYSTEM || item.system === UZI_ROLE_OID);
+    if (coding) return { code: coding.code, display: coding.display, element };
+  }
+  return undefined;
 }
 
-function addressOf(address: Address | undefined): Record<string, string | undefined> {
-  const parts = (address as { _line?: Array<{ extension?: Extension[] }> } | undefined)?._line?.[0]?.extension;
-  return {
-    street: extension(parts, 'iso21090-ADXP-streetName') ?? (parts ? undefined : address?.line?.[0]),
-    houseNumber: extension(parts, 'iso21090-ADXP-houseNumber'),
-    houseNumberAddition: extension(parts, 'iso21090-ADXP-buildingNumberSuffix'),
-    postalCode: address?.postalCode,
-    city: address?.city,
-  };
-}
+const identifierValue = (identifiers: Identifier[] | undefined, system: string) => identifiers?.find((item) => item.system === system)?.value;
 
 /** Where a field of the referral lives in the Bundle, to point errors at the FHIR element. */
 function fhirPath(referralPath: string, at: PartIndexes): string {
-  const entry = (part: ReferralPart, element: string) => `Bundle.entry[${at[part]}].resource${element ? `.${element}` : ''}`;
+  const entry = (part: ReferralPart | 'practitionerRole', element: string) => `Bundle.entry[${at[part]}].resource${element ? `.${element}` : ''}`;
   const table: Array<[RegExp, string]> = [
     [/^patient\.bsn/, entry('patient', 'identifier')],
     [/^patient\.name/, entry('patient', 'name')],
@@ -76,6 +64,7 @@ function fhirPath(referralPath: string, at: PartIndexes): string {
     [/^patient\.(phone|email)/, entry('patient', 'telecom')],
     [/^patient/, entry('patient', '')],
     [/^requester\.practice/, entry('practice', 'identifier')],
+    [/^requester\.role/, at.practitionerRole === undefined ? 'Bundle' : entry('practitionerRole', '')],
     [/^requester/, entry('practitioner', 'identifier')],
     [/^reason/, entry('serviceRequest', 'reasonCode')],
     [/^referralId/, entry('serviceRequest', 'identifier')],
@@ -92,7 +81,6 @@ const withoutUndefined = <T extends object>(value: T): T => JSON.parse(JSON.stri
 /** The referral the sources describe, checked like a HIS REST referral (BSN 11-test, AGB, postcode...). */
 export function referralFromSources(sources: ReferralSources, at: PartIndexes): Referral {
   const { patient, practitioner, practice } = sources;
-  const official = patient.name?.find((name) => name.use === 'official') ?? patient.name?.[0];
   const codings = (sources.reasonCode ?? []).flatMap((concept) => concept.coding ?? []);
   const draft = withoutUndefined({
     referralId: sources.referralId,
@@ -104,17 +92,20 @@ export function referralFromSources(sources: ReferralSources, at: PartIndexes): 
     urgency: sources.priority === 'urgent' || sources.priority === 'asap' || sources.priority === 'stat' ? 'urgent' : sources.priority ? 'routine' : undefined,
     patient: {
       bsn: patient.identifier?.find((item) => item.system === BSN_SYSTEM)?.value,
-      name: nameOf(official),
+      name: dutchNameOf(patient.name),
       birthDate: patient.birthDate,
       gender: patient.gender,
-      address: addressOf(patient.address?.[0]),
+      address: dutchAddressOf(patient.address),
       phone: patient.telecom?.find((telecom) => telecom.system === 'phone')?.value,
       email: patient.telecom?.find((telecom) => telecom.system === 'email')?.value,
     },
     requester: {
-      agb: practitioner.identifier?.find((item) => item.system === AGB_SYSTEM)?.value,
+      agb: identifierValue(practitioner.identifier, AGB_SYSTEM),
+      big: identifierValue(practitioner.identifier, BIG_SYSTEM),
+      uzi: identifierValue(practitioner.identifier, UZI_SYSTEM),
       name: practitioner.name?.[0]?.text ?? ([...(practitioner.name?.[0]?.given ?? []), practitioner.name?.[0]?.family].filter(Boolean).join(' ') || undefined),
-      practice: { agb: practice.identifier?.find((item) => item.system === AGB_SYSTEM)?.value, name: practice.name },
+      role: roleOf(sources.role),
+      practice: { agb: identifierValue(practice.identifier, AGB_SYSTEM), ura: identifierValue(practice.identifier, URA_SYSTEM), name: practice.name },
     },
     consent: { shareWithSocialDomain: sources.consent.granted, recordedOn: sources.consent.recordedOn?.slice(0, 10) },
     note: sources.note,

@@ -44,21 +44,22 @@ export default async function fhirTransactionRoutes(app: FastifyInstance) {
     app.metrics.referrals.inc({ channel: 'fhir', outcome: result.created ? 'created' : 'replayed' });
     const written = new Map(result.resources.map((resource) => [resource.resourceType, resource]));
     const base = app.config.PUBLIC_BASE_URL;
-    const responseEntries: BundleEntry[] = (request.body as Bundle).entry!.map((_entry, index) => {
-      const part = (Object.keys(entries) as Array<keyof typeof entries>).find((name) => entries[name] === index);
-      const resource = part ? written.get(ENTRY_TYPES[part]) : undefined;
-      if (!resource) return { response: { status: '200 OK' } };
-      return {
-        fullUrl: resourceUrl(base, resource),
-        resource,
-        response: {
-          status: result.created ? '201 Created' : '200 OK',
-          location: `${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`,
-          etag: `W/"${resource.meta?.versionId}"`,
-          lastModified: resource.meta?.lastUpdated,
-        },
-      };
-    });
+    // Every entry is a part of the referral (the others were refused), so each is answered with what it became.
+    const responseEntries: BundleEntry[] = (Object.keys(entries) as Array<keyof typeof entries>)
+      .sort((a, b) => entries[a] - entries[b])
+      .map((part) => {
+        const resource = written.get(ENTRY_TYPES[part])!;
+        return {
+          fullUrl: resourceUrl(base, resource),
+          resource,
+          response: {
+            status: result.created ? '201 Created' : '200 OK',
+            location: `${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`,
+            etag: `W/"${resource.meta?.versionId}"`,
+            lastModified: resource.meta?.lastUpdated,
+          },
+        };
+      });
     return reply
       .code(200)
       .header('location', `/fhir/ServiceRequest/${result.serviceRequestId}`)

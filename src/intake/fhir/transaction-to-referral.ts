@@ -33,6 +33,7 @@ export function transactionToReferral(input: unknown): TransactionReferral {
   entries.forEach((entry, index) => {
     if (!entry.resource) throw invalid(`Bundle.entry[${index}].resource`, 'Every entry needs a resource');
     if (entry.request?.method !== 'POST') throw invalid(`Bundle.entry[${index}].request.method`, 'Only POST (create) entries are accepted');
+    if (entry.request.url !== entry.resource.resourceType) throw invalid(`Bundle.entry[${index}].request.url`, 'request.url must be the type of the entry’s resource');
   });
 
   const [patient, patientIndex] = resolveInBundle<Patient>(entries, serviceRequest.subject, 'Patient', at(requestIndex, 'subject'));
@@ -43,6 +44,7 @@ export function transactionToReferral(input: unknown): TransactionReferral {
   if (consentIndex < 0) throw invalid('Bundle.entry', 'The transaction must hold the patient’s Consent to share with the social domain', 422);
   const consent = entries[consentIndex]!.resource as Consent;
   const found = { serviceRequest: requestIndex, patient: patientIndex, practitioner: practitionerIndex, practitionerRole: roleIndex, practice: practiceIndex, consent: consentIndex };
+  refuseWhatIsNotTaken(entries, found);
 
   // Each resource against base R4 and the profile for its part, before anything is read from it
   // (the ServiceRequest against base R4: its shape is ours to give).
@@ -78,12 +80,34 @@ export function transactionToReferral(input: unknown): TransactionReferral {
       note: serviceRequest.note?.[0]?.text,
       patient,
       practitioner,
+      role,
       practice,
       consent: { granted: consent.status === 'active' && consent.provision?.type === 'permit', recordedOn: consent.dateTime },
     },
     found,
   );
   return { referral, identifierSystem: identifier.system, entries: found };
+}
+
+/**
+ * A transaction says what it did: an entry the referral is not read from would be neither stored
+ * nor answered truthfully, so it is refused, and so is a conditional create the service cannot
+ * honour (only the ServiceRequest's, on its identifier, is).
+ */
+function refuseWhatIsNotTaken(entries: BundleEntry[], taken: Record<string, number>): void {
+  const parts = new Set(Object.values(taken));
+  entries.forEach((entry, index) => {
+    if (!parts.has(index)) {
+      throw invalid(
+        `Bundle.entry[${index}]`,
+        `The service does not take this ${entry.resource!.resourceType} entry: a referral transaction holds one ServiceRequest with the Patient, PractitionerRole, Practitioner and Organization it references and one Consent; nothing was stored`,
+        422,
+      );
+    }
+    if (entry.request?.ifNoneExist !== undefined && index !== taken.serviceRequest) {
+      throw invalid(`Bundle.entry[${index}].request.ifNoneExist`, 'ifNoneExist is honoured on the ServiceRequest only (identifier=<system>|<value>); nothing was stored', 422);
+    }
+  });
 }
 
 /**

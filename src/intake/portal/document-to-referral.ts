@@ -68,19 +68,21 @@ export function documentToReferral(input: unknown, envelope: DocumentEnvelope): 
 
   let practitioner: Practitioner;
   let practitionerIndex: number;
+  let role: PractitionerRole | undefined;
+  let roleIndex: number | undefined;
   let practice: Organization;
   let practiceIndex: number;
   if (envelope.fhirVersion === 'STU3') {
     const agent = request.requester?.agent;
     if (agent?.reference?.includes('PractitionerRole') || entries.find((entry) => entry.fullUrl === agent?.reference)?.resource?.resourceType === 'PractitionerRole') {
-      const [role, roleIndex] = resolveInBundle<PractitionerRole>(entries, agent, 'PractitionerRole', at('requester.agent'));
+      [role, roleIndex] = resolveInBundle<PractitionerRole>(entries, agent, 'PractitionerRole', at('requester.agent'));
       [practitioner, practitionerIndex] = resolveInBundle<Practitioner>(entries, role.practitioner, 'Practitioner', `Bundle.entry[${roleIndex}].resource.practitioner`);
     } else {
       [practitioner, practitionerIndex] = resolveInBundle<Practitioner>(entries, agent, 'Practitioner', at('requester.agent'));
     }
     [practice, practiceIndex] = resolveInBundle<Organization>(entries, request.requester?.onBehalfOf, 'Organization', at('requester.onBehalfOf'));
   } else {
-    const [role, roleIndex] = resolveInBundle<PractitionerRole>(entries, request.requester, 'PractitionerRole', at('requester'));
+    [role, roleIndex] = resolveInBundle<PractitionerRole>(entries, request.requester, 'PractitionerRole', at('requester'));
     [practitioner, practitionerIndex] = resolveInBundle<Practitioner>(entries, role.practitioner, 'Practitioner', `Bundle.entry[${roleIndex}].resource.practitioner`);
     [practice, practiceIndex] = resolveInBundle<Organization>(entries, role.organization, 'Organization', `Bundle.entry[${roleIndex}].resource.organization`);
   }
@@ -90,7 +92,7 @@ export function documentToReferral(input: unknown, envelope: DocumentEnvelope): 
   const consent = entries[consentIndex]!.resource as Consent;
   // STU3 Consent has no provision: an active consent is the permission.
   const granted = consent.status === 'active' && (envelope.fhirVersion === 'STU3' || consent.provision?.type === 'permit');
-  const parts: PartIndexes = { serviceRequest: requestIndex, patient: patientIndex, practitioner: practitionerIndex, practice: practiceIndex, consent: consentIndex };
+  const parts: PartIndexes = { serviceRequest: requestIndex, patient: patientIndex, practitioner: practitionerIndex, practitionerRole: roleIndex, practice: practiceIndex, consent: consentIndex };
   return referralFromSources(
     {
       referralId: envelope.zdNumber,
@@ -100,6 +102,7 @@ export function documentToReferral(input: unknown, envelope: DocumentEnvelope): 
       note: request.note?.[0]?.text ?? request.description,
       patient,
       practitioner,
+      role,
       practice,
       consent: { granted, recordedOn: consent.dateTime },
     },
