@@ -17,6 +17,8 @@ export interface DevTokenOptions {
   /** jose time span ("1h", "10m") or an absolute epoch second. */
   expires?: string | number;
   clientId?: string;
+  /** More claims, e.g. the acting user: `sub`, `name`, `uzi_nr`. */
+  claims?: Record<string, unknown>;
 }
 
 const signingKey = () => JSON.parse(readFileSync(new URL('../config/dev/signing-key.json', import.meta.url), 'utf8')) as JWK;
@@ -25,11 +27,12 @@ const signingKey = () => JSON.parse(readFileSync(new URL('../config/dev/signing-
 export async function mintDevToken(options: DevTokenOptions): Promise<string> {
   const jwk = signingKey();
   const clientId = options.clientId ?? `dev-${options.role}-${options.org}`;
-  return new SignJWT({ scope: options.scope ?? DEFAULT_SCOPES[options.role] ?? '', wor_role: options.role, wor_org: options.org, client_id: clientId })
+  const { sub = clientId, ...claims } = options.claims ?? {};
+  return new SignJWT({ scope: options.scope ?? DEFAULT_SCOPES[options.role] ?? '', wor_role: options.role, wor_org: options.org, client_id: clientId, ...claims })
     .setProtectedHeader({ alg: 'ES256', kid: jwk.kid })
     .setIssuer(DEV_ISSUER)
     .setAudience(DEV_AUDIENCE)
-    .setSubject(clientId)
+    .setSubject(String(sub))
     .setIssuedAt()
     .setExpirationTime(options.expires ?? '1h')
     .sign(await importJWK(jwk, 'ES256'));

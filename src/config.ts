@@ -4,7 +4,7 @@ const positiveInt = (fallback: number) => z.coerce.number().int().positive().def
 const required = () => z.string({ error: 'is not set' }).min(1, 'is not set');
 
 /** Environment of the service (contract §10), validated once at boot. */
-const envSchema = z
+export const envSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     HOST: z.string().min(1).default('0.0.0.0'),

@@ -1,5 +1,6 @@
 import type { AuditEvent, Reference, Resource } from 'fhir/r4.js';
-import type { Caller } from '../auth/caller.js';
+import type { ActingPerson, Caller } from '../auth/caller.js';
+import { UZI_SYSTEM } from '../identifiers/dutch-identifiers.js';
 import { PROFILE_AUDIT_EVENT } from '../fhir/profiles.js';
 import { own } from '../own-property.js';
 
@@ -63,6 +64,8 @@ export interface AuditRecord {
   route: string;
   status: number;
   clientId: string;
+  /** The person acting through the client, when the token named one. */
+  person?: ActingPerson;
   role: string;
   org: string;
   requestId: string;
@@ -84,6 +87,7 @@ export function auditRecord(facts: AccessFacts): AuditRecord {
     route: facts.route,
     status: facts.status,
     clientId: facts.caller.clientId,
+    ...(facts.caller.person ? { person: facts.caller.person } : {}),
     role: facts.caller.role,
     org: facts.caller.org,
     requestId: facts.requestId,
@@ -97,6 +101,7 @@ export function auditRecord(facts: AccessFacts): AuditRecord {
  * to which patient, by which user (client) on behalf of which organisation. Pure.
  */
 export function auditEvent(record: AuditRecord): AuditEvent {
+  const { person } = record;
   return {
     resourceType: 'AuditEvent',
     id: record.id,
@@ -111,13 +116,27 @@ export function auditEvent(record: AuditRecord): AuditEvent {
       {
         type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }] },
         who: { identifier: { system: 'https://wor-bridge.nl/fhir/NamingSystem/client', value: record.clientId } },
-        requestor: true,
+        requestor: !person,
         role: [{ coding: [{ system: 'https://wor-bridge.nl/fhir/CodeSystem/wor-role', code: record.role }] }],
       },
       {
         who: { identifier: { system: 'https://wor-bridge.nl/fhir/NamingSystem/organisation', value: `${record.role}:${record.org}` } },
         requestor: false,
       },
+      ...(person
+        ? [
+            {
+              type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/extra-security-role-type', code: 'humanuser', display: 'human user' }] },
+              who: {
+                identifier: person.uzi ? { system: UZI_SYSTEM, value: person.uzi } : { system: 'https://wor-bridge.nl/fhir/NamingSystem/user', value: person.id },
+                ...(person.name ? { display: person.name } : {}),
+              },
+              altId: person.id,
+              ...(person.name ? { name: person.name } : {}),
+              requestor: true,
+            },
+          ]
+        : []),
     ],
     source: { observer: { display: 'wor-bridge' }, site: record.requestId },
     entity: [

@@ -3,6 +3,7 @@ import type { AuditEvent } from 'fhir/r4.js';
 import { canonicalJson } from '../canonical-json.js';
 import { transaction, type Db } from '../store/postgres.js';
 import { KeyedHash } from '../store/keyed-hash.js';
+import type { ActingPerson } from '../auth/caller.js';
 import { auditEvent, type AuditRecord } from './audit-event.js';
 
 export interface ChainCheck {
@@ -18,7 +19,7 @@ const MAX_BATCH = 500;
 const VERIFY_PAGE = 1000;
 const BEFORE_ANY_SEQ = '-9223372036854775808';
 
-const COLUMNS = 'seq, recorded, id, action, subtype, outcome, method, route, status, client_id, role, org, request_id, patients, resources, previous, hash';
+const COLUMNS = 'seq, recorded, id, action, subtype, outcome, method, route, status, client_id, role, org, request_id, patients, resources, previous, hash, person';
 
 interface Row {
   seq: string;
@@ -38,6 +39,7 @@ interface Row {
   resources: string[];
   previous: string;
   hash: string;
+  person: ActingPerson | null;
 }
 
 interface Pending {
@@ -56,6 +58,8 @@ const recordOf = (row: Row): AuditRecord => ({
   route: row.route,
   status: row.status,
   clientId: row.client_id,
+  // Absent rather than null, as when it was hashed.
+  ...(row.person ? { person: row.person } : {}),
   role: row.role,
   org: row.org,
   requestId: row.request_id,
@@ -157,6 +161,7 @@ export class AuditTrail {
           resources: record.resources,
           previous,
           hash,
+          person: record.person ?? null,
         };
         previous = hash;
         last = record.recorded;

@@ -4,6 +4,13 @@ import { isGranted, type Grant, type Interaction } from './scopes.js';
 export const ROLES = ['gp', 'portal', 'coach', 'operator'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** The user behind a request: `sub`, with a `name` and/or a UZI number (`uzi_nr`) claim. */
+export interface ActingPerson {
+  id: string;
+  name?: string;
+  uzi?: string;
+}
+
 /** Who is calling, from a verified token. */
 export interface Caller {
   role: Role;
@@ -11,6 +18,8 @@ export interface Caller {
   org: string;
   /** The client that holds the token (`client_id` or `sub`), for the audit trail. */
   clientId: string;
+  /** The person acting through the client, when the token names one (NEN 7513 records them). */
+  person?: ActingPerson;
   grants: Grant[];
 }
 

@@ -13,6 +13,9 @@ const claimsSchema = z.object({
   wor_org: z.string().min(1).max(64),
   client_id: z.string().optional(),
   sub: z.string().optional(),
+  // The acting user, when the token carries one (a user's token, not a system's).
+  name: z.string().min(1).max(200).optional(),
+  uzi_nr: z.string().regex(/^[0-9]{9}$/, 'a UZI number is 9 digits').optional(),
 });
 
 export interface TokenVerifierOptions {
@@ -76,8 +79,15 @@ export class TokenVerifier {
       const field = claims.error.issues[0]?.path.join('.') ?? 'claims';
       throw unauthorized(`The access token lacks a valid ${field} claim`);
     }
-    const { scope, wor_role, wor_org, client_id, sub } = claims.data;
-    const caller: Caller = { role: wor_role, org: wor_org, clientId: client_id ?? sub ?? 'unknown', grants: parseScopes(scope) };
+    const { scope, wor_role, wor_org, client_id, sub, name, uzi_nr } = claims.data;
+    const personId = sub ?? uzi_nr;
+    const caller: Caller = {
+      role: wor_role,
+      org: wor_org,
+      clientId: client_id ?? sub ?? 'unknown',
+      grants: parseScopes(scope),
+      ...((name || uzi_nr) && personId ? { person: { id: personId, ...(name ? { name } : {}), ...(uzi_nr ? { uzi: uzi_nr } : {}) } } : {}),
+    };
     const expiresAt = (payload as { exp: number }).exp * 1000;
     if (this.verified.size >= CACHE_SIZE) this.verified.clear();
     this.verified.set(token, { caller, until: Math.min(expiresAt, Date.now() + CACHE_MS) });

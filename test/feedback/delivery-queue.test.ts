@@ -1,16 +1,16 @@
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import type { Communication } from 'fhir/r4.js';
-import { jwtVerify } from 'jose';
+import type { Communication, Task } from 'fhir/r4.js';
+import { GpFhirServer } from '../support/gp-fhir-server.js';
+import { submitReferral } from '../support/referrals.js';
 import { startService, type TestService } from '../support/service.js';
 
 /**
  * The DeliveryQueue on its own: Communications written straight into the store and handed to
- * `app.deliveries.add`, delivered to a small but real FHIR server standing in for the GP system.
+ * `app.deliveries.add`, delivered to the HAPI-strict fake GP system (test/support/gp-fhir-server.ts).
  */
 
 const SYSTEM = 'https://wor-bridge.nl/fhir/NamingSystem/communication';
@@ -19,131 +19,11 @@ const SMART_AGB = '01067890';
 const NO_ENDPOINT_AGB = '01099999';
 const ATTEMPTS = 4;
 
-interface Call {
-  path: string;
-  authorization?: string;
-  requestId?: string;
-  ifNoneExist?: string;
-  identifier?: string;
-}
-
-/** A GP system: stores Communications, honours If-None-Exist on identifier, and misbehaves on request. */
-class GpSystem {
-  readonly stored = new Map<string, Record<string, unknown>>();
-  readonly calls: Call[] = [];
-  tokenRequests = 0;
-  readonly tokenErrors: string[] = [];
-  /** Status codes to answer with, one per call, before behaving. */
-  failWith: number[] = [];
-  refuseWith: number | undefined;
-  requiredToken: string | undefined;
-  /** Store the next N Communications but answer 503 (the answer is lost on the way back). */
-  storeThenFail = 0;
-  /** Store the next N Communications but answer only after this long (past the caller's timeout). */
-  storeThenStall = 0;
-  stallMs = 0;
-  smart: { key: KeyObject; clientId: string } | undefined;
-  port = 0;
-  private server: Server | undefined;
-
-  async start(port = this.port): Promise<void> {
-    this.server = createServer((request, response) => void this.handle(request, response));
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    server?.closeAllConnections();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  }
-
-  reset(): void {
-    this.failWith = [];
-    this.refuseWith = undefined;
-    this.requiredToken = undefined;
-    this.storeThenFail = 0;
-    this.storeThenStall = 0;
-  }
-
-  callsFor(value: string): Call[] {
-    return this.calls.filter((call) => call.identifier === `${SYSTEM}|${value}`);
-  }
-
-  storedFor(value: string): number {
-    return this.stored.has(`${SYSTEM}|${value}`) ? 1 : 0;
-  }
-
-  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    const send = (status: number, json: unknown, type = 'application/fhir+json') => {
-      if (response.destroyed) return;
-      response.writeHead(status, { 'content-type': type });
-      response.end(JSON.stringify(json));
-    };
-    if (request.method === 'POST' && request.url === '/token') {
-      this.tokenRequests += 1;
-      const form = new URLSearchParams(body);
-      if (!this.smart) return send(400, { error: 'unsupported' }, 'application/json');
-      if (form.get('grant_type') !== 'client_credentials') return send(400, { error: 'unsupported_grant_type' }, 'application/json');
-      if (form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') return send(400, { error: 'invalid_request' }, 'application/json');
-      if (form.get('scope') !== 'system/Communication.c') return send(400, { error: 'invalid_scope' }, 'application/json');
-      try {
-        const { payload } = await jwtVerify(form.get('client_assertion') ?? '', this.smart.key, {
-          issuer: this.smart.clientId,
-          subject: this.smart.clientId,
-          audience: `http://127.0.0.1:${this.port}/token`,
-          requiredClaims: ['exp', 'jti'],
-        });
-        // SMART Backend Services: exp no more than five minutes in the future.
-        if (payload.exp! > Date.now() / 1000 + 300 + 5) throw new Error('exp too far');
-      } catch (error) {
-        this.tokenErrors.push((error as Error).message);
-        return send(401, { error: 'invalid_client' }, 'application/json');
-      }
-      return send(200, { access_token: `smart-${this.tokenRequests}`, token_type: 'bearer', expires_in: 300, scope: 'system/Communication.c' }, 'application/json');
-    }
-    if (request.method !== 'POST' || request.url !== '/fhir/Communication') return send(404, { resourceType: 'OperationOutcome' });
-
-    const resource = JSON.parse(body) as Communication;
-    const identifier = resource.identifier?.[0];
-    const call: Call = {
-      path: request.url,
-      authorization: request.headers.authorization,
-      requestId: request.headers['x-request-id'] as string | undefined,
-      ifNoneExist: request.headers['if-none-exist'] as string | undefined,
-      identifier: identifier ? `${identifier.system}|${identifier.value}` : undefined,
-    };
-    this.calls.push(call);
-    if (this.requiredToken && request.headers.authorization !== `Bearer ${this.requiredToken}`) return send(401, { resourceType: 'OperationOutcome' });
-    if (this.refuseWith) return send(this.refuseWith, { resourceType: 'OperationOutcome' });
-    const failure = this.failWith.shift();
-    if (failure) return send(failure, { resourceType: 'OperationOutcome' });
-
-    // Conditional create: If-None-Exist: identifier=<system>|<value>
-    const criteria = new URLSearchParams(call.ifNoneExist ?? '').get('identifier');
-    const existing = criteria ? this.stored.get(criteria) : undefined;
-    if (existing) return send(200, existing);
-    const created = { ...resource, id: `gp-${this.stored.size + 1}` };
-    this.stored.set(criteria ?? created.id, created);
-    if (this.storeThenFail > 0) {
-      this.storeThenFail -= 1;
-      return send(503, { resourceType: 'OperationOutcome' });
-    }
-    if (this.storeThenStall > 0) {
-      this.storeThenStall -= 1;
-      await new Promise((resolve) => setTimeout(resolve, this.stallMs));
-    }
-    return send(201, created);
-  }
-}
-
-const gpSystem = new GpSystem();
+const gpSystem = new GpFhirServer();
 let service: TestService;
 let operator: string;
+/** A referral per practice, for the Communications to be about. */
+const tasks = new Map<string, Task>();
 
 beforeAll(async () => {
   await gpSystem.start();
@@ -173,9 +53,17 @@ practices:
     env: { DELIVERY_ATTEMPTS: String(ATTEMPTS), DELIVERY_BACKOFF_MS: '50', DELIVERY_TIMEOUT_MS: '400' },
   });
   operator = await service.token('operator', 'regio');
+  for (const agb of [BEARER_AGB, SMART_AGB, NO_ENDPOINT_AGB]) {
+    const gp = await service.token('gp', agb);
+    const { taskId } = await submitReferral(service, gp, { requester: { agb: '01012345', name: 'A. Jansen', practice: { agb } } });
+    tasks.set(agb, (await service.app.store.read<Task>('Task', taskId))!.resource);
+  }
 });
 
 afterEach(() => gpSystem.reset());
+
+const callsFor = (value: string) => gpSystem.callsFor(`${SYSTEM}|${value}`);
+const storedFor = (value: string) => gpSystem.communications(`${SYSTEM}|${value}`).length;
 
 afterAll(async () => {
   await service?.close();
@@ -197,15 +85,17 @@ async function eventually<T>(check: () => T | Promise<T>, ms = 8_000): Promise<T
 /** Writes a feedback Communication straight into the store; returns its id and identifier value. */
 async function storeCommunication(agb = BEARER_AGB): Promise<{ id: string; value: string }> {
   const id = randomUUID();
-  const value = `${randomUUID()}/accepted`;
+  const task = tasks.get(agb)!;
+  const value = `${task.id}/report/${id}`;
   const communication: Communication = {
     resourceType: 'Communication',
     id,
     status: 'completed',
     identifier: [{ system: SYSTEM, value }],
-    basedOn: [{ reference: `ServiceRequest/${randomUUID()}` }],
-    subject: { reference: `Patient/${randomUUID()}` },
-    recipient: [{ reference: `PractitionerRole/${randomUUID()}` }],
+    basedOn: [task.focus!],
+    subject: task.for!,
+    about: [{ reference: `Task/${task.id}` }],
+    recipient: [task.requester!],
     sender: { reference: 'Organization/team-leiden-noord' },
     sent: new Date().toISOString(),
     // Patient data on purpose: it must reach the GP system and never a log line.
@@ -244,19 +134,21 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
   test('delivered once by conditional create, with the bearer token and the request id; the patient data reaches the GP and not the log', async () => {
     const { id, value } = await storeCommunication();
     await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB, requestId: 'req-direct-1' });
-    await eventually(() => gpSystem.storedFor(value) === 1);
-    const [call, ...more] = gpSystem.callsFor(value);
+    await eventually(() => storedFor(value) === 1);
+    const [call, ...more] = callsFor(value);
     expect(more).toHaveLength(0);
     expect(call).toEqual({
+      method: 'POST',
       path: '/fhir/Communication',
       authorization: 'Bearer gp-bearer-secret',
       requestId: 'req-direct-1',
-      ifNoneExist: `identifier=${SYSTEM}|${value}`,
+      ifNoneExist: `identifier=${encodeURIComponent(`${SYSTEM}|${value}`)}`,
       identifier: `${SYSTEM}|${value}`,
+      status: 201,
     });
-    const received = gpSystem.stored.get(`${SYSTEM}|${value}`) as unknown as Communication;
-    expect(received.payload?.[0]?.contentString).toContain('Johanna van der Berg');
-    expect(received.subject?.reference).toMatch(/^Patient\//);
+    const [received] = gpSystem.communications(`${SYSTEM}|${value}`) as unknown as Communication[];
+    expect(received!.payload?.[0]?.contentString).toContain('Johanna van der Berg');
+    expect(received!.subject).toEqual({ type: 'Patient', identifier: { system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999990019' }, display: 'Johanna van der Berg' });
 
     await sleep(100); // let the log line be written
     // The global setup of a concurrent jest run empties test/.logs; the file is then gone (unlinked).
@@ -270,48 +162,47 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
     const { id, value } = await storeCommunication();
     const entry = { communicationId: id, practiceAgb: BEARER_AGB };
     await Promise.all([service.app.deliveries.add(entry), service.app.deliveries.add(entry)]);
-    await eventually(() => gpSystem.storedFor(value) === 1);
+    await eventually(() => storedFor(value) === 1);
     await service.app.deliveries.add(entry);
     await sleep(300);
-    expect(gpSystem.callsFor(value)).toHaveLength(1);
+    expect(callsFor(value)).toHaveLength(1);
   });
 
   test('503 twice, then accepted: one Communication at the GP system, after three calls', async () => {
     gpSystem.failWith = [503, 503];
     const { id, value } = await storeCommunication();
     await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
-    await eventually(() => gpSystem.storedFor(value) === 1);
+    await eventually(() => storedFor(value) === 1);
     await sleep(300);
-    expect(gpSystem.callsFor(value)).toHaveLength(3);
-    expect(gpSystem.stored.has(`${SYSTEM}|${value}`)).toBe(true);
+    expect(callsFor(value)).toHaveLength(3);
   });
 
   test('429 and 502 are retried too', async () => {
     gpSystem.failWith = [429, 502];
     const { id, value } = await storeCommunication();
     await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
-    await eventually(() => gpSystem.storedFor(value) === 1);
-    expect(gpSystem.callsFor(value)).toHaveLength(3);
+    await eventually(() => storedFor(value) === 1);
+    expect(callsFor(value)).toHaveLength(3);
   });
 
   test('the answer lost (stored, then 503) or too late (past the timeout): the retry finds the stored one, still exactly one', async () => {
     gpSystem.storeThenFail = 1;
     const lost = await storeCommunication();
     await service.app.deliveries.add({ communicationId: lost.id, practiceAgb: BEARER_AGB });
-    await eventually(() => gpSystem.callsFor(lost.value).length >= 2);
+    await eventually(() => callsFor(lost.value).length >= 2);
 
     gpSystem.storeThenStall = 1;
     gpSystem.stallMs = 1_000;
     const late = await storeCommunication();
     const started = Date.now();
     await service.app.deliveries.add({ communicationId: late.id, practiceAgb: BEARER_AGB });
-    await eventually(() => gpSystem.callsFor(late.value).length >= 2);
+    await eventually(() => callsFor(late.value).length >= 2);
     expect(Date.now() - started).toBeLessThan(1_000); // the first call was abandoned at the timeout
 
     await sleep(300);
     for (const { value } of [lost, late]) {
-      expect(gpSystem.callsFor(value)).toHaveLength(2);
-      expect([...gpSystem.stored.keys()].filter((key) => key === `${SYSTEM}|${value}`)).toHaveLength(1);
+      expect(callsFor(value)).toHaveLength(2);
+      expect(storedFor(value)).toBe(1);
     }
     expect((await parkedList()).map((entry) => entry.communicationId)).not.toEqual(expect.arrayContaining([lost.id, late.id]));
   });
@@ -322,9 +213,9 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
     await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
     await sleep(120); // one or two attempts fail on a closed port, fewer than all four
     await gpSystem.start();
-    await eventually(() => gpSystem.storedFor(value) === 1);
+    await eventually(() => storedFor(value) === 1);
     await sleep(300);
-    expect(gpSystem.callsFor(value)).toHaveLength(1);
+    expect(callsFor(value)).toHaveLength(1);
   });
 
   test.each([400, 401, 403, 404, 422])('a %i answer parks the delivery at once, without a retry', async (status) => {
@@ -334,8 +225,8 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
     const parked = await parkedEntry(id);
     expect(parked).toMatchObject({ communicationId: id, practiceAgb: BEARER_AGB, attempts: 1, reason: `HTTP ${status}` });
     await sleep(200);
-    expect(gpSystem.callsFor(value)).toHaveLength(1);
-    expect(gpSystem.storedFor(value)).toBe(0);
+    expect(callsFor(value)).toHaveLength(1);
+    expect(storedFor(value)).toBe(0);
   });
 
   test('down beyond the last retry: parked and listed; re-delivered once the operator asks, still exactly once', async () => {
@@ -348,20 +239,20 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
 
     await gpSystem.start();
     await sleep(200);
-    expect(gpSystem.callsFor(value)).toHaveLength(0); // parked means parked: nothing until the operator asks
+    expect(callsFor(value)).toHaveLength(0); // parked means parked: nothing until the operator asks
 
     const redelivered = await service.request('POST', `/operator/deliveries/${id}/redeliver`, { token: operator });
     expect(redelivered.status).toBe(202);
-    await eventually(() => gpSystem.storedFor(value) === 1);
-    expect(gpSystem.callsFor(value)).toHaveLength(1);
-    expect(gpSystem.callsFor(value)[0]!.requestId).toBe('req-parked');
+    await eventually(() => storedFor(value) === 1);
+    expect(callsFor(value)).toHaveLength(1);
+    expect(callsFor(value)[0]!.requestId).toBe('req-parked');
     await eventually(async () => !(await parkedList()).some((entry) => entry.communicationId === id));
 
     const again = await service.request('POST', `/operator/deliveries/${id}/redeliver`, { token: operator });
     expect(again.status).toBe(404);
     expect(again.body.resourceType).toBe('OperationOutcome');
     await sleep(200);
-    expect(gpSystem.callsFor(value)).toHaveLength(1);
+    expect(callsFor(value)).toHaveLength(1);
   });
 
   test('a re-delivery that fails again is parked again with a fresh set of attempts', async () => {
@@ -374,16 +265,16 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
     expect((await service.request('POST', `/operator/deliveries/${id}/redeliver`, { token: operator })).status).toBe(202);
     const parked = await eventually(async () => (await parkedList()).find((entry) => entry.communicationId === id && entry.reason === 'HTTP 503'));
     expect(parked.attempts).toBe(ATTEMPTS);
-    expect(gpSystem.callsFor(value)).toHaveLength(1 + ATTEMPTS);
+    expect(callsFor(value)).toHaveLength(1 + ATTEMPTS);
     expect((await service.request('POST', `/operator/deliveries/${id}/redeliver`, { token: operator })).status).toBe(202);
-    await eventually(() => gpSystem.storedFor(value) === 1);
+    await eventually(() => storedFor(value) === 1);
   });
 
   test('a delivered Communication is recorded delivered in PostgreSQL, with its attempts', async () => {
     gpSystem.failWith = [503];
     const { id, value } = await storeCommunication();
     await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB, requestId: 'req-recorded' });
-    await eventually(() => gpSystem.storedFor(value) === 1);
+    await eventually(() => storedFor(value) === 1);
     const row = await eventually(async () => {
       const current = await deliveryRow(id);
       return current?.status === 'delivered' && current;
@@ -409,14 +300,14 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
     // A rebuild does not touch parked deliveries: parked means parked until the operator asks.
     await service.app.deliveries.rebuild();
     await sleep(200);
-    expect(gpSystem.callsFor(value)).toHaveLength(1);
+    expect(callsFor(value)).toHaveLength(1);
 
     const [first, second] = await Promise.all([1, 2].map(() => service.request('POST', `/operator/deliveries/${id}/redeliver`, { token: operator })));
     expect([first!.status, second!.status].sort()).toEqual([202, 404]);
-    await eventually(() => gpSystem.storedFor(value) === 1);
+    await eventually(() => storedFor(value) === 1);
     await eventually(async () => (await deliveryRow(id))?.status === 'delivered');
     await sleep(200);
-    expect(gpSystem.callsFor(value)).toHaveLength(2);
+    expect(callsFor(value)).toHaveLength(2);
     expect((await parkedList()).some((entry) => entry.communicationId === id)).toBe(false);
   });
 
@@ -430,15 +321,15 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
     await gpSystem.start();
     await sleep(300);
     expect(await deliveryRow(id)).toMatchObject({ status: 'pending' }); // the job went with Redis
-    expect(gpSystem.callsFor(value)).toHaveLength(0);
+    expect(callsFor(value)).toHaveLength(0);
 
     expect(await service.app.deliveries.rebuild()).toBeGreaterThanOrEqual(1);
     await service.app.deliveries.rebuild(); // twice is harmless: same job id
-    await eventually(() => gpSystem.storedFor(value) === 1);
+    await eventually(() => storedFor(value) === 1);
     await eventually(async () => (await deliveryRow(id))?.status === 'delivered');
     await service.app.deliveries.rebuild(); // after delivery: nothing pending, nothing sent
     await sleep(300);
-    expect(gpSystem.callsFor(value)).toHaveLength(1);
+    expect(callsFor(value)).toHaveLength(1);
   });
 
   test('the operator routes are for operators only, with OperationOutcome errors', async () => {
@@ -466,13 +357,13 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
     const first = await storeCommunication(SMART_AGB);
     const second = await storeCommunication(SMART_AGB);
     await service.app.deliveries.add({ communicationId: first.id, practiceAgb: SMART_AGB });
-    await eventually(() => gpSystem.storedFor(first.value) === 1);
-    const token = gpSystem.callsFor(first.value)[0]!.authorization;
+    await eventually(() => storedFor(first.value) === 1);
+    const token = callsFor(first.value)[0]!.authorization;
     expect(token).toMatch(/^Bearer smart-\d+$/);
     gpSystem.requiredToken = token!.slice('Bearer '.length);
     await service.app.deliveries.add({ communicationId: second.id, practiceAgb: SMART_AGB });
-    await eventually(() => gpSystem.storedFor(second.value) === 1);
-    expect(gpSystem.callsFor(second.value)[0]!.authorization).toBe(token);
+    await eventually(() => storedFor(second.value) === 1);
+    expect(callsFor(second.value)[0]!.authorization).toBe(token);
     expect(gpSystem.tokenRequests - tokenRequests).toBe(1);
     expect(gpSystem.tokenErrors).toEqual([]);
   });

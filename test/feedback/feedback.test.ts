@@ -1,11 +1,15 @@
-import { describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
+import { expectValidFhir } from '../support/fhir-validation.js';
 import { claimAndAnswer, submitReferral } from '../support/referrals.js';
 import { withService } from '../support/service.js';
+import { loadProfiles } from '../../src/fhir/profile-validator.js';
 
 const TEAM = 'leiden-noord';
 const FEEDBACK_KIND = 'https://wor-bridge.nl/fhir/CodeSystem/wor-feedback-kind';
 
+// The validator's definitions take seconds to load on a busy machine: before the scenarios' clocks start.
+beforeAll(() => void loadProfiles(), 120_000);
 const { service, gp, coach } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB], coach: ['coach', TEAM] } });
 
 const claimAndAck = (taskId: string, status: 'accepted' | 'rejected', statusReason?: string) =>
@@ -85,8 +89,10 @@ describe('feedback to the GP', () => {
     };
     const created = await service.request('POST', '/fhir/Communication', { token: coach, body: report });
     expect(created.status).toBe(201);
-    expect(created.headers.get('location')).toBe(`/fhir/Communication/${created.body.id}`);
+    expect(created.headers.get('location')).toBe(`http://wor-bridge.test/fhir/Communication/${created.body.id}/_history/1`);
     expect(created.body).toMatchObject({ category: [{ coding: [{ code: 'intake-report' }] }], basedOn: [{ reference: `ServiceRequest/${serviceRequestId}` }] });
+    expect(created.body.identifier[0]).toEqual({ value: 'intake-1' });
+    expectValidFhir(created.body);
     const again = await service.request('POST', '/fhir/Communication', { token: coach, body: report });
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(created.body.id);
@@ -94,6 +100,86 @@ describe('feedback to the GP', () => {
     const otherPractice = await service.token('gp', '01067890');
     expect(await feedbackFor(serviceRequestId, otherPractice)).toEqual([]);
     expect((await service.request('GET', `/fhir/Communication/${created.body.id}`, { token: otherPractice })).status).toBe(404);
+  });
+
+  test('a corrected report under the same identifier is refused with 409, the first text stays, and the client identifier is kept as sent', async () => {
+    const { taskId, serviceRequestId } = await submitReferral(service, gp);
+    await claimAndAck(taskId, 'accepted');
+    const report = (text: string) => ({
+      resourceType: 'Communication',
+      identifier: [{ system: 'https://coach.example.nl/rapport', value: 'R-77' }],
+      about: [{ reference: `Task/${taskId}` }],
+      payload: [{ contentString: text }],
+    });
+    const first = await service.request('POST', '/fhir/Communication', { token: coach, body: report('Intake gehouden.') });
+    expect(first.status).toBe(201);
+    expect(first.body.identifier).toEqual([
+      { system: 'https://coach.example.nl/rapport', value: 'R-77' },
+      { system: 'https://wor-bridge.nl/fhir/NamingSystem/communication', value: `${taskId}/report/${first.body.id}` },
+    ]);
+    const corrected = await service.request('POST', '/fhir/Communication', { token: coach, body: report('Intake gehouden; mevrouw start met de wandelgroep.') });
+    expect(corrected.status).toBe(409);
+    expect(corrected.body.issue[0]).toMatchObject({ code: 'conflict', expression: ['Communication.identifier[0]'] });
+    const replay = await service.request('POST', '/fhir/Communication', { token: coach, body: report('Intake gehouden.') });
+    expect(replay.status).toBe(200);
+    expect(replay.body.id).toBe(first.body.id);
+    const reports = (await feedbackFor(serviceRequestId)).filter((communication: any) => communication.category[0].coding[0].code === 'intake-report');
+    expect(reports.map((communication: any) => communication.payload[0].contentString)).toEqual(['Intake gehouden.']);
+  });
+
+  test('a report that conforms to wor-communication (basedOn, subject, category, sent, sender, recipient) is accepted as it was sent', async () => {
+    const { taskId, serviceRequestId } = await submitReferral(service, gp);
+    await claimAndAck(taskId, 'accepted');
+    const task = (await service.request('GET', `/fhir/Task/${taskId}`, { token: coach })).body;
+    const conforming = {
+      resourceType: 'Communication',
+      meta: { profile: ['https://wor-bridge.nl/fhir/StructureDefinition/wor-communication'] },
+      identifier: [{ system: 'https://coach.example.nl/rapport', value: 'R-78' }],
+      basedOn: [{ reference: `ServiceRequest/${serviceRequestId}` }],
+      status: 'completed',
+      category: [{ coding: [{ system: FEEDBACK_KIND, code: 'intake-report' }] }],
+      subject: { reference: task.for.reference },
+      about: [{ reference: `Task/${taskId}` }],
+      sent: '2026-11-27T10:00:00+01:00',
+      recipient: [{ reference: task.requester.reference }],
+      sender: { reference: 'Organization/team-leiden-noord' },
+      payload: [{ contentString: 'Intakegesprek gehouden.' }],
+    };
+    const created = await service.request('POST', '/fhir/Communication', { token: coach, body: conforming });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ sent: '2026-11-27T10:00:00+01:00', identifier: [conforming.identifier[0], { system: 'https://wor-bridge.nl/fhir/NamingSystem/communication' }] });
+    expectValidFhir(created.body);
+
+    const elsewhere = await service.request('POST', '/fhir/Communication', {
+      token: coach,
+      body: { ...conforming, identifier: [{ value: 'R-79' }], subject: { reference: 'Patient/someone-else' } },
+    });
+    expect(elsewhere.status).toBe(422);
+    expect(elsewhere.body.issue[0].expression).toEqual(['Communication.subject']);
+    const minted = await service.request('POST', '/fhir/Communication', {
+      token: coach,
+      body: { ...conforming, identifier: [{ system: 'https://wor-bridge.nl/fhir/NamingSystem/communication', value: `${taskId}/accepted` }] },
+    });
+    expect(minted.status).toBe(400);
+    expect(minted.body.issue[0].expression).toEqual(['Communication.identifier[0].system']);
+  });
+
+  test('If-None-Exist: a report whose identifier is known answers the stored one (200) and writes nothing; criteria other than identifier are refused', async () => {
+    const { taskId, serviceRequestId } = await submitReferral(service, gp);
+    await claimAndAck(taskId, 'accepted');
+    const body = (text: string) => ({ resourceType: 'Communication', identifier: [{ system: 'https://coach.example.nl/rapport', value: `R-${taskId}` }], about: [{ reference: `Task/${taskId}` }], payload: [{ contentString: text }] });
+    const headers = { 'if-none-exist': `identifier=https://coach.example.nl/rapport|R-${taskId}` };
+    const created = await service.request('POST', '/fhir/Communication', { token: coach, body: body('Eerste verslag.'), headers });
+    expect(created.status).toBe(201);
+    const again = await service.request('POST', '/fhir/Communication', { token: coach, body: body('Ander verslag.'), headers });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(created.body.id);
+    expect(again.body.payload[0].contentString).toBe('Eerste verslag.');
+    expect(again.headers.get('location')).toBe(`http://wor-bridge.test/fhir/Communication/${created.body.id}/_history/1`);
+    expect(kinds(await feedbackFor(serviceRequestId))).toEqual(['accepted', 'intake-report']);
+    const unsupported = await service.request('POST', '/fhir/Communication', { token: coach, body: body('x'), headers: { 'if-none-exist': 'status=completed' } });
+    expect(unsupported.status).toBe(400);
+    expect(unsupported.body.issue[0].expression).toEqual(['If-None-Exist']);
   });
 
   test("a coach cannot report on another team's Task, nor with an unknown arrangement", async () => {

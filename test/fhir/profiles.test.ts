@@ -3,6 +3,7 @@ import type { Resource } from 'fhir/r4.js';
 import { referralToFhir } from '../../src/intake/referral-to-fhir.js';
 import { teamOrganization } from '../../src/directory/team-organization.js';
 import { feedbackCommunication } from '../../src/feedback/feedback-letter.js';
+import { gpCommunication } from '../../src/feedback/delivery/gp-communication.js';
 import { referralSchema } from '../../src/intake/referral.js';
 import { loadDirectory } from '../../src/directory/directory.js';
 import { exampleReferral } from '../fixtures/referral.js';
@@ -58,6 +59,23 @@ describe('the profiles in profiles/', () => {
       const communication = feedbackCommunication({ kind, id: `com-${kind}`, task: { ...task, statusReason: { text: 'reden' } }, serviceRequest, patient, team, sentAt: new Date() });
       expect(() => expectValidFhir(withMeta(communication))).not.toThrow();
     }
+  });
+
+  test('the outbound form of each feedback Communication (logical references, with or without absolute URLs) satisfies the same profile', () => {
+    const { task, serviceRequest, patient, practitioner, practice } = exampleResources();
+    for (const kind of ['accepted', 'rejected', 'completed', 'failed', 'pickup-deadline-missed', 'contact-deadline-missed'] as const) {
+      const communication = feedbackCommunication({ kind, id: `com-${kind}`, task: { ...task, statusReason: { text: 'reden' } }, serviceRequest, patient, team, sentAt: new Date() });
+      for (const options of [{}, { externalBase: 'https://wor-bridge.example.nl' }]) {
+        const outbound = gpCommunication(communication, { serviceRequest, patient, practitioner, practice, team, taskId: task.id! }, options);
+        expect(() => expectValidFhir({ ...outbound, id: 'at-the-gp' })).not.toThrow();
+      }
+    }
+  });
+
+  test('a Communication reference that names nothing (neither reference nor identifier) fails the profile', () => {
+    const { task, serviceRequest, patient } = exampleResources();
+    const communication = feedbackCommunication({ kind: 'accepted', id: 'com-x', task, serviceRequest, patient, team, sentAt: new Date() });
+    expect(validateAgainstProfile(withMeta({ ...communication, subject: { display: 'Johanna van der Berg' } })).join('\n')).toMatch(/wor-reference/);
   });
 
   test('a Patient without BSN fails the patient profile', () => {

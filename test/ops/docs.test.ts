@@ -61,6 +61,12 @@ describe('openapi.yaml, /docs and the CapabilityStatement', () => {
     expect(await docs.text()).toContain('swagger');
   });
 
+  test('Swagger UI at /docs sends its requests to this deployment (PUBLIC_BASE_URL), not to a fixed localhost', async () => {
+    const specification = await fetch(`${service.baseUrl}/docs/json`).then((response) => response.json() as Promise<{ servers: Array<{ url: string }> }>);
+    expect(specification.servers.map((server) => server.url)).toEqual([service.config.PUBLIC_BASE_URL]);
+    expect(service.config.PUBLIC_BASE_URL).toBe('http://wor-bridge.test');
+  });
+
   test('the CapabilityStatement lists exactly the types and search parameters that work', async () => {
     const metadata = await service.request('GET', '/fhir/metadata');
     expect(metadata.status).toBe(200);

@@ -10,13 +10,18 @@ export interface ServiceProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
-/** The service as its own process (`node --import tsx src/server.ts`), for tests that kill it. */
-export async function startServiceProcess(env: { REDIS_URL: string; REDIS_KEY_PREFIX: string } & Record<string, string>): Promise<ServiceProcess> {
+/** How the service is started: from source under tsx (the default), the compiled build, or `npm start`. */
+export const FROM_SOURCE = ['node', '--import', 'tsx', 'src/server.ts'];
+
+/** The service as its own process (by default `node --import tsx src/server.ts`), for tests that kill it. */
+export async function startServiceProcess(env: { REDIS_URL: string; REDIS_KEY_PREFIX: string } & Record<string, string>, command = FROM_SOURCE): Promise<ServiceProcess> {
   const port = await freePort();
   const log = createWriteStream(`test/.logs/${env.REDIS_KEY_PREFIX}-process-${port}.log`, { flags: 'a' });
-  const child = spawn('node', ['--import', 'tsx', 'src/server.ts'], {
+  const [program, ...args] = command as [string, ...string[]];
+  const child = spawn(program, args, {
     env: {
       PATH: process.env.PATH,
+      HOME: process.env.HOME,
       PORT: String(port),
       HOST: '127.0.0.1',
       WOR_DIRECTORY: 'config/directory.example.yaml',
@@ -34,11 +39,16 @@ export async function startServiceProcess(env: { REDIS_URL: string; REDIS_KEY_PR
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
+  // Generous: the machine's two cores are shared, and `npm start` compiles TypeScript as it loads.
+  const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
     if (await fetch(`${url}/readyz`).then((response) => response.ok, () => false)) break;
-    if (Date.now() > deadline) throw new Error('service did not become ready');
+    if (Date.now() > deadline) {
+      // SIGTERM, which a wrapper such as npm passes on, so that no service outlives the test.
+      child.kill('SIGTERM');
+      throw new Error('service did not become ready');
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {

@@ -163,27 +163,42 @@ Profile: WorCommunication
 Parent: Communication
 Id: wor-communication
 Title: "WoR feedback to the GP"
-Description: "Terugkoppeling: a letter from the sociaal wijkteam to the referring GP, with the coded facts."
+Description: "Terugkoppeling: a letter from the sociaal wijkteam to the referring GP, with the coded facts. As stored here its references are literal; as delivered to a GP system they are logical (an identifier the GP system knows, with a display), with the absolute URL here only for receivers that accept external references."
 * ^url = "https://wor-bridge.nl/fhir/StructureDefinition/wor-communication"
 * extension contains WorArrangementExtension named arrangement 0..*
-* identifier 1..1
-* identifier.system 1..1
-* identifier.system = $communicationId (exactly)
+* identifier 1..*
 * identifier.value 1..1
+* identifier ^slicing.discriminator.type = #value
+* identifier ^slicing.discriminator.path = "system"
+* identifier ^slicing.rules = #open
+* identifier ^slicing.description = "The service's own identifier (every Communication it emits carries one), beside a coach system's own for its reports"
+* identifier contains wor 0..1
+* identifier[wor].system 1..1
+* identifier[wor].system = $communicationId (exactly)
 * basedOn 1..*
 * basedOn only Reference(ServiceRequest)
+* basedOn obeys wor-reference
 * status = #completed
 * category 1..1
 * category from WorFeedbackKindVS (required)
 * subject 1..1
 * subject only Reference(Patient)
+* subject obeys wor-reference
 * about only Reference(Task)
+* about obeys wor-reference
 * sent 1..1
 * sender 1..1
 * sender only Reference(Organization)
+* sender obeys wor-reference
 * recipient 1..*
-* recipient only Reference(PractitionerRole)
+* recipient only Reference(PractitionerRole or Practitioner or Organization)
+* recipient obeys wor-reference
 * payload 1..*
+
+Invariant: wor-reference
+Description: "A reference names its target: literally (reference) or logically (identifier)."
+Expression: "reference.exists() or identifier.exists()"
+Severity: #error
 
 Profile: WorAuditEvent
 Parent: AuditEvent

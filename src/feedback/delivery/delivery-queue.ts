@@ -1,6 +1,6 @@
 import type { Secrets } from '../../config.js';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Communication } from 'fhir/r4.js';
+import type { Communication, Organization, Patient, Practitioner, PractitionerRole, ServiceRequest, Task } from 'fhir/r4.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { openRedis } from '../../store/redis.js';
@@ -10,7 +10,9 @@ import type { Directory } from '../../directory/directory.js';
 import { notFound } from '../../fhir/operation-outcome.js';
 import type { Db } from '../../store/postgres.js';
 import type { ResourceStore } from '../../store/resource-store.js';
+import { teamOfTask } from '../../tasks/task-service.js';
 import { DeliveryFailure, FhirEndpointClient } from './fhir-endpoint-client.js';
+import { gpCommunication, type ReferralParties } from './gp-communication.js';
 
 /** One delivery of a Communication to a practice: ids only, never patient data. */
 export interface DeliveryEntry {
@@ -33,6 +35,8 @@ export interface DeliveryOptions {
   backoffMs: number;
   maxBackoffMs?: number;
   timeoutMs: number;
+  /** Where the resources referred to live, for GP systems that accept absolute references. */
+  publicBaseUrl: string;
 }
 
 export interface ParkedDelivery {
@@ -196,12 +200,41 @@ export class DeliveryQueue {
     if (!endpoint) throw new DeliveryFailure('no endpoint', false);
     const stored = await this.options.store.read<Communication>('Communication', communicationId);
     if (!stored) throw new DeliveryFailure('communication not found', false);
+    const parties = await this.partiesOf(stored.resource);
+    const outbound = gpCommunication(stored.resource, parties, endpoint.acceptsExternalReferences ? { externalBase: this.options.publicBaseUrl } : {});
     let client = this.clients.get(practiceAgb);
     if (!client) {
       client = new FhirEndpointClient(endpoint, this.options.timeoutMs, this.options.secrets);
       this.clients.set(practiceAgb, client);
     }
-    await client.deliver(stored.resource, requestId);
+    await client.deliver(outbound, requestId);
+  }
+
+  /** What the GP system knows the referral's parties by; a referral erased meanwhile is not retried. */
+  private async partiesOf(communication: Communication): Promise<ReferralParties> {
+    const { store, directory } = this.options;
+    const idOf = (reference: string | undefined) => reference?.split('/')[1] ?? '';
+    const [serviceRequest, patient, role, task] = await store.readMany([
+      ['ServiceRequest', idOf(communication.basedOn?.[0]?.reference)],
+      ['Patient', idOf(communication.subject?.reference)],
+      ['PractitionerRole', idOf(communication.recipient?.[0]?.reference)],
+      ['Task', idOf(communication.about?.[0]?.reference)],
+    ]);
+    const team = task && directory.team(teamOfTask(task.resource as Task));
+    if (!serviceRequest || !patient || !task || !team) throw new DeliveryFailure('referral not found', false);
+    const { practitioner, organization } = (role?.resource ?? {}) as PractitionerRole;
+    const [practitionerOf, practice] = await store.readMany([
+      ['Practitioner', idOf(practitioner?.reference)],
+      ['Organization', idOf(organization?.reference)],
+    ]);
+    return {
+      serviceRequest: serviceRequest.resource as ServiceRequest,
+      patient: patient.resource as Patient,
+      ...(practitionerOf ? { practitioner: practitionerOf.resource as Practitioner } : {}),
+      ...(practice ? { practice: practice.resource as Organization } : {}),
+      team,
+      taskId: task.resource.id!,
+    };
   }
 
   async parked(): Promise<ParkedDelivery[]> {

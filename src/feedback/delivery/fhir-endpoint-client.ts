@@ -5,6 +5,7 @@ import type { Communication } from 'fhir/r4.js';
 import { Client } from 'fhir-kit-client';
 import { SignJWT, type JWK } from 'jose';
 import type { Practice } from '../../directory/directory.js';
+import { ownIdentifier } from './gp-communication.js';
 
 /** Why a delivery attempt failed, and whether trying again can help. */
 export class DeliveryFailure extends Error {
@@ -115,18 +116,18 @@ export class FhirEndpointClient {
   }
 
   async deliver(communication: Communication, requestId: string): Promise<void> {
-    const identifier = communication.identifier?.[0];
+    const identifier = ownIdentifier(communication);
     const client = new Client({ baseUrl: this.endpoint.url });
     try {
       await client.create({
         resourceType: 'Communication',
-        body: { ...communication, id: undefined, meta: undefined } as never,
+        body: communication as never,
         options: {
           headers: {
             ...(await this.authorization()),
             'content-type': 'application/fhir+json',
             accept: 'application/fhir+json',
-            'if-none-exist': `identifier=${identifier?.system}|${identifier?.value}`,
+            'if-none-exist': `identifier=${encodeURIComponent(`${identifier?.system}|${identifier?.value}`)}`,
             'x-request-id': requestId,
           },
           signal: AbortSignal.timeout(this.timeoutMs),

@@ -25,6 +25,7 @@ export default fp(
       backoffMs: config.DELIVERY_BACKOFF_MS,
       timeoutMs: config.DELIVERY_TIMEOUT_MS,
       secrets,
+      publicBaseUrl: config.PUBLIC_BASE_URL,
     });
     await queue.start();
     app.decorate('deliveries', queue);
