@@ -24,11 +24,14 @@ export interface Row {
   scenario: string;
   requestsPerSecond: number;
   p50: number;
+  p90: number;
   p99: number;
   max: number;
   non2xx: number;
   errors: number;
   peakRssMb: number;
+  /** The service process's CPU time per request: steadier than throughput on a shared machine. */
+  cpuMsPerRequest: number;
 }
 
 async function rssOf(pid: number): Promise<number> {
@@ -37,20 +40,31 @@ async function rssOf(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+/** User and system CPU time of a process so far, in ms (clock ticks of 10 ms). */
+async function cpuMsOf(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 export async function run(scenario: string, pid: number, options: autocannon.Options): Promise<Row> {
   let peak = 0;
   const sampler = setInterval(async () => (peak = Math.max(peak, await rssOf(pid))), 250);
+  const cpuBefore = await cpuMsOf(pid);
   const result = await autocannon({ connections: CONNECTIONS, pipelining: 1, duration: DURATION, ...options });
+  const cpu = (await cpuMsOf(pid)) - cpuBefore;
   clearInterval(sampler);
   return {
     scenario,
     requestsPerSecond: Math.round(result.requests.average),
     p50: result.latency.p50,
+    p90: result.latency.p90,
     p99: result.latency.p99,
     max: result.latency.max,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
     peakRssMb: Math.round(peak),
+    cpuMsPerRequest: Math.round((cpu / Math.max(1, result.requests.total)) * 100) / 100,
   };
 }
 
@@ -82,8 +96,10 @@ export async function startBenchService(): Promise<{ url: string; pid: number; r
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i += 1) {
-    if (await fetch(`${url}/readyz`).then((response) => response.ok, () => false)) break;
+  // Measuring a service that is still starting says nothing: wait for it (long, on a shared machine).
+  const readyBy = Date.now() + 120_000;
+  while (!(await fetch(`${url}/readyz`).then((response) => response.ok, () => false))) {
+    if (service.exitCode !== null || Date.now() > readyBy) throw new Error('the service did not become ready');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return {
@@ -92,8 +108,10 @@ export async function startBenchService(): Promise<{ url: string; pid: number; r
     redisUrl: redis.url,
     schema,
     stop: async () => {
-      service.kill('SIGTERM');
-      await new Promise((resolve) => service.once('exit', resolve));
+      if (service.exitCode === null) {
+        service.kill('SIGTERM');
+        await new Promise((resolve) => service.once('exit', resolve));
+      }
       await redis.stop();
       const db = new pg.Client({ connectionString: DATABASE_URL });
       await db.connect();
@@ -186,9 +204,12 @@ async function main() {
   }
 
   const table = [
-    `| scenario | req/s | p50 ms | p99 ms | max ms | non-2xx | errors | peak RSS MB |`,
-    `|---|---:|---:|---:|---:|---:|---:|---:|`,
-    ...rows.map((row) => `| ${row.scenario} | ${row.requestsPerSecond} | ${row.p50} | ${row.p99} | ${row.max} | ${row.non2xx} | ${row.errors} | ${row.peakRssMb} |`),
+    `| scenario | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors | peak RSS MB | service CPU ms/req |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
+    ...rows.map(
+      (row) =>
+        `| ${row.scenario} | ${row.requestsPerSecond} | ${row.p50} | ${row.p90} | ${row.p99} | ${row.max} | ${row.non2xx} | ${row.errors} | ${row.peakRssMb} | ${row.cpuMsPerRequest} |`,
+    ),
   ].join('\n');
   console.log(`\n${CONNECTIONS} connections, ${DURATION} s per scenario, no pipelining\n\n${table}\n\n${footprint.join('\n')}\n`);
   mkdirSync('bench/results', { recursive: true });

@@ -4,8 +4,8 @@ import { DEV_AUDIENCE, DEV_ISSUER } from '../src/dev-defaults.js';
 
 /** Scopes a development token gets per role unless told otherwise. */
 export const DEFAULT_SCOPES: Record<string, string> = {
-  gp: 'system/ServiceRequest.crus system/Task.rus system/Communication.rs system/Patient.rs system/Consent.rs system/Practitioner.rs system/PractitionerRole.rs system/Organization.rs system/DocumentReference.rs system/Subscription.cruds',
-  coach: 'system/Task.rus system/ServiceRequest.rs system/Communication.crs system/Patient.rs system/Consent.rs system/Practitioner.rs system/PractitionerRole.rs system/Organization.rs system/DocumentReference.rs system/Subscription.cruds',
+  gp: 'system/ServiceRequest.crus system/Task.rus system/Communication.rs system/Patient.rs system/Consent.rs system/Practitioner.rs system/PractitionerRole.rs system/Organization.rs system/DocumentReference.rs system/Subscription.cruds system/Measure.rs system/MeasureReport.rs',
+  coach: 'system/Task.rus system/ServiceRequest.rs system/Communication.crs system/Patient.rs system/Consent.rs system/Practitioner.rs system/PractitionerRole.rs system/Organization.rs system/DocumentReference.rs system/Subscription.cruds system/Measure.rs system/MeasureReport.rs',
   portal: 'system/Bundle.c system/ServiceRequest.rs system/Task.rs system/DocumentReference.rs',
   operator: 'system/*.cruds',
 };

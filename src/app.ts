@@ -26,6 +26,7 @@ import opsRoutes from './ops/routes.js';
 import outboxPlugin from './outbox/plugin.js';
 import queuePlugin from './queue/plugin.js';
 import queueRoutes from './queue/routes.js';
+import reportRoutes from './reports/routes.js';
 import retentionPlugin from './retention/plugin.js';
 import tasksPlugin from './tasks/plugin.js';
 import databasePlugin from './store/database-plugin.js';
@@ -83,6 +84,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(portalIntake, { secrets: options.secrets });
   await instance.register(retentionPlugin);
   await instance.register(hisCancelRoutes);
+  await instance.register(reportRoutes);
   await instance.register(queueRoutes);
   await instance.register(communicationRoutes);
   await instance.register(subscriptionRoutes);
@@ -109,6 +111,9 @@ export function serverOptions(config: Config, logStream?: NodeJS.WritableStream)
       },
     },
     bodyLimit: config.BODY_LIMIT_BYTES,
+    // Fastify's 10 s per plugin is too short on a loaded machine (the docs build, the first queue
+    // connections): start-up failed there although nothing was wrong.
+    pluginTimeout: 60_000,
     requestIdHeader: false,
     genReqId: (request) => {
       const incoming = request.headers['x-request-id'];

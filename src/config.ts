@@ -44,6 +44,10 @@ export const envSchema = z
     INBOUND_RETRY_BACKOFF_MS: positiveInt(1000),
     /** Requests per minute per client (token client id, or address before authentication). */
     RATE_LIMIT_PER_MINUTE: positiveInt(6000),
+    /** Outcome reports: counts from 1 below this are not shown, so no patient can be singled out. */
+    REPORT_MINIMUM_COUNT: positiveInt(5),
+    /** How long a signed link to a team's report page stays valid. */
+    REPORT_LINK_DAYS: positiveInt(7),
     /** Referrals that ended (Task completed, failed, rejected or cancelled) are erased after this many days. */
     REFERRAL_RETENTION_DAYS: positiveInt(730),
     /** How long AuditEvents are kept (NEN 7513 asks for years; default five). */

@@ -30,13 +30,16 @@ export default fp(
     app.decorateRequest('caller', null as unknown as Caller);
     app.decorateRequest('repo', null as unknown as TenantRepository);
     app.addHook('onRequest', async (request: FastifyRequest) => {
-      if (request.routeOptions.config?.public) return;
+      const route = request.routeOptions.config;
+      if (route?.public) return;
+      if (route?.signedLink && !request.headers.authorization && (request.query as Record<string, unknown>).signature !== undefined) return;
       request.caller = await verifier.verify(request.headers.authorization);
       request.repo = new TenantRepository(app.store, request.caller);
     });
     app.addHook('preHandler', async (request: FastifyRequest) => {
       // An unknown path has no route to declare anything; the not-found handler answers it.
-      if (request.routeOptions.config?.public || request.is404) return;
+      // A signed link carries no caller: the route checks the signature itself.
+      if (request.routeOptions.config?.public || request.is404 || !request.caller) return;
       checkAccess(request.caller, request.routeOptions.config, request);
     });
 

@@ -14,6 +14,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Reachable without a token (health, metadata, docs). */
     public?: boolean;
+    /** Routes that take a signed link (`signature` in the query) instead of a token; the route checks it. */
+    signedLink?: boolean;
     roles?: readonly Role[];
     scope?: ScopeDeclaration;
   }

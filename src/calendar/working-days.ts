@@ -70,6 +70,23 @@ function amsterdamDate(instant: Date): Date {
   return utcDate(year, month, day);
 }
 
+/** The calendar date in Amsterdam of an instant, as YYYY-MM-DD. */
+export const amsterdamIsoDate = (instant: Date): string => dateInAmsterdam.format(instant);
+
+/**
+ * Working days from one instant to a later one, by Amsterdam calendar dates: the working days after
+ * the first date up to and including the second (a reply the next working day took 1). Zero when the
+ * second is on the same date or earlier.
+ */
+export function workingDaysBetween(from: Date, to: Date): number {
+  const last = amsterdamDate(to);
+  let counted = 0;
+  for (let date = addDays(amsterdamDate(from), 1); date <= last; date = addDays(date, 1)) {
+    if (isWorkingDay(date)) counted += 1;
+  }
+  return counted;
+}
+
 /** The UTC offset of Amsterdam on a date, as "+01:00" or "+02:00". */
 function amsterdamOffset(date: Date): string {
   const noon = new Date(date.getTime() + 12 * 3_600_000);

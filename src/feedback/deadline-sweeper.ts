@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { Counter } from 'prom-client';
 import type { Task } from 'fhir/r4.js';
 import { transaction, type Db } from '../store/postgres.js';
 import type { ResourceStore } from '../store/resource-store.js';
@@ -20,6 +21,8 @@ export class DeadlineSweeper {
     private readonly store: ResourceStore,
     private readonly feedback: FeedbackService,
     private readonly log: FastifyBaseLogger,
+    /** Deadlines that passed with the Task still waiting for what they promise. */
+    private readonly missed: Counter<'team' | 'kind'>,
   ) {}
 
   /** Sends the reminders that are due now; returns how many timers fired. */
@@ -30,6 +33,7 @@ export class DeadlineSweeper {
         const task = await this.store.read<Task>('Task', timer.taskId);
         if (task && DEADLINE_RUNS[timer.kind](task.resource)) {
           await this.feedback.writeFeedback(timer.taskId, timer.kind);
+          this.missed.inc({ team: timer.teamId, kind: timer.kind });
           this.log.info({ taskId: timer.taskId, team: timer.teamId, kind: timer.kind }, 'deadline passed');
         }
         await this.timers.remove(sql, timer);

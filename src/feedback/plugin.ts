@@ -1,3 +1,4 @@
+import { Counter } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { DeadlineSweeper } from './deadline-sweeper.js';
@@ -17,7 +18,13 @@ export default fp(
   async function feedback(app: FastifyInstance) {
     const timers = new DeadlineTimers(app.db);
     const service = new FeedbackService(app.store, app.directory, app.outbox, app.log);
-    const sweeper = new DeadlineSweeper(app.db, timers, app.store, service, app.log);
+    const missed = new Counter({
+      name: 'wor_deadlines_missed_total',
+      help: 'Pick-up and contact deadlines that passed with the Task still waiting (each sends the GP a reminder)',
+      labelNames: ['team', 'kind'],
+      registers: [app.metrics.registry],
+    });
+    const sweeper = new DeadlineSweeper(app.db, timers, app.store, service, app.log, missed);
     app.outbox.handle('feedback', (message) => service.writeFeedback(message.taskId, message.kind, message.requestId));
     // A deadline stops once what it warns about can no longer happen.
     app.tasks.onChange(async ({ task }) => {
@@ -30,5 +37,5 @@ export default fp(
     app.addHook('onReady', async () => sweeper.start(app.config.DEADLINE_CHECK_MS));
     app.addHook('onClose', async () => sweeper.stop());
   },
-  { name: 'feedback', dependencies: ['store', 'directory', 'outbox', 'tasks'] },
+  { name: 'feedback', dependencies: ['store', 'directory', 'outbox', 'tasks', 'metrics'] },
 );

@@ -4,7 +4,7 @@ import { packageFile } from '../package-files.js';
 
 /** The compiled profiles, code systems and value sets in profiles/fsh-generated (built by SUSHI). */
 export const CONFORMANCE_DIR = packageFile('profiles/fsh-generated/resources/');
-export const CONFORMANCE_TYPES = ['StructureDefinition', 'CodeSystem', 'ValueSet'] as const;
+export const CONFORMANCE_TYPES = ['StructureDefinition', 'CodeSystem', 'ValueSet', 'Measure'] as const;
 
 export function loadConformanceResources(directory = CONFORMANCE_DIR): Map<string, Resource> {
   const resources = new Map<string, Resource>();

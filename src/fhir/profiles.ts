@@ -12,6 +12,7 @@ export const PROFILE = {
   Task: `${CANONICAL_BASE}/StructureDefinition/wor-task`,
   Communication: `${CANONICAL_BASE}/StructureDefinition/wor-communication`,
   DocumentReference: `${CANONICAL_BASE}/StructureDefinition/wor-document-reference`,
+  OutcomeReport: `${CANONICAL_BASE}/StructureDefinition/wor-outcome-report`,
 } as const;
 
 export const CODE_SYSTEM = {
@@ -19,6 +20,8 @@ export const CODE_SYSTEM = {
   arrangement: `${CANONICAL_BASE}/CodeSystem/wor-arrangement`,
   businessStep: `${CANONICAL_BASE}/CodeSystem/wor-business-step`,
   feedbackKind: `${CANONICAL_BASE}/CodeSystem/wor-feedback-kind`,
+  outcomeFigure: `${CANONICAL_BASE}/CodeSystem/wor-outcome-figure`,
+  outcomeStratifier: `${CANONICAL_BASE}/CodeSystem/wor-outcome-stratifier`,
 } as const;
 
 export const NAMING_SYSTEM = {

@@ -1,6 +1,7 @@
 import type { ServiceRequest, Task } from 'fhir/r4.js';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { MasterDataIds } from './master-data.js';
 import type { IntakeDependencies } from './submit-referral.js';
 
 declare module 'fastify' {
@@ -18,7 +19,14 @@ const SERVICE_REQUEST_STATUS_AFTER: Partial<Record<Task['status'], ServiceReques
 /** The referral intake's shared services, and the ServiceRequest following the end of its Task. */
 export default fp(
   async function intake(app: FastifyInstance) {
-    app.decorate('intake', { store: app.store, outbox: app.outbox, timers: app.deadlineTimers, directory: app.directory });
+    app.decorate('intake', {
+      store: app.store,
+      outbox: app.outbox,
+      timers: app.deadlineTimers,
+      directory: app.directory,
+      masterDataIds: new MasterDataIds(app.config.WOR_SECRET),
+      db: app.db,
+    });
     app.tasks.onChange(async ({ task }) => {
       const requestId = task.focus?.reference?.split('/')[1];
       const next = SERVICE_REQUEST_STATUS_AFTER[task.status];

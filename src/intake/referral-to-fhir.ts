@@ -116,7 +116,8 @@ export function referralToFhir(referral: Referral, context: ReferralContext): Re
     organization: [reference('Organization', ids.practice)],
     policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
     provision: {
-      type: 'permit',
+      // What was sent: submitReferral refuses a referral whose consent does not permit sharing.
+      type: referral.consent.shareWithSocialDomain ? 'permit' : 'deny',
       period: { start: referral.consent.recordedOn ?? referral.authoredOn },
       actor: [
         {

@@ -1,9 +1,11 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
+  /** A gauge read at scrape time from where its domain keeps the truth (PostgreSQL, the queues). */
+  gauge<L extends string>(definition: { name: string; help: string; labelNames?: L[]; read: () => Promise<Array<[Partial<Record<L, string>>, number]>> }): void;
   referrals: Counter<'channel' | 'outcome'>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
 }
@@ -14,6 +16,16 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The route template, with the FHIR type filled in (`/fhir/Task`, not `/fhir/:type`) when the type
+ * was served: a refused one stays `:type`, so requests for made-up types cannot multiply the series.
+ */
+function routeLabel(request: FastifyRequest, status: number): string {
+  const route = request.routeOptions.url ?? 'unmatched';
+  const type = (request.params as Record<string, string> | undefined)?.type;
+  return route.startsWith('/fhir/:type') && type && status < 400 ? route.replace(':type', type) : route;
+}
+
 /** Prometheus metrics in a registry of this app's own (several apps may share a process in tests). */
 export default fp(
   async function metrics(app: FastifyInstance) {
@@ -21,6 +33,23 @@ export default fp(
     collectDefaultMetrics({ register: registry, prefix: 'wor_' });
     const metrics: Metrics = {
       registry,
+      gauge({ name, help, labelNames = [], read }) {
+        new Gauge({
+          name,
+          help,
+          labelNames,
+          registers: [registry],
+          async collect() {
+            // A store that does not answer must not take /metrics down with it: the gauge is left out.
+            const values = await read().catch((error: Error) => {
+              app.log.warn({ err: { type: error.name }, metric: name }, 'metric not read');
+              return undefined;
+            });
+            this.reset();
+            for (const [labels, value] of values ?? []) this.set(labels, value);
+          },
+        });
+      },
       referrals: new Counter({ name: 'wor_referrals_total', help: 'Referrals received, by channel and outcome', labelNames: ['channel', 'outcome'], registers: [registry] }),
       httpDuration: new Histogram({
         name: 'wor_http_request_duration_seconds',
@@ -33,7 +62,7 @@ export default fp(
     app.decorate('metrics', metrics);
     app.addHook('onResponse', async (request, reply) => {
       metrics.httpDuration.observe(
-        { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+        { method: request.method, route: routeLabel(request, reply.statusCode), status: String(reply.statusCode) },
         reply.elapsedTime / 1000,
       );
     });

@@ -16,7 +16,8 @@ export default fp(
       crossOriginResourcePolicy: { policy: 'same-origin' },
     });
     app.addHook('onSend', async (request, reply) => {
-      if (!request.url.startsWith('/docs')) reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+      // A route that serves HTML of its own (the report page) sets its own, equally strict policy.
+      if (!request.url.startsWith('/docs') && !reply.hasHeader('content-security-policy')) reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
       reply.header('cache-control', reply.getHeader('cache-control') ?? 'no-store');
     });
     await app.register(rateLimit, {

@@ -24,6 +24,11 @@ export default fp(
       await outbox.start(SWEEP_INTERVAL_MS);
     });
     app.addHook('onClose', async () => outbox.stop());
+    app.metrics.gauge({
+      name: 'wor_outbox_backlog',
+      help: 'Follow-up messages committed but not yet handled',
+      read: async () => [[{}, await outbox.backlog()]],
+    });
   },
-  { name: 'outbox', dependencies: ['database'] },
+  { name: 'outbox', dependencies: ['database', 'metrics'] },
 );

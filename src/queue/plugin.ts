@@ -34,11 +34,21 @@ export default fp(
     });
 
     app.redisRecovery.register('team queues', () => leases.rebuild());
+    app.metrics.gauge({
+      name: 'wor_queue_depth',
+      help: 'Tasks in a team queue, waiting to be claimed or leased to a coach system',
+      labelNames: ['team', 'state'],
+      read: async () =>
+        (await Promise.all(app.directory.teams.map(async (team) => ({ team: team.id, ...(await queues.counts(team.id)) })))).flatMap(({ team, waiting, leased }) => [
+          [{ team, state: 'waiting' }, waiting],
+          [{ team, state: 'leased' }, leased],
+        ]),
+    });
 
     app.addHook('onClose', async () => {
       await signal.close();
       await queues.close();
     });
   },
-  { name: 'queues', dependencies: ['store', 'directory', 'outbox', 'tasks', 'feedback'] },
+  { name: 'queues', dependencies: ['store', 'directory', 'outbox', 'tasks', 'feedback', 'metrics'] },
 );

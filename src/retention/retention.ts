@@ -3,6 +3,7 @@ import type { Reference, ServiceRequest, Task } from 'fhir/r4.js';
 import { portalTag } from '../auth/caller.js';
 import type { DeadlineTimers } from '../feedback/deadline-timers.js';
 import { NAMING_SYSTEM } from '../fhir/profiles.js';
+import { masterDataUse } from '../intake/master-data.js';
 import type { InboundService } from '../intake/portal/inbound-service.js';
 import type { LeaseService } from '../queue/lease-service.js';
 import type { ResourceStore } from '../store/resource-store.js';
@@ -17,7 +18,8 @@ const refOf = (reference: Reference | undefined): [string, string] | undefined =
 
 /**
  * Erases referrals that ended longer ago than the retention period: every resource of the referral
- * with all its versions and index entries, its feedback, the idempotency records it owns, its timers,
+ * with all its versions and index entries (its Patient, Practitioner, PractitionerRole and practice
+ * Organization only when no other referral uses them), its feedback, the idempotency records it owns, its timers,
  * what the queue still holds of it, and the portal documents it came from — in one transaction,
  * each domain erasing its own tables. The audit trail stays (it has its own retention).
  */
@@ -53,21 +55,23 @@ export class Retention {
       filters: [[['based-on', `ServiceRequest/${request?.resource.id}`]]],
       count: 100,
     });
-    const refs = [
+    const own = [
       ['Task', task.id!] as [string, string],
       serviceRequestRef,
-      refOf(task.for),
-      roleRef,
-      refOf(role?.resource.practitioner),
-      refOf(role?.resource.organization),
       ...(request?.resource.supportingInfo ?? []).map(refOf),
       ...feedback.map((communication) => ['Communication', communication.id!] as [string, string]),
     ].filter((ref): ref is [string, string] => Boolean(ref));
+    // Master data is shared by every referral naming the same patient or practitioner: it goes with
+    // the last referral that uses it.
+    const master = [refOf(task.for), roleRef, refOf(role?.resource.practitioner), refOf(role?.resource.organization)].filter(
+      (ref): ref is [string, string] => Boolean(ref),
+    );
 
     await this.leases.erase(teamOfTask(task), task.id!);
-    await this.store.erase(refs, [
+    await this.store.erase(own, [
       this.timers.erase(task.id!),
-      ...(request ? [this.inbound.erase(request.resource.id!, submittingPortal(request.resource, request.acl))] : []),
+      ...(request ? [this.inbound.erase(request.resource.id!, submittingPortal(request.resource, request.acl)), masterDataUse.release(request.resource.id!)] : []),
+      this.store.eraseUnused(master, masterDataUse.inUse(master)),
     ]);
   }
 }

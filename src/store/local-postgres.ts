@@ -53,15 +53,14 @@ function postgresBinaries(): string {
 /**
  * Starts a private PostgreSQL cluster from Debian's binaries in `dir` (initialised on first use,
  * trust authentication on 127.0.0.1 only). PostgreSQL refuses to run as root, so as root the cluster
- * belongs to the `postgres` user and lives in its home (`postgresOwnedDir`). Used by `npm start`
+ * belongs to the `postgres` user and lives in its home (`localPostgresDir`). Used by `npm start`
  * when no PostgreSQL answers, and by tests that kill it.
  */
 export async function startLocalPostgres(options: { dir: string; port: number }): Promise<LocalServer> {
   const bin = postgresBinaries();
-  const asRoot = process.getuid?.() === 0;
   // As root, the server runs as `postgres` itself (no runuser in between), so signals reach it.
-  const owner = asRoot ? postgresUser() : undefined;
-  const dir = owner ? postgresOwnedDir(options.dir, owner) : options.dir;
+  const owner = process.getuid?.() === 0 ? postgresUser() : undefined;
+  const dir = localPostgresDir(options.dir);
   mkdirSync(dir, { recursive: true });
   const as = { cwd: dir, ...(owner ? { uid: owner.uid, gid: owner.gid } : {}) };
   if (!existsSync(join(dir, 'PG_VERSION'))) {
@@ -93,11 +92,13 @@ function postgresUser(): PostgresUser {
 }
 
 /**
- * As root, the cluster cannot live in the project folder: the `postgres` user may not reach it (a
- * checkout under /root, a mktemp folder). It lives in that user's home instead, one folder per
- * requested folder, and stays there across restarts as `.postgres-dev/` would.
+ * Where the cluster of a requested folder lives. As root, not in the project folder: the `postgres`
+ * user may not reach it (a checkout under /root, a mktemp folder). It lives in that user's home
+ * instead, one folder per requested folder, and stays there across restarts as `.postgres-dev/` would.
  */
-function postgresOwnedDir(requested: string, owner: PostgresUser): string {
+export function localPostgresDir(requested: string): string {
+  if (process.getuid?.() !== 0) return requested;
+  const owner = postgresUser();
   const root = join(owner.home, 'wor-bridge');
   const dir = join(root, createHash('sha256').update(resolve(requested)).digest('hex').slice(0, 16));
   for (const folder of [root, dir]) {

@@ -34,6 +34,12 @@ export function createPool(url: string, schema: string, max = 20): Db {
 /** Runs `work` in one transaction: committed when it returns, rolled back when it throws. */
 export async function transaction<T>(db: Db, work: (sql: Sql) => Promise<T>): Promise<T> {
   const client = await db.connect();
+  // The pool listens for errors of idle connections only: a connection that breaks while checked
+  // out (the server killed) would otherwise be an unhandled 'error' event that ends the process.
+  // The failure reaches the statement under way, or the next one, as a rejected query; the pool
+  // drops the broken connection on release.
+  const broken = () => {};
+  client.on('error', broken);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -43,6 +49,7 @@ export async function transaction<T>(db: Db, work: (sql: Sql) => Promise<T>): Pr
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
+    client.off('error', broken);
     client.release();
   }
 }

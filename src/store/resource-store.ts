@@ -47,6 +47,12 @@ export interface Guard {
 
 export interface CommitRequest {
   writes: Write[];
+  /**
+   * What the commit relies on without changing it (a referral pointing at a Patient it found
+   * current): locked against erasure and change until the commit, which fails with a conflict if one
+   * is no longer the version read.
+   */
+  unchanged?: Stored[];
   /** Checked first: when a record exists under its key, nothing is written. */
   guard?: Guard;
   effects?: Effect[];
@@ -168,6 +174,22 @@ export class ResourceStore {
     return rows.length > 0 ? { versions: rows.map((row) => row.content), acl: rows[0]!.acl } : undefined;
   }
 
+  /** Every version of each of these resources, oldest first, with its current tenancy tags. */
+  async histories(type: string, ids: string[]): Promise<Map<string, { versions: Resource[]; acl: string[] }>> {
+    const { rows } = await this.db.query<{ id: string; content: Resource; acl: string[] }>(
+      `SELECT v.id, v.content, r.acl FROM resource_version v JOIN resource r USING (resource_type, id)
+       WHERE v.resource_type = $1 AND v.id = ANY($2::text[]) ORDER BY v.id, v.version`,
+      [type, ids],
+    );
+    const histories = new Map<string, { versions: Resource[]; acl: string[] }>();
+    for (const row of rows) {
+      const history = histories.get(row.id) ?? { versions: [], acl: row.acl };
+      history.versions.push(row.content);
+      histories.set(row.id, history);
+    }
+    return histories;
+  }
+
   /** The stored value of an idempotency record, if there is one. */
   async guarded(scope: string, key: string): Promise<unknown> {
     const { rows } = await this.db.query<{ value: unknown }>('SELECT value FROM idempotency WHERE scope = $1 AND key = $2', [scope, this.guardHash.of(key)]);
@@ -178,6 +200,7 @@ export class ResourceStore {
     try {
       const resources = await transaction(this.db, async (sql) => {
         if (request.guard) await this.writeGuard(sql, request.guard);
+        if (request.unchanged?.length) await this.lockUnchanged(sql, request.unchanged);
         const written = request.writes.length > 0 ? await this.writeResources(sql, request.writes) : [];
         for (const effect of request.effects ?? []) await effect(sql);
         if (written.length > 0) {
@@ -206,6 +229,17 @@ export class ResourceStore {
     throw new Guarded(rows[0]?.value);
   }
 
+  private async lockUnchanged(sql: Sql, unchanged: Stored[]): Promise<void> {
+    const { rows } = await sql.query<{ resource_type: string; id: string; version: number }>(
+      `SELECT r.resource_type, r.id, r.version FROM resource r JOIN unnest($1::text[], $2::text[]) AS w(t, i) ON r.resource_type = w.t AND r.id = w.i
+       ORDER BY r.resource_type, r.id FOR SHARE OF r`,
+      [unchanged.map(({ resource }) => resource.resourceType), unchanged.map(({ resource }) => resource.id)],
+    );
+    const current = new Map(rows.map((row) => [`${row.resource_type}/${row.id}`, String(row.version)]));
+    const changed = unchanged.find(({ resource }) => current.get(`${resource.resourceType}/${resource.id}`) !== resource.meta?.versionId);
+    if (changed) throw new Conflict(changed.resource.resourceType, changed.resource.id!);
+  }
+
   private async writeResources(sql: Sql, writes: Write[]): Promise<Resource[]> {
     // lastUpdated is the transaction's start: no row committed later can carry an earlier one (see STABLE_HORIZON).
     const { rows: [clock] } = await sql.query<{ now: Date }>(`SELECT date_trunc('milliseconds', now()) AS now`);
@@ -215,58 +249,62 @@ export class ResourceStore {
       const previousVersion = Number(previous?.resource.meta?.versionId ?? 0);
       const version = previousVersion + 1;
       const content = { ...resource, meta: { ...resource.meta, versionId: String(version), lastUpdated } } as Resource;
-      return { content, previousVersion, version, acl, json: JSON.stringify(content) };
+      return { content, version, acl, json: JSON.stringify(content) };
     });
 
-    const creates = written.filter((write) => write.previousVersion === 0);
-    if (creates.length > 0) {
-      const { rows } = await sql.query<{ id: string }>(
-        `INSERT INTO resource (resource_type, id, version, last_updated, acl, content)
-         SELECT t, i, 1, $3, string_to_array(a, chr(31)), c::json FROM unnest($1::text[], $2::text[], $4::text[], $5::text[]) AS w(t, i, a, c)
-         ON CONFLICT DO NOTHING RETURNING id`,
-        [creates.map((w) => w.content.resourceType), creates.map((w) => w.content.id), lastUpdated, creates.map((w) => w.acl.join('\u001f')), creates.map((w) => w.json)],
-      );
-      if (rows.length !== creates.length) {
-        const taken = creates.find((w) => !rows.some((row) => row.id === w.content.id))!;
-        throw new Conflict(taken.content.resourceType, taken.content.id!);
-      }
-    }
-    for (const update of written.filter((write) => write.previousVersion > 0)) {
-      const result = await sql.query(
-        `UPDATE resource SET version = $3, last_updated = $4, acl = $5, content = $6::json
-         WHERE resource_type = $1 AND id = $2 AND version = $7`,
-        [update.content.resourceType, update.content.id, update.version, lastUpdated, update.acl, update.json, update.previousVersion],
-      );
-      if (result.rowCount !== 1) throw new Conflict(update.content.resourceType, update.content.id!);
-    }
-
-    await sql.query(
-      `INSERT INTO resource_version (resource_type, id, version, last_updated, content)
-       SELECT t, i, v, $4, c::json FROM unnest($1::text[], $2::text[], $3::int[], $5::text[]) AS w(t, i, v, c)`,
-      [written.map((w) => w.content.resourceType), written.map((w) => w.content.id), written.map((w) => w.version), lastUpdated, written.map((w) => w.json)],
-    );
-
-    const updated = written.filter((write) => write.previousVersion > 0);
-    if (updated.length > 0) {
-      await sql.query('DELETE FROM search_index s USING unnest($1::text[], $2::text[]) AS w(t, i) WHERE s.resource_type = w.t AND s.id = w.i', [
-        updated.map((w) => w.content.resourceType),
-        updated.map((w) => w.content.id),
-      ]);
-    }
+    // One statement for the whole write: new rows, version-checked updates, the history and the
+    // search index (an update's old index rows go; the statement's one snapshot keeps the new ones).
     const rows = written.flatMap((w) => this.indexRows(w.content, w.acl));
-    await sql.query(
-      `INSERT INTO search_index (resource_type, tenant, param, value, last_updated, id)
-       SELECT t, n, p, v, $5, i FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::text[]) AS w(t, n, p, v, i)`,
-      [rows.map((row) => row[0]), rows.map((row) => row[1]), rows.map((row) => row[2]), rows.map((row) => row[3]), lastUpdated, rows.map((row) => row[4])],
+    const { rows: stored } = await sql.query<{ resource_type: string; id: string }>(
+      `WITH w AS (
+         SELECT * FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[]) AS w(t, i, v, a, c)
+       ), created AS (
+         INSERT INTO resource (resource_type, id, version, last_updated, acl, content)
+         SELECT t, i, 1, $1, string_to_array(a, chr(31)), c::json FROM w WHERE v = 1
+         ON CONFLICT DO NOTHING RETURNING resource_type, id
+       ), updated AS (
+         UPDATE resource r SET version = w.v, last_updated = $1, acl = string_to_array(w.a, chr(31)), content = w.c::json
+         FROM w WHERE w.v > 1 AND r.resource_type = w.t AND r.id = w.i AND r.version = w.v - 1
+         RETURNING r.resource_type, r.id
+       ), stored AS (
+         SELECT resource_type, id FROM created UNION ALL SELECT resource_type, id FROM updated
+       ), versions AS (
+         -- Only what was written: a concurrent writer's version of the same number is its own.
+         INSERT INTO resource_version (resource_type, id, version, last_updated, content)
+         SELECT t, i, v, $1, c::json FROM w JOIN stored ON stored.resource_type = w.t AND stored.id = w.i
+       ), unindexed AS (
+         -- After the version-checked UPDATE has locked the resource, as concurrent writers queue on it.
+         DELETE FROM search_index s USING updated u WHERE s.resource_type = u.resource_type AND s.id = u.id
+       ), indexed AS (
+         INSERT INTO search_index (resource_type, tenant, param, value, last_updated, id)
+         SELECT t, n, p, v, $1, i FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS x(t, n, p, v, i)
+       )
+       SELECT resource_type, id FROM stored`,
+      [
+        lastUpdated,
+        written.map((w) => w.content.resourceType),
+        written.map((w) => w.content.id),
+        written.map((w) => w.version),
+        written.map((w) => w.acl.join('\u001f')),
+        written.map((w) => w.json),
+        rows.map((row) => row[0]),
+        rows.map((row) => row[1]),
+        rows.map((row) => row[2]),
+        rows.map((row) => row[3]),
+        rows.map((row) => row[4]),
+      ],
     );
+    // A create whose id is taken, or an update of a version that is no longer current, rolls it all back.
+    const missing = written.find((w) => !stored.some((row) => row.resource_type === w.content.resourceType && row.id === w.content.id));
+    if (missing) throw new Conflict(missing.content.resourceType, missing.content.id!);
     return written.map((w) => w.content);
   }
 
   /** Every (type, tenant, param, hashed value, id) a resource is found under; operators see everything. */
   private indexRows(resource: Resource, acl: string[]): Array<[string, string, string, string, string]> {
-    const entries: Array<[string, string]> = [[ANY, ''], ...indexEntries(resource)];
+    const entries = [[ANY, ''], ...indexEntries(resource)].map(([param, value]) => [param!, this.indexHash.of(value!)] as const);
     return [...new Set([...acl, OPERATOR_TAG])].flatMap((tenant) =>
-      entries.map(([param, value]): [string, string, string, string, string] => [resource.resourceType, tenant, param, this.indexHash.of(value), resource.id!]),
+      entries.map(([param, hashed]): [string, string, string, string, string] => [resource.resourceType, tenant, param, hashed, resource.id!]),
     );
   }
 
@@ -275,15 +313,37 @@ export class ResourceStore {
    * and `effects` (timers, documents), in one transaction.
    */
   async erase(refs: Array<[type: string, id: string]>, effects: Effect[] = []): Promise<void> {
-    const types = refs.map(([type]) => type);
-    const ids = refs.map(([, id]) => id);
     await transaction(this.db, async (sql) => {
-      for (const table of ['search_index', 'resource_version', 'resource']) {
-        await sql.query(`DELETE FROM ${table} x USING unnest($1::text[], $2::text[]) AS w(t, i) WHERE x.resource_type = w.t AND x.id = w.i`, [types, ids]);
-      }
-      await sql.query('DELETE FROM idempotency WHERE owner = ANY($1::text[])', [refs.map(([type, id]) => `${type}/${id}`)]);
+      await this.deleteResources(sql, refs);
       for (const effect of effects) await effect(sql);
     });
+  }
+
+  /**
+   * Erases, within another erasure, those of `refs` that nothing uses any more. They are locked
+   * first, so a writer that relies on one (`unchanged`, or an update) either committed before —
+   * and `inUse`, asked afterwards, sees its use — or waits and then finds it gone (a conflict).
+   */
+  eraseUnused(refs: Array<[type: string, id: string]>, inUse: (sql: Sql) => Promise<Array<[type: string, id: string]>>): Effect {
+    return async (sql) => {
+      if (refs.length === 0) return;
+      await sql.query(
+        `SELECT 1 FROM resource r JOIN unnest($1::text[], $2::text[]) AS w(t, i) ON r.resource_type = w.t AND r.id = w.i ORDER BY r.resource_type, r.id FOR UPDATE OF r`,
+        [refs.map(([type]) => type), refs.map(([, id]) => id)],
+      );
+      const used = new Set((await inUse(sql)).map(([type, id]) => `${type}/${id}`));
+      await this.deleteResources(sql, refs.filter(([type, id]) => !used.has(`${type}/${id}`)));
+    };
+  }
+
+  private async deleteResources(sql: Sql, refs: Array<[type: string, id: string]>): Promise<void> {
+    if (refs.length === 0) return;
+    const types = refs.map(([type]) => type);
+    const ids = refs.map(([, id]) => id);
+    for (const table of ['search_index', 'resource_version', 'resource']) {
+      await sql.query(`DELETE FROM ${table} x USING unnest($1::text[], $2::text[]) AS w(t, i) WHERE x.resource_type = w.t AND x.id = w.i`, [types, ids]);
+    }
+    await sql.query('DELETE FROM idempotency WHERE owner = ANY($1::text[])', [refs.map(([type, id]) => `${type}/${id}`)]);
   }
 
   /**

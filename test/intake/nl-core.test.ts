@@ -62,7 +62,10 @@ describe('nl-core resources as HIS vendors send them', () => {
   ])('%s: accepted through the FHIR transaction and stored as sent', async (_scenario, parts) => {
     const { response, transaction } = await post(parts);
     expect(response.status).toBe(200);
-    expect(response.body.entry.map((entry: any) => entry.response.status)).toEqual(Array(6).fill('201 Created'));
+    // Every scenario's practice is the same: its Organization is master data the first one created.
+    const { Organization: practiceStatus, ...others } = Object.fromEntries(response.body.entry.map((entry: any) => [entry.resource.resourceType, entry.response.status]));
+    expect(Object.values(others)).toEqual(Array(5).fill('201 Created'));
+    expect(['201 Created', '200 OK']).toContain(practiceStatus);
     expectValidFhir(response.body);
     for (const type of ['Patient', 'Practitioner', 'PractitionerRole', 'Organization']) {
       const sent = entryOf(transaction, type);

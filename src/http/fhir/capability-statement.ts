@@ -1,4 +1,6 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, Resource, StructureDefinition } from 'fhir/r4.js';
+import { CONFORMANCE_TYPES } from '../../fhir/conformance.js';
+import { PROFILE } from '../../fhir/profiles.js';
 import { INCLUDES, SEARCH_PARAMETERS } from '../../fhir/search-parameters.js';
 import { SUBSCRIPTION_CAPABILITIES } from '../../subscriptions/capabilities.js';
 import { STORED_TYPES } from './resource-types.js';
@@ -40,9 +42,27 @@ export function capabilityStatement(baseUrl: string, conformance: Resource[]): C
       ],
     };
   });
-  const conformanceTypes = (['StructureDefinition', 'CodeSystem', 'ValueSet'] as const).map(
-    (type): CapabilityStatementRestResource => ({ type, interaction: [{ code: 'read' }, { code: 'search-type' }], searchParam: [{ name: 'url', type: 'uri' }] }),
+  const conformanceTypes = CONFORMANCE_TYPES.map(
+    (type): CapabilityStatementRestResource => ({
+      type,
+      interaction: [{ code: 'read' }, { code: 'search-type' }],
+      searchParam: [{ name: 'url', type: 'uri' }],
+      ...(type === 'Measure'
+        ? { operation: [{ name: 'evaluate-measure', definition: 'http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure', documentation: 'GET only; periodStart, periodEnd, subject (a team Organization); reportType summary' }] }
+        : {}),
+    }),
   );
+  const outcomeReports: CapabilityStatementRestResource = {
+    type: 'MeasureReport',
+    supportedProfile: [PROFILE.OutcomeReport],
+    documentation: 'Computed when asked (src/reports/), not stored: one summary report per team and period',
+    interaction: [{ code: 'search-type' }],
+    searchParam: [
+      { name: 'subject', type: 'reference', documentation: 'Organization/team-{id}' },
+      { name: 'period', type: 'date', documentation: 'A month (2026-10), a quarter (2026-Q3) or a year (2026)' },
+      { name: 'measure', type: 'reference' },
+    ],
+  };
 
   return {
     resourceType: 'CapabilityStatement',
@@ -61,7 +81,7 @@ export function capabilityStatement(baseUrl: string, conformance: Resource[]): C
           service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
           description: 'Bearer JWT (RS256/RS384/ES256/ES384) with SMART v2 system scopes and the wor_role / wor_org claims',
         },
-        resource: [...stored, ...conformanceTypes, ...SUBSCRIPTION_CAPABILITIES],
+        resource: [...stored, outcomeReports, ...conformanceTypes, ...SUBSCRIPTION_CAPABILITIES],
         interaction: [{ code: 'transaction', documentation: 'A referral: ServiceRequest and what it references (POST /fhir)' }],
       },
     ],

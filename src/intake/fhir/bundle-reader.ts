@@ -1,4 +1,4 @@
-import type { BundleEntry, CodeableConcept, Identifier, Organization, Patient, Practitioner, PractitionerRole, Reference, Resource } from 'fhir/r4.js';
+import type { BundleEntry, CodeableConcept, Consent, Identifier, Organization, Patient, Practitioner, PractitionerRole, Reference, Resource } from 'fhir/r4.js';
 import { AGB_SYSTEM, BIG_SYSTEM, BSN_SYSTEM, ICPC_OID, ICPC_SYSTEM, URA_SYSTEM, UZI_ROLE_OID, UZI_ROLE_SYSTEM, UZI_SYSTEM } from '../../identifiers/dutch-identifiers.js';
 import { dutchAddressOf, dutchNameOf } from '../../fhir/nl-core.js';
 import { FhirError } from '../../fhir/operation-outcome.js';
@@ -26,7 +26,21 @@ export interface ReferralSources {
   /** The PractitionerRole, when the Bundle has one (an STU3 requester may be the Practitioner itself). */
   role?: PractitionerRole;
   practice: Organization;
-  consent: { granted: boolean; recordedOn: string | undefined };
+  consent: ConsentSource;
+}
+
+/** A Consent as a referral reads it, and the element that decides whether it permits sharing. */
+export interface ConsentSource {
+  granted: boolean;
+  recordedOn: string | undefined;
+  decidedBy: 'status' | 'provision.type';
+}
+
+/** Granted when active and, in R4, permitting (an STU3 Consent has no provision: active is the permission). */
+export function readConsent(consent: Consent, fhirVersion: 'R4' | 'STU3' = 'R4'): ConsentSource {
+  const active = consent.status === 'active';
+  const permits = fhirVersion === 'STU3' || consent.provision?.type === 'permit';
+  return { granted: active && permits, recordedOn: consent.dateTime, decidedBy: active && fhirVersion === 'R4' ? 'provision.type' : 'status' };
 }
 
 export const invalid = (expression: string, diagnostics: string, status = 400) =>
@@ -54,7 +68,7 @@ function roleOf(role: PractitionerRole | undefined): Record<string, string | und
 const identifierValue = (identifiers: Identifier[] | undefined, system: string) => identifiers?.find((item) => item.system === system)?.value;
 
 /** Where a field of the referral lives in the Bundle, to point errors at the FHIR element. */
-function fhirPath(referralPath: string, at: PartIndexes): string {
+function fhirPath(referralPath: string, at: PartIndexes, consent: ConsentSource): string {
   const entry = (part: ReferralPart | 'practitionerRole', element: string) => `Bundle.entry[${at[part]}].resource${element ? `.${element}` : ''}`;
   const table: Array<[RegExp, string]> = [
     [/^patient\.bsn/, entry('patient', 'identifier')],
@@ -71,12 +85,19 @@ function fhirPath(referralPath: string, at: PartIndexes): string {
     [/^authoredOn/, entry('serviceRequest', 'authoredOn')],
     [/^urgency/, entry('serviceRequest', 'priority')],
     [/^note/, entry('serviceRequest', 'note')],
+    [/^consent\.shareWithSocialDomain/, entry('consent', consent.decidedBy)],
     [/^consent/, entry('consent', '')],
   ];
   return table.find(([pattern]) => pattern.test(referralPath))?.[1] ?? 'Bundle';
 }
 
 const withoutUndefined = <T extends object>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+/** Where a field of the referral was in the Bundle: for checks made after reading (consent, routing, idempotency). */
+export const bundleLocator =
+  (at: PartIndexes, consent: ConsentSource) =>
+  (referralPath: string): string =>
+    fhirPath(referralPath, at, consent);
 
 /** The referral the sources describe, checked like a HIS REST referral (BSN 11-test, AGB, postcode...). */
 export function referralFromSources(sources: ReferralSources, at: PartIndexes): Referral {
@@ -116,7 +137,7 @@ export function referralFromSources(sources: ReferralSources, at: PartIndexes): 
     if (!(error instanceof FhirError)) throw error;
     throw new FhirError(
       error.statusCode,
-      error.issues.map((issue) => ({ ...issue, expression: issue.expression ? fhirPath(issue.expression, at) : issue.expression })),
+      error.issues.map((issue) => ({ ...issue, expression: issue.expression ? fhirPath(issue.expression, at, sources.consent) : issue.expression })),
     );
   }
 }

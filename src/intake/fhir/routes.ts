@@ -3,7 +3,7 @@ import type { Bundle, BundleEntry } from 'fhir/r4.js';
 import { practiceTag } from '../../auth/caller.js';
 import { resourceUrl } from '../../fhir/bundle.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
-import { FhirError, unprocessable } from '../../fhir/operation-outcome.js';
+import { FhirError } from '../../fhir/operation-outcome.js';
 import { submitReferral } from '../submit-referral.js';
 import { refuseForeignIdentifierSystems, transactionToReferral, type TransactionReferral } from './transaction-to-referral.js';
 
@@ -23,7 +23,7 @@ const ENTRY_TYPES: Record<keyof TransactionReferral['entries'], string> = {
 export default async function fhirTransactionRoutes(app: FastifyInstance) {
   app.post('/fhir', { config: { roles: ['gp'], scope: 'ServiceRequest.c' } }, async (request, reply) => {
     const { caller } = request;
-    const { referral, identifierSystem, entries } = transactionToReferral(request.body);
+    const { referral, identifierSystem, entries, locate } = transactionToReferral(request.body);
     const agb = referral.requester.practice.agb;
     if (agb !== caller.org) {
       throw new FhirError(403, {
@@ -33,13 +33,11 @@ export default async function fhirTransactionRoutes(app: FastifyInstance) {
       });
     }
     refuseForeignIdentifierSystems(request.body as Bundle, agb);
-    if (!referral.consent.shareWithSocialDomain) {
-      throw unprocessable('The Consent does not permit sharing with the social domain; nothing was stored', `Bundle.entry[${entries.consent}].resource.provision.type`, 'required');
-    }
     const result = await submitReferral(app.intake, referral, {
-      party: `${practiceTag(agb)}|${identifierSystem}`,
+      party: practiceTag(agb),
       identifierSystem,
       tenants: [practiceTag(agb)],
+      locate,
     });
     app.metrics.referrals.inc({ channel: 'fhir', outcome: result.created ? 'created' : 'replayed' });
     const written = new Map(result.resources.map((resource) => [resource.resourceType, resource]));
@@ -53,7 +51,7 @@ export default async function fhirTransactionRoutes(app: FastifyInstance) {
           fullUrl: resourceUrl(base, resource),
           resource,
           response: {
-            status: result.created ? '201 Created' : '200 OK',
+            status: result.createdResources.includes(`${resource.resourceType}/${resource.id}`) ? '201 Created' : '200 OK',
             location: `${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`,
             etag: `W/"${resource.meta?.versionId}"`,
             lastModified: resource.meta?.lastUpdated,

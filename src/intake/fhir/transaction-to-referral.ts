@@ -3,7 +3,7 @@ import { FhirError, type Issue } from '../../fhir/operation-outcome.js';
 import { CANONICAL_BASE, NAMING_SYSTEM, PROFILE } from '../../fhir/profiles.js';
 import { profileErrors } from '../../fhir/profile-validator.js';
 import type { Referral } from '../referral.js';
-import { invalid, referralFromSources, resolveInBundle, type PartIndexes } from './bundle-reader.js';
+import { bundleLocator, invalid, readConsent, referralFromSources, resolveInBundle, type PartIndexes } from './bundle-reader.js';
 const MAX_ISSUES = 20;
 
 /** A FHIR transaction read as a referral, with where each part came from (for the response). */
@@ -12,6 +12,8 @@ export interface TransactionReferral {
   identifierSystem: string;
   /** Index in Bundle.entry of each resource the referral was read from. */
   entries: PartIndexes & { practitionerRole: number };
+  /** Where a field of the referral was in the Bundle. */
+  locate: (referralPath: string) => string;
 }
 
 /**
@@ -71,6 +73,7 @@ export function transactionToReferral(input: unknown): TransactionReferral {
   if (ifNoneExist && ifNoneExist !== `identifier=${identifier.system}|${identifier.value}`) {
     throw invalid(`Bundle.entry[${requestIndex}].request.ifNoneExist`, 'ifNoneExist must be identifier=<system>|<value> of this ServiceRequest');
   }
+  const consentSource = readConsent(consent);
   const referral = referralFromSources(
     {
       referralId: identifier.value,
@@ -82,11 +85,11 @@ export function transactionToReferral(input: unknown): TransactionReferral {
       practitioner,
       role,
       practice,
-      consent: { granted: consent.status === 'active' && consent.provision?.type === 'permit', recordedOn: consent.dateTime },
+      consent: consentSource,
     },
     found,
   );
-  return { referral, identifierSystem: identifier.system, entries: found };
+  return { referral, identifierSystem: identifier.system, entries: found, locate: bundleLocator(found, consentSource) };
 }
 
 /**

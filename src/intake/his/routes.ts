@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { practiceTag } from '../../auth/caller.js';
 import { collectionBundle } from '../../fhir/bundle.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
-import { FhirError, unprocessable } from '../../fhir/operation-outcome.js';
+import { FhirError } from '../../fhir/operation-outcome.js';
 import { NAMING_SYSTEM } from '../../fhir/profiles.js';
 import { parseOrThrow } from '../../fhir/validation.js';
 import { referralSchema } from '../referral.js';
@@ -16,9 +16,6 @@ export default async function hisIntakeRoutes(app: FastifyInstance) {
     const practiceAgb = referral.requester.practice.agb;
     if (practiceAgb !== caller.org) {
       throw new FhirError(403, { code: 'forbidden', expression: 'requester.practice.agb', diagnostics: 'The practice AGB is not the practice of the access token' });
-    }
-    if (!referral.consent.shareWithSocialDomain) {
-      throw unprocessable('The patient has not consented to sharing with the social domain; nothing was stored', 'consent.shareWithSocialDomain', 'required');
     }
     const result = await submitReferral(app.intake, referral, {
       party: practiceTag(practiceAgb),

@@ -1,7 +1,7 @@
 import type { Attachment, Bundle, BundleEntry, Composition, Consent, DocumentReference, Organization, Patient, Practitioner, PractitionerRole, Reference, ServiceRequest } from 'fhir/r4.js';
 import { own } from '../../own-property.js';
 import type { Referral } from '../referral.js';
-import { invalid, referralFromSources, resolveInBundle, type PartIndexes } from '../fhir/bundle-reader.js';
+import { bundleLocator, invalid, readConsent, referralFromSources, resolveInBundle, type PartIndexes } from '../fhir/bundle-reader.js';
 
 /**
  * Documents a referral portal pushes (contract §5.2), modelled on ZorgDomein: FHIR document Bundles,
@@ -57,8 +57,8 @@ interface RequestLike {
   requester?: Reference & { agent?: Reference; onBehalfOf?: Reference };
 }
 
-/** The referral an appointment-request document carries, in either FHIR version. Pure. */
-export function documentToReferral(input: unknown, envelope: DocumentEnvelope): Referral {
+/** The referral an appointment-request document carries, in either FHIR version, and where each field was. Pure. */
+export function documentToReferral(input: unknown, envelope: DocumentEnvelope): { referral: Referral; locate: (referralPath: string) => string } {
   const entries: BundleEntry[] = (input as Bundle).entry ?? [];
   const requestIndex = entries.findIndex((entry) => ['ServiceRequest', 'ReferralRequest'].includes(entry.resource?.resourceType as string));
   if (requestIndex < 0) throw invalid('Bundle.entry', 'The document holds no ServiceRequest (R4) or ReferralRequest (STU3)', 422);
@@ -89,11 +89,9 @@ export function documentToReferral(input: unknown, envelope: DocumentEnvelope): 
 
   const consentIndex = entries.findIndex((entry) => entry.resource?.resourceType === 'Consent');
   if (consentIndex < 0) throw invalid('Bundle.entry', 'The document holds no Consent to share with the social domain', 422);
-  const consent = entries[consentIndex]!.resource as Consent;
-  // STU3 Consent has no provision: an active consent is the permission.
-  const granted = consent.status === 'active' && (envelope.fhirVersion === 'STU3' || consent.provision?.type === 'permit');
+  const consent = readConsent(entries[consentIndex]!.resource as Consent, envelope.fhirVersion);
   const parts: PartIndexes = { serviceRequest: requestIndex, patient: patientIndex, practitioner: practitionerIndex, practitionerRole: roleIndex, practice: practiceIndex, consent: consentIndex };
-  return referralFromSources(
+  const referral = referralFromSources(
     {
       referralId: envelope.zdNumber,
       authoredOn: request.authoredOn,
@@ -104,10 +102,11 @@ export function documentToReferral(input: unknown, envelope: DocumentEnvelope): 
       practitioner,
       role,
       practice,
-      consent: { granted, recordedOn: consent.dateTime },
+      consent,
     },
     parts,
   );
+  return { referral, locate: bundleLocator(parts, consent) };
 }
 
 /** The PDFs (or other documents) a letter or supplement carries: inline, or in a Binary it references. */

@@ -99,6 +99,12 @@ export class InboundService {
     return { id, created: true };
   }
 
+  /** Documents not (yet) turned into a referral, by status: `received` (waiting) and `failed`. */
+  async unprocessed(): Promise<Array<{ status: string; count: number }>> {
+    const { rows } = await this.db.query<{ status: string; count: number }>(`SELECT status, count(*)::int AS count FROM inbound_message WHERE status <> 'processed' GROUP BY status`);
+    return rows;
+  }
+
   async message(id: string): Promise<InboundMessage | undefined> {
     if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
     const { rows } = await this.db.query<MessageRow>(`SELECT ${COLUMNS} FROM inbound_message WHERE id = $1`, [id]);
@@ -132,12 +138,13 @@ export class InboundService {
     envelope.fhirVersion = (document as { entry?: Array<{ resource?: { resourceType?: string } }> }).entry?.some((entry) => entry.resource?.resourceType === 'ReferralRequest') ? 'STU3' : 'R4';
     try {
       if (envelope.kind === 'referral') {
-        const referral = documentToReferral(document, envelope);
+        const { referral, locate } = documentToReferral(document, envelope);
         const agb = referral.requester.practice.agb;
         const submitted = await submitReferral(this.intake, referral, {
           party,
           identifierSystem: NAMING_SYSTEM.portalReferral(message.portal),
           tenants: [party, practiceTag(agb)],
+          locate,
         });
         await this.settle(id, { status: 'processed', serviceRequest: submitted.serviceRequestId, task: submitted.taskId });
         return;

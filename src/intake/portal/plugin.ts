@@ -78,6 +78,17 @@ export default fp(
       portalRoutes.post('/inbound/:portal/Bundle', push, receive);
     });
 
+    app.metrics.gauge({
+      name: 'wor_inbound_documents',
+      help: 'Portal documents not turned into a referral: received (waiting) or failed (waiting for an operator)',
+      labelNames: ['status'],
+      read: async () => [
+        [{ status: 'received' }, 0],
+        [{ status: 'failed' }, 0],
+        ...(await service.unprocessed()).map(({ status, count }): [{ status: string }, number] => [{ status }, count]),
+      ],
+    });
+
     app.get<{ Params: { portal: string; id: string } }>('/inbound/:portal/messages/:id', { config: { roles: ['portal', 'operator'] } }, async (request) => {
       const portal = ownPortal(request);
       const message = await service.message(request.params.id);
@@ -94,5 +105,5 @@ export default fp(
       return reply.code(202).send({ id: request.params.id, status: 'received' });
     });
   },
-  { name: 'inbound', dependencies: ['store', 'outbox', 'queues', 'directory'] },
+  { name: 'inbound', dependencies: ['store', 'outbox', 'queues', 'directory', 'metrics'] },
 );

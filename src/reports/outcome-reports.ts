@@ -1,0 +1,73 @@
+import type { MeasureReport } from 'fhir/r4.js';
+import { requireScope, type Caller } from '../auth/caller.js';
+import type { Directory, Team } from '../directory/directory.js';
+import { teamReference } from '../directory/team-organization.js';
+import { forbidden, notFound } from '../fhir/operation-outcome.js';
+import type { ResourceStore } from '../store/resource-store.js';
+import { measureReport } from './measure-report.js';
+import { outcomeFigures, type Figure } from './outcome-figures.js';
+import { readReferralFacts } from './referral-facts-reader.js';
+import { contains, twelveMonthsTo, type ReportPeriod } from './report-period.js';
+import { amsterdamIsoDate } from '../calendar/working-days.js';
+
+/**
+ * Who may see which figures: an operator every team's; a coach system its own team's; a practice
+ * only the figures of its own referrals (to any team); a portal none.
+ */
+export interface ReportReader {
+  role: Caller['role'] | 'signed-link';
+  org: string;
+}
+
+export class OutcomeReports {
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly directory: Directory,
+    readonly minimumCount: number,
+  ) {}
+
+  /** The team, if this reader may see its figures; which practice's referrals they are limited to. */
+  access(reader: ReportReader, teamId: string): { team: Team; practice?: string } {
+    const team = this.directory.team(teamId);
+    if (!team) throw notFound(`Team ${teamId}`);
+    switch (reader.role) {
+      case 'operator':
+        return { team };
+      case 'signed-link':
+      case 'coach':
+        if (reader.org !== team.id) throw forbidden('Reports of another team are not disclosed to this caller');
+        return { team };
+      case 'gp':
+        return { team, practice: reader.org };
+      default:
+        throw forbidden(`Outcome reports are not for the role ${reader.role}`);
+    }
+  }
+
+  async figures(reader: ReportReader, teamId: string, period: ReportPeriod): Promise<Figure[]> {
+    const { team, practice } = this.access(reader, teamId);
+    const facts = await readReferralFacts(this.store, { team: team.id, period, ...(practice ? { practice } : {}) });
+    return outcomeFigures(facts, { minimumCount: this.minimumCount });
+  }
+
+  async measureReport(caller: Caller, teamId: string, period: ReportPeriod): Promise<MeasureReport> {
+    requireScope(caller, 'MeasureReport', 'r');
+    const figures = await this.figures(caller, teamId, period);
+    return measureReport({ figures, subject: teamReference(this.access(caller, teamId).team), period, generatedAt: new Date() });
+  }
+
+  /** The period's figures and those of each of the twelve months up to its end, from one read. */
+  async withHistory(reader: ReportReader, teamId: string, period: ReportPeriod): Promise<{ team: Team; figures: Figure[]; months: Array<{ period: ReportPeriod; figures: Figure[] }> }> {
+    const { team, practice } = this.access(reader, teamId);
+    const months = twelveMonthsTo(period);
+    const span: ReportPeriod = { label: 'span', start: [months[0]!.start, period.start].sort()[0]!, end: period.end };
+    const facts = await readReferralFacts(this.store, { team: team.id, period: span, ...(practice ? { practice } : {}) });
+    const within = (range: ReportPeriod) => facts.filter((fact) => contains(range, amsterdamIsoDate(new Date(fact.receivedAt))));
+    const options = { minimumCount: this.minimumCount };
+    return {
+      team,
+      figures: outcomeFigures(within(period), options),
+      months: months.map((month) => ({ period: month, figures: outcomeFigures(within(month), options) })),
+    };
+  }
+}

@@ -1,0 +1,131 @@
+import type { FastifyInstance } from 'fastify';
+import { ANY_ROLE } from '../auth/route-access.js';
+import { teamOrganizationId } from '../directory/team-organization.js';
+import { FHIR_JSON } from '../fhir/media-type.js';
+import { badRequest, FhirError, forbidden } from '../fhir/operation-outcome.js';
+import { MEASURE_ID, MEASURE_URL } from './measure-report.js';
+import { OutcomeReports, type ReportReader } from './outcome-reports.js';
+import { headline, reportCsv, reportPage } from './report-page.js';
+import { ReportLinks } from './report-links.js';
+import { parsePeriod, periodBetween } from './report-period.js';
+import { amsterdamIsoDate } from '../calendar/working-days.js';
+
+type Query = Record<string, string | undefined>;
+
+const HEADLINE_SECONDS = 300;
+
+/** `subject=Organization/team-{id}` (or the team id for a coach system that leaves it out). */
+function teamOfSubject(subject: string | undefined, fallback: string | undefined): string {
+  const match = subject === undefined ? undefined : /^Organization\/team-([A-Za-z0-9-]{1,64})$/.exec(subject);
+  if (match) return match[1]!;
+  if (subject === undefined && fallback) return fallback;
+  throw badRequest('subject must be a team Organization (Organization/team-{id})', 'subject');
+}
+
+function refuseOthers(query: Query, known: string[]): void {
+  const unknown = Object.keys(query).filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new FhirError(400, unknown.map((name) => ({ code: 'not-supported' as const, expression: name, diagnostics: `Parameter ${name} is not supported here; use ${known.join(', ')}` })));
+  }
+}
+
+/** Outcome figures: MeasureReports for API clients, and the report page for WoR coordinators. */
+export default async function reportRoutes(app: FastifyInstance) {
+  const reports = new OutcomeReports(app.store, app.directory, app.config.REPORT_MINIMUM_COUNT);
+  const links = new ReportLinks(app.config.WOR_SECRET, app.config.REPORT_LINK_DAYS);
+  const base = app.config.PUBLIC_BASE_URL;
+  const ownTeam = (reader: { role: string; org: string }) => (reader.role === 'coach' ? reader.org : undefined);
+
+  // The headline figures for a dashboard: this month's, per team, recomputed at most every few minutes.
+  let headlines: { at: number; values: Array<[{ team: string; figure: string }, number]> } | undefined;
+  app.metrics.gauge({
+    name: 'wor_outcome_figure',
+    help: `This month's outcome figures per team (counts, numerators, working days; masked ones left out), at most ${HEADLINE_SECONDS} s old`,
+    labelNames: ['team', 'figure'],
+    read: async () => {
+      if (!headlines || Date.now() - headlines.at > HEADLINE_SECONDS * 1000) {
+        const period = parsePeriod(amsterdamIsoDate(new Date()).slice(0, 7));
+        const perTeam = await Promise.all(
+          app.directory.teams.map(async (team) => ({ team: team.id, figures: await reports.figures({ role: 'operator', org: 'metrics' }, team.id, period) })),
+        );
+        headlines = {
+          at: Date.now(),
+          values: perTeam.flatMap(({ team, figures }) =>
+            figures.flatMap((figure): Array<[{ team: string; figure: string }, number]> => {
+              const value = headline(figure);
+              return typeof value === 'number' ? [[{ team, figure: figure.code }, value]] : [];
+            }),
+          ),
+        };
+      }
+      return headlines.values;
+    },
+  });
+
+  app.get<{ Querystring: Query }>('/fhir/MeasureReport', { config: { roles: ANY_ROLE, scope: 'MeasureReport.s' } }, async (request, reply) => {
+    refuseOthers(request.query, ['subject', 'period', 'measure']);
+    if (request.query.measure !== undefined && request.query.measure !== MEASURE_URL) throw badRequest(`measure must be ${MEASURE_URL}`, 'measure');
+    if (request.query.period === undefined) throw badRequest('period is required: a month (2026-10), a quarter (2026-Q3) or a year (2026)', 'period');
+    const report = await reports.measureReport(request.caller, teamOfSubject(request.query.subject, ownTeam(request.caller)), parsePeriod(request.query.period));
+    return reply.type(FHIR_JSON).send({
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: 1,
+      link: [{ relation: 'self', url: `${base}${request.url}` }],
+      entry: [{ resource: report, search: { mode: 'match' } }],
+    });
+  });
+
+  app.get<{ Params: { id: string }; Querystring: Query }>(`/fhir/Measure/:id/$evaluate-measure`, { config: { roles: ANY_ROLE, scope: 'MeasureReport.r' } }, async (request, reply) => {
+    if (request.params.id !== MEASURE_ID) throw new FhirError(404, { code: 'not-found', diagnostics: `Measure/${request.params.id} not found` });
+    refuseOthers(request.query, ['periodStart', 'periodEnd', 'subject', 'reportType']);
+    if (request.query.reportType !== undefined && request.query.reportType !== 'summary') throw badRequest('Only reportType summary is offered', 'reportType');
+    const period = periodBetween(request.query.periodStart, request.query.periodEnd);
+    const report = await reports.measureReport(request.caller, teamOfSubject(request.query.subject, ownTeam(request.caller)), period);
+    return reply.type(FHIR_JSON).send(report);
+  });
+
+  app.post<{ Params: { team: string } }>('/reports/:team/links', { config: { roles: ['operator'] } }, async (request, reply) => {
+    const { team } = reports.access(request.caller, request.params.team);
+    const { expires, signature } = links.sign(team.id);
+    return reply.status(201).send({ url: `${base}/reports/${team.id}?expires=${expires}&signature=${signature}`, expires: new Date(expires * 1000).toISOString() });
+  });
+
+  app.get<{ Params: { team: string }; Querystring: Query }>('/reports/:team', { config: { signedLink: true, roles: ANY_ROLE, scope: 'MeasureReport.r' } }, async (request, reply) => {
+    const { team: teamId } = request.params;
+    refuseOthers(request.query, ['period', 'format', 'expires', 'signature']);
+    let reader: ReportReader;
+    if (request.caller) {
+      reader = request.caller;
+    } else {
+      if (!links.verify(teamId, request.query.expires, request.query.signature)) throw forbidden('This report link is not valid (expired, or not for this team)');
+      reader = { role: 'signed-link', org: teamId };
+    }
+    const period = parsePeriod(request.query.period ?? amsterdamIsoDate(new Date()).slice(0, 7));
+    const format = request.query.format ?? 'html';
+    if (format !== 'html' && format !== 'csv') throw badRequest('format must be html or csv', 'format');
+    const linkParams = request.caller ? '' : `&expires=${request.query.expires}&signature=${request.query.signature}`;
+    if (format === 'csv') {
+      const figures = await reports.figures(reader, teamId, period);
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="wor-${teamId}-${period.label}.csv"`)
+        .send(reportCsv({ team: teamOrganizationId(teamId), period, figures, minimumCount: reports.minimumCount }));
+    }
+    const { team, figures, months } = await reports.withHistory(reader, teamId, period);
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'none'")
+      .send(
+        reportPage({
+          teamName: team.name,
+          period,
+          figures,
+          months,
+          minimumCount: reports.minimumCount,
+          csvHref: `/reports/${team.id}?period=${period.label}&format=csv${linkParams}`,
+          generatedAt: new Date(),
+        }),
+      );
+  });
+}

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { PRACTICE_AGB } from '../fixtures/referral.js';
+import { submitReferral } from '../support/referrals.js';
+import { startService, type TestService } from '../support/service.js';
+
+const dashboard = JSON.parse(readFileSync('config/grafana/wor-bridge-dashboard.json', 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+/** Metric names in a PromQL expression (functions and label names are not followed by `{`, `[` or a space-separated operator). */
+const metricNames = (expr: string) => [...expr.matchAll(/\b(wor_[a-z_]+)/g)].map((match) => match[1]!.replace(/_(bucket|sum|count)$/, ''));
+
+let service: TestService;
+let operator: string;
+let metrics: string;
+
+beforeAll(async () => {
+  service = await startService();
+  operator = await service.token('operator', 'regio-holland-rijnland');
+  await submitReferral(service, await service.token('gp', PRACTICE_AGB));
+  await service.request('GET', '/fhir/Task?_count=1', { token: operator });
+  metrics = String((await service.request('GET', '/metrics', { token: operator })).body);
+});
+afterAll(() => service.close());
+
+describe('metrics that carry the dashboard', () => {
+  test('every metric a dashboard panel queries is exported by the service', () => {
+    const exported = new Set([...metrics.matchAll(/^# TYPE (\S+) /gm)].map((match) => match[1]));
+    const queried = dashboard.panels.flatMap((panel) => panel.targets.flatMap((target) => metricNames(target.expr).map((name) => ({ panel: panel.title, name }))));
+    expect(queried.length).toBeGreaterThan(10);
+    expect(queried.filter(({ name }) => !exported.has(name))).toEqual([]);
+  });
+
+  test('the gauges read the truth: the queue holds the new referral, nothing waits in the outbox or for an operator', () => {
+    expect(metrics).toMatch(/^wor_queue_depth\{team="leiden-noord",state="waiting"\} 1$/m);
+    expect(metrics).toMatch(/^wor_outbox_backlog 0$/m);
+    expect(metrics).toMatch(/^wor_feedback_deliveries_parked 0$/m);
+    expect(metrics).toMatch(/^wor_inbound_documents\{status="failed"\} 0$/m);
+    expect(metrics).toMatch(/^wor_referrals_total\{channel="his",outcome="created"\} 1$/m);
+  });
+
+  test('FHIR searches are labelled by type, and a made-up type does not add a series', async () => {
+    await service.request('GET', '/fhir/Madeup?_count=1', { token: operator });
+    const after = String((await service.request('GET', '/metrics', { token: operator })).body);
+    expect(after).toMatch(/wor_http_request_duration_seconds_count\{method="GET",route="\/fhir\/Task",status="200"\} 1/);
+    expect(after).not.toContain('Madeup');
+  });
+});
