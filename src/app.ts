@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 import auditPlugin from './audit/plugin.js';
 import authPlugin from './auth/plugin.js';
 import whoamiRoutes from './auth/whoami-routes.js';
-import type { Config } from './config.js';
+import type { Config, Secrets } from './config.js';
 import type { Directory } from './directory/directory.js';
 import directoryPlugin from './directory/plugin.js';
 import deliveryPlugin from './feedback/delivery/plugin.js';
@@ -44,6 +44,7 @@ declare module 'fastify' {
 export interface AppOptions {
   config: Config;
   directory: Directory;
+  secrets: Secrets;
 }
 
 /** The whole service as a plugin: shared services first, then the routes. It never listens. */
@@ -61,15 +62,16 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(metricsPlugin);
   await instance.register(databasePlugin);
   await instance.register(storePlugin);
+  // Before any plugin that adds routes, so that the auth hooks see every route.
+  await instance.register(authPlugin);
   await instance.register(directoryPlugin, { directory: options.directory });
   await instance.register(outboxPlugin);
   await instance.register(tasksPlugin);
-  await instance.register(deliveryPlugin);
+  await instance.register(deliveryPlugin, { secrets: options.secrets });
   await instance.register(subscriptionsPlugin);
   await instance.register(feedbackPlugin);
   await instance.register(queuePlugin);
   await instance.register(intakePlugin);
-  await instance.register(authPlugin);
   await instance.register(protectionPlugin);
   await instance.register(auditPlugin);
 
@@ -81,7 +83,7 @@ export async function app(instance: FastifyInstance, options: AppOptions) {
   await instance.register(fhirWriteRoutes);
   await instance.register(hisIntakeRoutes);
   await instance.register(fhirTransactionRoutes);
-  await instance.register(portalIntake);
+  await instance.register(portalIntake, { secrets: options.secrets });
   await instance.register(retentionPlugin);
   await instance.register(hisCancelRoutes);
   await instance.register(reportRoutes);

@@ -62,6 +62,13 @@ export type Config = Omit<z.infer<typeof envSchema>, 'PUBLIC_BASE_URL'> & { PUBL
 
 export class ConfigError extends Error {}
 
+/** Secrets named by the directory (by variable), read from the environment once at boot; an unset one is absent. */
+export type Secrets = ReadonlyMap<string, string>;
+
+export function readSecrets(variables: readonly string[], env: NodeJS.ProcessEnv): Secrets {
+  return new Map(variables.flatMap((name) => (env[name] ? [[name, env[name]] as const] : [])));
+}
+
 function protocolOf(url: string): string | undefined {
   try {
     return new URL(url).protocol;

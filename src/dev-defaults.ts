@@ -21,7 +21,7 @@ const fromRoot = (path: string) => fileURLToPath(new URL(`../${path}`, import.me
 
 export function withDevelopmentDefaults(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; development: boolean } {
   if (env.WOR_DEV !== '1') return { env, development: false };
-  const local = { ...env, HOST: env.HOST || '127.0.0.1' };
+  const local = { ...env, HOST: env.HOST || '127.0.0.1', ZORGDOMEIN_HMAC_SECRET: env.ZORGDOMEIN_HMAC_SECRET ?? DEV_PORTAL_SECRET };
   if (DEPLOYMENT_VARIABLES.some((name) => env[name])) return { env: local, development: true };
   return {
     development: true,

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
-import { DEV_PORTAL_SECRET, withDevelopmentDefaults } from './dev-defaults.js';
+import { ConfigError, loadConfig, readSecrets } from './config.js';
+import { withDevelopmentDefaults } from './dev-defaults.js';
 import { DirectoryError, loadDirectory } from './directory/directory.js';
 import { ensureDatabase, postgresAnswers, startLocalPostgres } from './store/local-postgres.js';
 import { redisAnswers, startLocalRedis } from './store/local-redis.js';
@@ -16,6 +16,7 @@ async function main() {
   const { env, development } = withDevelopmentDefaults(process.env);
   const config = loadConfig(env);
   const directory = loadDirectory(config.WOR_DIRECTORY);
+  const secrets = readSecrets(directory.secretVariables(), env);
 
   let localPostgres: LocalServer | undefined;
   if (development && !(await postgresAnswers(config.DATABASE_URL))) {
@@ -30,12 +31,11 @@ async function main() {
     localRedis = await startLocalRedis({ dir: fileURLToPath(new URL('../.redis-dev/', import.meta.url)), port });
   }
 
-  if (development) process.env.ZORGDOMEIN_HMAC_SECRET ??= DEV_PORTAL_SECRET;
-  const app = await buildApp({ config, directory });
+  const app = await buildApp({ config, directory, secrets });
   if (development) {
     app.log.warn('development mode: example directory and development signing keys (npm run token); never use in production');
   }
-  for (const portal of directory.portals.filter((candidate) => candidate.hmacSecretEnv && !process.env[candidate.hmacSecretEnv])) {
+  for (const portal of directory.portals.filter((candidate) => candidate.hmacSecretEnv && !secrets.has(candidate.hmacSecretEnv))) {
     app.log.warn({ portal: portal.id, variable: portal.hmacSecretEnv }, 'the signature secret of this portal is not set: its pushes answer 503');
   }
   if (localRedis) app.log.info({ port: localRedis.port }, 'started a local redis-server with AOF in .redis-dev/');

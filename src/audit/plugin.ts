@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { z } from 'zod';
-import { requireRole } from '../auth/caller.js';
 import { searchsetBundle } from '../fhir/bundle.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { FhirError } from '../fhir/operation-outcome.js';
@@ -60,12 +59,11 @@ export default fp(
     app.addHook('onClose', async () => clearInterval(timer));
 
     /** The accesses to one patient's data (the overview a patient may ask for), or by one client. */
-    app.get<{ Querystring: Record<string, string> }>('/operator/audit', async (request, reply) => {
-      requireRole(request.caller, 'operator');
+    app.get<{ Querystring: Record<string, string> }>('/operator/audit', { config: { roles: ['operator'] } }, async (request, reply) => {
       const query = parseOrThrow(auditQuery, request.query);
       const patients = query.patient ? [query.patient] : [];
       if (query.identifier) {
-        const { resources } = await app.store.search({ type: 'Patient', filters: [[['identifier', query.identifier]]], count: 100 });
+        const { resources } = await request.repo.search({ type: 'Patient', filters: [[['identifier', query.identifier]]], count: 100 });
         patients.push(...resources.map((patient) => `Patient/${patient.id}`));
       }
       const events = await trail.find({ patients, client: query.client });
@@ -73,8 +71,7 @@ export default fp(
       return reply.type(FHIR_JSON).send(searchsetBundle(base, events.length, events, [], [{ relation: 'self', url: `${base}/operator/audit` }]));
     });
 
-    app.get('/operator/audit/verify', async (request) => {
-      requireRole(request.caller, 'operator');
+    app.get('/operator/audit/verify', { config: { roles: ['operator'] } }, async () => {
       const check = await trail.verify();
       if (!check.valid) throw new FhirError(409, { code: 'conflict', diagnostics: `The audit chain is broken at sequence number ${check.brokenAt}` });
       return check;

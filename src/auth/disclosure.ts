@@ -1,6 +1,6 @@
 import type { Resource } from 'fhir/r4.js';
 import type { Stored } from '../store/resource-store.js';
-import { canSee, requireScope, tenantTag, type Caller } from './caller.js';
+import { canSee, tenantTag, type Caller } from './caller.js';
 import { isGranted } from './scopes.js';
 
 /**
@@ -17,16 +17,6 @@ export function mayDisclose(caller: Caller, stored: Pick<Stored, 'resource' | 'a
 /** What of these a caller may see by reference; the rest is left out, as if it did not exist. */
 export function disclosable(caller: Caller, items: ReadonlyArray<Stored | undefined>): Resource[] {
   return items.flatMap((item) => (item && mayDisclose(caller, item) ? [item.resource] : []));
-}
-
-/**
- * A claim Bundle holds these types. A coach system gets all of them or no lease at all: a token whose
- * scopes do not cover one is refused before anything is leased, so no Task waits on a lease nobody can work.
- */
-export const CLAIM_BUNDLE_TYPES = ['Task', 'ServiceRequest', 'Patient', 'Consent', 'PractitionerRole', 'Practitioner', 'Organization', 'DocumentReference'];
-
-export function requireClaimScopes(caller: Caller): void {
-  for (const type of CLAIM_BUNDLE_TYPES) requireScope(caller, type, 'r');
 }
 
 /** The tenancy a search runs in: its index holds only what this tag may see (every tag for an operator). */

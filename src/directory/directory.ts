@@ -144,6 +144,13 @@ export class Directory {
     return this.portalsById.get(id);
   }
 
+  /** The environment variables this directory names for secrets: portal signature secrets, GP endpoint tokens. */
+  secretVariables(): string[] {
+    const signatures = this.portals.flatMap((portal) => (portal.hmacSecretEnv ? [portal.hmacSecretEnv] : []));
+    const tokens = [...this.practicesByAgb.values()].flatMap(({ fhirEndpoint }) => (fhirEndpoint?.auth?.type === 'bearer' ? [fhirEndpoint.auth.tokenEnv] : []));
+    return [...signatures, ...tokens];
+  }
+
   /** The hosts a tenant (`coach:{team}`, `gp:{agb}`) may have notifications sent to. */
   notificationHosts(tenant: string): string[] {
     const [role, org = ''] = tenant.split(':');

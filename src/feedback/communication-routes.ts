@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Communication, Task } from 'fhir/r4.js';
-import { canSee, requireRole, requireScope, type Caller } from '../auth/caller.js';
+import type { TenantRepository } from '../auth/tenant-repository.js';
 import { FhirError, notFound } from '../fhir/operation-outcome.js';
 import { parseOrThrow } from '../fhir/validation.js';
 import { sendResource } from '../http/fhir/etag.js';
@@ -11,40 +11,38 @@ import { reportCommunication, reportHash, reportKey, reportSchema, taskIdOf } fr
 
 /** `POST /fhir/Communication`: a coach system reports to the GP (an intake report, chosen activities). */
 export default async function communicationRoutes(app: FastifyInstance) {
-  app.post('/fhir/Communication', async (request, reply) => {
-    const { caller } = request;
-    requireRole(caller, 'coach', 'operator');
-    requireScope(caller, 'Communication', 'c');
+  app.post('/fhir/Communication', { config: { roles: ['coach', 'operator'], scope: 'Communication.c' } }, async (request, reply) => {
+    const { caller, repo } = request;
     const report = parseOrThrow(reportSchema, request.body, 'Communication');
     const taskId = taskIdOf(report);
-    const task = await app.store.read<Task>('Task', taskId);
+    const task = await repo.inTenancy<Task>('Task', taskId);
     // The team must own the Task; any other Task is answered as missing (contract §3).
-    const team = task && canSee(caller, task.acl) ? app.directory.team(teamOfTask(task.resource)) : undefined;
+    const team = task ? app.directory.team(teamOfTask(task.resource)) : undefined;
     if (!task || !team || (caller.role === 'coach' && caller.org !== team.id)) throw notFound(`Task/${taskId}`);
 
     const send = (communication: Communication, status: number) =>
       sendResource(reply.header('location', `${app.config.PUBLIC_BASE_URL}/fhir/Communication/${communication.id}/_history/${communication.meta?.versionId}`), communication, status);
     const ifNoneExist = request.headers['if-none-exist'];
     if (typeof ifNoneExist === 'string') {
-      const matches = await conditionalMatches(app, ifNoneExist, caller);
+      const matches = await conditionalMatches(repo, ifNoneExist);
       if (matches.length > 1) throw new FhirError(412, { code: 'duplicate', expression: 'If-None-Exist', diagnostics: 'More than one Communication matches If-None-Exist' });
       if (matches[0]) return send(matches[0], 200);
     }
 
     const communication = reportCommunication(report, task.resource, team, randomUUID(), new Date());
     const result = await app.feedback.write(communication, task.acl, request.id, { key: reportKey(report), hash: reportHash(report) });
-    const stored = await app.store.read<Communication>('Communication', result.id);
+    const stored = await repo.inTenancy<Communication>('Communication', result.id);
     return send(stored!.resource, result.created ? 201 : 200);
   });
 }
 
 /** The caller's Communications that match conditional-create criteria (identifier only). */
-async function conditionalMatches(app: FastifyInstance, criteria: string, caller: Caller) {
+async function conditionalMatches(repo: TenantRepository, criteria: string) {
   const params = Object.fromEntries(new URLSearchParams(criteria.replace(/^Communication\?/, '')));
-  const { query, unsupported } = parseSearch('Communication', params, caller);
+  const { query, unsupported } = parseSearch('Communication', params);
   if (unsupported.length > 0 || !params.identifier || Object.keys(params).length !== 1) {
     throw new FhirError(400, { code: 'not-supported', expression: 'If-None-Exist', diagnostics: 'If-None-Exist supports identifier=[system]|value only' });
   }
-  const { resources } = await app.store.search({ ...query, count: 2 });
+  const { resources } = await repo.search({ ...query, count: 2 });
   return resources as Communication[];
 }

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { requireRole } from '../auth/caller.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { operationOutcome } from '../fhir/operation-outcome.js';
 
@@ -21,8 +20,7 @@ export default async function opsRoutes(app: FastifyInstance) {
       .send(operationOutcome([{ code: 'transient', diagnostics: `${away} not reachable` }]));
   });
 
-  app.get('/metrics', async (request, reply) => {
-    requireRole(request.caller, 'operator');
+  app.get('/metrics', { config: { roles: ['operator'] } }, async (_request, reply) => {
     return reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics());
   });
 }

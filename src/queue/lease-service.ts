@@ -26,6 +26,8 @@ export interface Claim {
 interface LeaseRecord {
   team: string;
   taskId: string;
+  /** When the lease runs out (epoch ms), as granted at the claim or the last extension. */
+  expiresAt: number;
 }
 
 /** How long a lease record outlives its lease, so that a late ack hears "expired" rather than "unknown". */
@@ -33,12 +35,12 @@ const LEASE_RECORD_GRACE_SECONDS = 3600;
 const POLL_INTERVAL_MS = 1000;
 
 /**
- * Compare-and-delete of a Task's lease pointer when BullMQ reports its lease expired: if the job's lock
- * exists again, a newer lease holds the Task and nothing may be undone (returns 0).
- * KEYS[1] = lease pointer of the Task, KEYS[2] = the job's lock.
+ * Compare-and-delete of a Task's lease pointer: only if it still names the expired lease. A claim
+ * since then has written its own lease id, which stays (returns 0).
+ * KEYS[1] = lease pointer of the Task, ARGV[1] = the expired lease id.
  */
-const EXPIRE_LEASE_SCRIPT = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+const DELETE_IF_UNCHANGED_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
 `;
@@ -78,7 +80,7 @@ export class LeaseService {
       const leaseId = randomUUID();
       const job = await this.queues.take(teamId, leaseId);
       if (!job) return undefined;
-      const expiresAt = new Date(Date.now() + this.queues.leaseMs).toISOString();
+      const expiresAt = Date.now() + this.queues.leaseMs;
       const taskId = job.data.taskId;
       const current = await this.store.read<Task>('Task', taskId);
       if (!current || !QUEUED_STATUSES.includes(current.resource.status)) {
@@ -86,7 +88,7 @@ export class LeaseService {
         await job.moveToCompleted({ closed: true }, leaseId, false).catch(() => undefined);
         continue;
       }
-      const record: LeaseRecord = { team: teamId, taskId };
+      const record: LeaseRecord = { team: teamId, taskId, expiresAt };
       const ttl = Math.ceil(this.queues.leaseMs / 1000) + LEASE_RECORD_GRACE_SECONDS;
       await this.redis
         .multi()
@@ -95,7 +97,7 @@ export class LeaseService {
         .exec();
       const task = current.resource.status === 'received' ? current : await this.tasks.changeStatus(taskId, 'queue', { status: 'received' });
       this.log.info({ taskId, team: teamId, leaseId }, 'task claimed');
-      return { lease: { id: leaseId, expiresAt }, task: task.resource, resources: await this.claimBundle(task) };
+      return { lease: { id: leaseId, expiresAt: new Date(expiresAt).toISOString() }, task: task.resource, resources: await this.claimBundle(task) };
     }
   }
 
@@ -121,16 +123,16 @@ export class LeaseService {
     return record;
   }
 
-  /** BullMQ's lock of a Task's job: its value is the lease id while the lease holds. */
-  private jobLock(teamId: string, taskId: string): string {
-    return `${this.queues.prefix}:team-${teamId}:${taskId}:lock`;
-  }
-
-  /** The lease, if its lock is still held: 409 once it expired (or was closed by a cancellation). */
+  /**
+   * The lease, if its job's lock is still held with it: 409 once it expired (or was closed by a
+   * cancellation). BullMQ's extendLock checks the token atomically; extending to the expiry already
+   * granted leaves the lease as long as it was.
+   */
   private async heldLease(teamId: string, leaseId: string): Promise<LeaseRecord> {
     const record = await this.leaseRecord(teamId, leaseId);
-    const lock = await this.redis.get(this.jobLock(teamId, record.taskId));
-    if (lock !== leaseId) {
+    const remainingMs = record.expiresAt - Date.now();
+    const job = remainingMs > 0 ? await this.queues.job(teamId, record.taskId) : undefined;
+    if (!job || !(await job.extendLock(leaseId, remainingMs))) {
       const task = await this.store.read<Task>('Task', record.taskId);
       throw task?.resource.status === 'cancelled' ? cancelledByReferrer() : leaseExpired();
     }
@@ -164,21 +166,28 @@ export class LeaseService {
     const job = await this.queues.job(teamId, record.taskId);
     const extended = job ? await job.extendLock(leaseId, this.queues.leaseMs) : 0;
     if (!extended) throw leaseExpired();
+    const expiresAt = Date.now() + this.queues.leaseMs;
     const ttl = Math.ceil(this.queues.leaseMs / 1000) + LEASE_RECORD_GRACE_SECONDS;
-    await this.redis.multi().expire(this.keys.lease(leaseId), ttl).expire(this.keys.leaseOfTask(record.taskId), ttl).exec();
-    return { id: leaseId, expiresAt: new Date(Date.now() + this.queues.leaseMs).toISOString() };
+    await this.redis
+      .multi()
+      .set(this.keys.lease(leaseId), JSON.stringify({ ...record, expiresAt } satisfies LeaseRecord), 'EX', ttl)
+      .expire(this.keys.leaseOfTask(record.taskId), ttl)
+      .exec();
+    return { id: leaseId, expiresAt: new Date(expiresAt).toISOString() };
   }
 
   /** BullMQ found an expired lease and put the job back: the Task follows (its change wakes the claimers). */
   async leaseExpired(teamId: string, taskId: string): Promise<void> {
-    const lock = this.jobLock(teamId, taskId);
-    if (!(await this.redis.eval(EXPIRE_LEASE_SCRIPT, 2, this.keys.leaseOfTask(taskId), lock))) {
+    const pointer = this.keys.leaseOfTask(taskId);
+    const expiredLease = await this.redis.get(pointer);
+    const leasedAgain = async () => (await (await this.queues.job(teamId, taskId))?.getState()) === 'active';
+    if ((await leasedAgain()) || (expiredLease && !(await this.redis.eval(DELETE_IF_UNCHANGED_SCRIPT, 1, pointer, expiredLease)))) {
       this.log.info({ taskId, team: teamId }, 'an old lease expired; the task is leased again');
       return;
     }
     const returned = await this.returnToQueue(taskId);
-    // A claim between the script and the write above took the Task again: it stays received.
-    if (returned?.status === 'requested' && (await this.redis.exists(lock))) await this.tasks.changeStatus(taskId, 'queue', { status: 'received' });
+    // A claim between the check and the write above took the Task again: it stays received.
+    if (returned?.status === 'requested' && (await leasedAgain())) await this.tasks.changeStatus(taskId, 'queue', { status: 'received' });
     this.log.info({ taskId, team: teamId }, 'lease expired; task back in the queue');
   }
 

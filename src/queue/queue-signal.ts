@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { openRedis } from '../store/redis.js';
 
 /**
  * Wakes long-polling claimers when work becomes claimable, in every service process: a team id
@@ -11,8 +12,7 @@ export class QueueSignal {
 
   constructor(redisUrl: string, publisher: Redis, private readonly channel: string) {
     this.publisher = publisher;
-    this.subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-    this.subscriber.on('error', () => {});
+    this.subscriber = openRedis(redisUrl, 'worker', { lazyConnect: true });
     this.subscriber.on('message', (_channel: string, teamId: string) => {
       for (const wake of this.waiters.get(teamId) ?? []) wake();
     });

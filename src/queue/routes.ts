@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { requireRole, requireScope } from '../auth/caller.js';
-import { disclosable, requireClaimScopes } from '../auth/disclosure.js';
+import type { Scope } from '../auth/route-access.js';
 import { collectionBundle } from '../fhir/bundle.js';
 import { notFound } from '../fhir/operation-outcome.js';
 import { parseOrThrow } from '../fhir/validation.js';
@@ -24,12 +23,18 @@ interface LeaseParams extends TeamParams {
   leaseId: string;
 }
 
+const work = { roles: ['coach'], scope: 'Task.u' } as const;
+const CLAIM_BUNDLE_TYPES = ['Task', 'ServiceRequest', 'Patient', 'Consent', 'PractitionerRole', 'Practitioner', 'Organization', 'DocumentReference'];
+/**
+ * A claim Bundle holds these types. A coach system gets all of them or no lease at all: a token whose
+ * scopes do not cover one is refused before anything is leased, so no Task waits on a lease nobody can work.
+ */
+const claim = { roles: ['coach'], scope: ['Task.u', ...CLAIM_BUNDLE_TYPES.map((type): Scope => `${type}.r`)] } as const;
+
 /** A coach system works only on its own team's queue; any other team answers as if it did not exist. */
-function ownTeam(app: FastifyInstance, request: FastifyRequest<{ Params: TeamParams }>, interaction: 'r' | 'u'): string {
+function ownTeam(app: FastifyInstance, request: FastifyRequest<{ Params: TeamParams }>): string {
   const { caller } = request;
   const { team } = request.params;
-  requireRole(caller, 'coach', ...(interaction === 'r' ? (['operator'] as const) : []));
-  requireScope(caller, 'Task', interaction);
   if (!app.queues.has(team) || (caller.role === 'coach' && caller.org !== team)) throw notFound(`Queue ${team}`);
   return team;
 }
@@ -41,33 +46,32 @@ export default async function queueRoutes(app: FastifyInstance) {
     closing = true;
   });
 
-  app.post<{ Params: TeamParams; Querystring: Record<string, string> }>('/queues/:team/claim', async (request, reply) => {
-    const team = ownTeam(app, request, 'u');
+  app.post<{ Params: TeamParams; Querystring: Record<string, string> }>('/queues/:team/claim', { config: claim }, async (request, reply) => {
+    const team = ownTeam(app, request);
     const { wait } = parseOrThrow(claimQuery, request.query);
-    requireClaimScopes(request.caller);
-    const claim = await app.leases.claim(team, wait, () => closing);
-    if (!claim) return reply.code(204).send();
-    return { lease: claim.lease, bundle: collectionBundle(app.config.PUBLIC_BASE_URL, disclosable(request.caller, claim.resources)) };
+    const claimed = await app.leases.claim(team, wait, () => closing);
+    if (!claimed) return reply.code(204).send();
+    return { lease: claimed.lease, bundle: collectionBundle(app.config.PUBLIC_BASE_URL, request.repo.disclosable(claimed.resources)) };
   });
 
-  app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/ack', async (request, reply) => {
-    const team = ownTeam(app, request, 'u');
+  app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/ack', { config: work }, async (request, reply) => {
+    const team = ownTeam(app, request);
     const { status, statusReason } = parseOrThrow(ackBody, request.body);
     return sendResource(reply, await app.leases.acknowledge(team, request.params.leaseId, status, statusReason, request.id));
   });
 
-  app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/release', async (request, reply) => {
-    const team = ownTeam(app, request, 'u');
+  app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/release', { config: work }, async (request, reply) => {
+    const team = ownTeam(app, request);
     return sendResource(reply, await app.leases.release(team, request.params.leaseId));
   });
 
-  app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/extend', async (request) => {
-    const team = ownTeam(app, request, 'u');
+  app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/extend', { config: work }, async (request) => {
+    const team = ownTeam(app, request);
     return { lease: await app.leases.extend(team, request.params.leaseId) };
   });
 
-  app.get<{ Params: TeamParams }>('/queues/:team', async (request) => {
-    const team = ownTeam(app, request, 'r');
+  app.get<{ Params: TeamParams }>('/queues/:team', { config: { roles: ['coach', 'operator'], scope: 'Task.r' } }, async (request) => {
+    const team = ownTeam(app, request);
     return { team, ...(await app.leases.counts(team)) };
   });
 }

@@ -1,5 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { openRedis } from '../store/redis.js';
 import type { Team } from '../directory/directory.js';
 
 /** What a team queue holds per Task: ids only, never patient data. */
@@ -29,15 +30,14 @@ export class TeamQueues {
 
   constructor(
     redisUrl: string,
-    readonly prefix: string,
+    prefix: string,
     teams: Team[],
     readonly leaseMs: number,
     onLeaseExpired: (teamId: string, taskId: string) => void,
   ) {
     // Producers fail fast while Redis is away (the request answers 503); workers wait for it.
-    this.producer = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    this.consumer = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    for (const connection of [this.producer, this.consumer]) connection.on('error', () => {});
+    this.producer = openRedis(redisUrl, 'request');
+    this.consumer = openRedis(redisUrl, 'worker');
     const stalledInterval = Math.min(5000, Math.max(250, Math.floor(leaseMs / 4)));
     for (const team of teams) {
       const name = `team-${team.id}`;

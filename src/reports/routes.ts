@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { requireRole, requireScope } from '../auth/caller.js';
+import { ANY_ROLE } from '../auth/route-access.js';
 import { teamOrganizationId } from '../directory/team-organization.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { badRequest, FhirError, forbidden } from '../fhir/operation-outcome.js';
@@ -62,8 +62,7 @@ export default async function reportRoutes(app: FastifyInstance) {
     },
   });
 
-  app.get<{ Querystring: Query }>('/fhir/MeasureReport', async (request, reply) => {
-    requireScope(request.caller, 'MeasureReport', 's');
+  app.get<{ Querystring: Query }>('/fhir/MeasureReport', { config: { roles: ANY_ROLE, scope: 'MeasureReport.s' } }, async (request, reply) => {
     refuseOthers(request.query, ['subject', 'period', 'measure']);
     if (request.query.measure !== undefined && request.query.measure !== MEASURE_URL) throw badRequest(`measure must be ${MEASURE_URL}`, 'measure');
     if (request.query.period === undefined) throw badRequest('period is required: a month (2026-10), a quarter (2026-Q3) or a year (2026)', 'period');
@@ -77,7 +76,7 @@ export default async function reportRoutes(app: FastifyInstance) {
     });
   });
 
-  app.get<{ Params: { id: string }; Querystring: Query }>(`/fhir/Measure/:id/$evaluate-measure`, async (request, reply) => {
+  app.get<{ Params: { id: string }; Querystring: Query }>(`/fhir/Measure/:id/$evaluate-measure`, { config: { roles: ANY_ROLE, scope: 'MeasureReport.r' } }, async (request, reply) => {
     if (request.params.id !== MEASURE_ID) throw new FhirError(404, { code: 'not-found', diagnostics: `Measure/${request.params.id} not found` });
     refuseOthers(request.query, ['periodStart', 'periodEnd', 'subject', 'reportType']);
     if (request.query.reportType !== undefined && request.query.reportType !== 'summary') throw badRequest('Only reportType summary is offered', 'reportType');
@@ -86,19 +85,17 @@ export default async function reportRoutes(app: FastifyInstance) {
     return reply.type(FHIR_JSON).send(report);
   });
 
-  app.post<{ Params: { team: string } }>('/reports/:team/links', async (request, reply) => {
-    requireRole(request.caller, 'operator');
+  app.post<{ Params: { team: string } }>('/reports/:team/links', { config: { roles: ['operator'] } }, async (request, reply) => {
     const { team } = reports.access(request.caller, request.params.team);
     const { expires, signature } = links.sign(team.id);
     return reply.status(201).send({ url: `${base}/reports/${team.id}?expires=${expires}&signature=${signature}`, expires: new Date(expires * 1000).toISOString() });
   });
 
-  app.get<{ Params: { team: string }; Querystring: Query }>('/reports/:team', { config: { signedLink: true } }, async (request, reply) => {
+  app.get<{ Params: { team: string }; Querystring: Query }>('/reports/:team', { config: { signedLink: true, roles: ANY_ROLE, scope: 'MeasureReport.r' } }, async (request, reply) => {
     const { team: teamId } = request.params;
     refuseOthers(request.query, ['period', 'format', 'expires', 'signature']);
     let reader: ReportReader;
     if (request.caller) {
-      requireScope(request.caller, 'MeasureReport', 'r');
       reader = request.caller;
     } else {
       if (!links.verify(teamId, request.query.expires, request.query.signature)) throw forbidden('This report link is not valid (expired, or not for this team)');

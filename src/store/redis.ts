@@ -2,24 +2,26 @@ import { Redis, type RedisOptions } from 'ioredis';
 
 export class RedisPolicyError extends Error {}
 
-/**
- * Options for the service's own connection: commands fail fast while Redis is unreachable (the
- * request answers 503) instead of queueing in memory, and the client keeps reconnecting.
- */
-export function serviceRedisOptions(): RedisOptions {
-  return {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-    lazyConnect: true,
-  };
+/** What a connection is for; each use has one set of options, here and nowhere else. */
+const REDIS_USES = {
+  /**
+   * Commands a request waits on (and queue producers): they fail fast while Redis is unreachable
+   * (the request answers 503) instead of queueing in memory; the client keeps reconnecting.
+   */
+  request: { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000) },
+  /** BullMQ workers and subscribers: they wait for Redis to come back (BullMQ requires no retry limit). */
+  worker: { maxRetriesPerRequest: null },
+} satisfies Record<string, RedisOptions>;
+
+/** The one place the service opens Redis connections. Reconnection is automatic; /readyz and the requests report an outage. */
+export function openRedis(url: string, use: keyof typeof REDIS_USES, options: Pick<RedisOptions, 'lazyConnect'> = {}): Redis {
+  const redis = new Redis(url, { ...REDIS_USES[use], ...options });
+  redis.on('error', () => {});
+  return redis;
 }
 
 export async function connectRedis(url: string): Promise<Redis> {
-  const redis = new Redis(url, serviceRedisOptions());
-  redis.on('error', () => {
-    // Reconnection is automatic; /readyz and the requests themselves report the outage.
-  });
+  const redis = openRedis(url, 'request', { lazyConnect: true });
   await redis.connect();
   return redis;
 }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { openRedis } from '../store/redis.js';
 import { Counter, type Registry } from 'prom-client';
 import { cappedJitterBackoff } from '../delivery-backoff.js';
 import type { Directory } from '../directory/directory.js';
@@ -58,9 +59,8 @@ export class NotificationQueue {
 
   constructor(private readonly options: NotificationOptions) {
     const { redisUrl, prefix, backoffMs } = options;
-    this.producer = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    for (const connection of [this.producer, this.connection]) connection.on('error', () => {});
+    this.producer = openRedis(redisUrl, 'request');
+    this.connection = openRedis(redisUrl, 'worker');
     this.queue = new Queue<NotificationJob>(QUEUE, { connection: this.producer, prefix });
     this.worker = new Worker<NotificationJob>(QUEUE, (job) => this.attempt(job), {
       connection: this.connection,

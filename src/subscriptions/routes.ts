@@ -1,6 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { requireRole, requireScope } from '../auth/caller.js';
-import type { Interaction } from '../auth/scopes.js';
+import type { FastifyInstance } from 'fastify';
+import { ANY_ROLE } from '../auth/route-access.js';
 import { searchsetBundle } from '../fhir/bundle.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { badRequest, FhirError, notFound } from '../fhir/operation-outcome.js';
@@ -17,12 +16,8 @@ interface IdParams {
  * Who may do what with Subscriptions, in one place: gp and coach clients for their own tenancy,
  * with the matching scope; an operator may look (read, search, `$status`, `$events`) but not subscribe.
  */
-function authorise(request: FastifyRequest, interaction: Interaction) {
-  if (interaction === 'r' || interaction === 's') requireRole(request.caller, 'gp', 'coach', 'operator');
-  else requireRole(request.caller, 'gp', 'coach');
-  requireScope(request.caller, 'Subscription', interaction);
-  return request.caller;
-}
+const look = (interaction: 'r' | 's') => ({ config: { roles: ['gp', 'coach', 'operator'], scope: `Subscription.${interaction}` } }) as const;
+const subscribe = (interaction: 'c' | 'u' | 'd') => ({ config: { roles: ['gp', 'coach'], scope: `Subscription.${interaction}` } }) as const;
 
 const onlyParameters = (query: Record<string, unknown>, allowed: string[]) => {
   const unsupported = Object.keys(query).filter((name) => !allowed.includes(name));
@@ -46,45 +41,45 @@ export default async function subscriptionRoutes(app: FastifyInstance) {
   const base = app.config.PUBLIC_BASE_URL;
 
   // The topics hold no patient data: any authenticated caller may read them.
-  app.get<{ Querystring: Record<string, string> }>('/fhir/Basic', async (request, reply) => {
+  app.get<{ Querystring: Record<string, string> }>('/fhir/Basic', { config: { roles: ANY_ROLE } }, async (request, reply) => {
     onlyParameters(request.query, ['code']);
     const { code } = request.query;
     const found = code === undefined || code === 'SubscriptionTopic' || code === `${FHIR_TYPES}|SubscriptionTopic` ? TOPICS.map(topicResource) : [];
     return reply.type(FHIR_JSON).send(searchsetBundle(base, found.length, found, [], [{ relation: 'self', url: `${base}/fhir/Basic` }]));
   });
-  app.get<{ Params: IdParams }>('/fhir/Basic/:id', async (request, reply) => {
+  app.get<{ Params: IdParams }>('/fhir/Basic/:id', { config: { roles: ANY_ROLE } }, async (request, reply) => {
     const topic = topicById(request.params.id);
     if (!topic) throw notFound(`Basic/${request.params.id}`);
     return reply.type(FHIR_JSON).send(topicResource(topic));
   });
 
-  app.post('/fhir/Subscription', async (request, reply) => {
-    const caller = authorise(request, 'c');
+  app.post('/fhir/Subscription', subscribe('c'), async (request, reply) => {
+    const { caller } = request;
     const subscription = await subscriptions.create(caller, parseSubscription(request.body));
     if (subscription.status === 'requested') await notifications.handshake(subscription);
     reply.header('location', `${base}/fhir/Subscription/${subscription.id}/_history/${subscription.version}`);
     return sendResource(reply, subscriptionResource(subscription), 201);
   });
 
-  app.get<{ Querystring: Record<string, string> }>('/fhir/Subscription', async (request, reply) => {
-    const caller = authorise(request, 's');
+  app.get<{ Querystring: Record<string, string> }>('/fhir/Subscription', look('s'), async (request, reply) => {
+    const { caller } = request;
     onlyParameters(request.query, ['status']);
     const found = (await subscriptions.search(caller, request.query.status)).map(subscriptionResource);
     return reply.type(FHIR_JSON).send(searchsetBundle(base, found.length, found, [], [{ relation: 'self', url: `${base}/fhir/Subscription` }]));
   });
 
-  app.get('/fhir/Subscription/$status', async (request, reply) => {
-    const caller = authorise(request, 'r');
+  app.get('/fhir/Subscription/$status', look('r'), async (request, reply) => {
+    const { caller } = request;
     return reply.type(FHIR_JSON).send(statusBundle(base, await subscriptions.search(caller)));
   });
 
-  app.get<{ Params: IdParams }>('/fhir/Subscription/:id', async (request, reply) => {
-    const caller = authorise(request, 'r');
+  app.get<{ Params: IdParams }>('/fhir/Subscription/:id', look('r'), async (request, reply) => {
+    const { caller } = request;
     return sendResource(reply, subscriptionResource(await subscriptions.read(caller, request.params.id)));
   });
 
-  app.put<{ Params: IdParams }>('/fhir/Subscription/:id', async (request, reply) => {
-    const caller = authorise(request, 'u');
+  app.put<{ Params: IdParams }>('/fhir/Subscription/:id', subscribe('u'), async (request, reply) => {
+    const { caller } = request;
     const body = request.body as { id?: unknown } | undefined;
     if (body?.id !== request.params.id) throw badRequest('The id in the body must match the id in the URL', 'Subscription.id');
     const subscription = await subscriptions.update(caller, request.params.id, parseSubscription(body), parseIfMatch(request.headers['if-match']));
@@ -92,20 +87,20 @@ export default async function subscriptionRoutes(app: FastifyInstance) {
     return sendResource(reply, subscriptionResource(subscription));
   });
 
-  app.delete<{ Params: IdParams }>('/fhir/Subscription/:id', async (request, reply) => {
-    const caller = authorise(request, 'd');
+  app.delete<{ Params: IdParams }>('/fhir/Subscription/:id', subscribe('d'), async (request, reply) => {
+    const { caller } = request;
     await subscriptions.delete(caller, request.params.id);
     return reply.code(204).send();
   });
 
-  app.get<{ Params: IdParams }>('/fhir/Subscription/:id/$status', async (request, reply) => {
-    const caller = authorise(request, 'r');
+  app.get<{ Params: IdParams }>('/fhir/Subscription/:id/$status', look('r'), async (request, reply) => {
+    const { caller } = request;
     return reply.type(FHIR_JSON).send(statusBundle(base, [await subscriptions.read(caller, request.params.id)]));
   });
 
   /** `$events`: the numbered events again, for a receiver that saw a gap (at most 100 per call). */
-  app.get<{ Params: IdParams; Querystring: Record<string, string> }>('/fhir/Subscription/:id/$events', async (request, reply) => {
-    const caller = authorise(request, 'r');
+  app.get<{ Params: IdParams; Querystring: Record<string, string> }>('/fhir/Subscription/:id/$events', look('r'), async (request, reply) => {
+    const { caller } = request;
     onlyParameters(request.query, ['eventsSinceNumber', 'eventsUntilNumber', 'content']);
     const subscription = await subscriptions.read(caller, request.params.id);
     const { content = subscription.content } = request.query;

@@ -1,24 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { claimAndAnswer, submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 import { loadProfiles } from '../../src/fhir/profile-validator.js';
 
 const TEAM = 'leiden-noord';
 const FEEDBACK_KIND = 'https://wor-bridge.nl/fhir/CodeSystem/wor-feedback-kind';
-let service: TestService;
-let gp: string;
-let coach: string;
 
 // The validator's definitions take seconds to load on a busy machine: before the scenarios' clocks start.
 beforeAll(() => void loadProfiles(), 120_000);
-beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
-  coach = await service.token('coach', TEAM);
-});
-afterAll(() => service.close());
+const { service, gp, coach } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB], coach: ['coach', TEAM] } });
 
 const claimAndAck = (taskId: string, status: 'accepted' | 'rejected', statusReason?: string) =>
   claimAndAnswer(service, coach, taskId, { status, ...(statusReason ? { statusReason } : {}) });

@@ -1,18 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import type { Communication } from 'fhir/r4.js';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
-let gp: string;
 
-beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
-});
-afterAll(() => service.close());
+const { service, gp } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB] } });
 
 const letter = (): Communication => ({
   resourceType: 'Communication',

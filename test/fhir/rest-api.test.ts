@@ -1,22 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
-let gp: string;
-let coach: string;
 let first: Awaited<ReturnType<typeof submitReferral>>;
 
+const { service, gp, coach } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB], coach: ['coach', 'leiden-noord'] } });
 beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
-  coach = await service.token('coach', 'leiden-noord');
   first = await submitReferral(service, gp);
   for (let i = 0; i < 24; i += 1) await submitReferral(service, gp);
 });
-afterAll(() => service.close());
 
 const get = (path: string, token = gp, headers: Record<string, string> = {}) => service.request('GET', path, { token, headers });
 

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { exampleTransaction } from '../fixtures/fhir-transaction.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
-let gp: string;
 
-beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
-});
-afterAll(() => service.close());
+const { service, gp } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB] } });
 
 /** A resource with what legitimately differs between two referrals (ids, times, the referral's identifier) taken out. */
 function comparable(resource: any): any {

@@ -1,19 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { patientAt, submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
 const TEAM = 'leiden-noord';
-let service: TestService;
-let gp: string;
-let coach: string;
 
-beforeAll(async () => {
-  service = await startService({ env: { QUEUE_LEASE_SECONDS: '2' } });
-  gp = await service.token('gp', PRACTICE_AGB);
-  coach = await service.token('coach', TEAM);
-});
-afterAll(() => service.close());
+const { service, gp, coach } = await withService({ env: { QUEUE_LEASE_SECONDS: '2' }, tokens: { gp: ['gp', PRACTICE_AGB], coach: ['coach', TEAM] } });
 
 const claim = (wait = 0, token = coach, team = TEAM) => service.request('POST', `/queues/${team}/claim?wait=${wait}`, { token });
 const lease = (leaseId: string, action: string, body?: unknown, team = TEAM) =>

@@ -1,19 +1,11 @@
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { Queue } from 'bullmq';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { claimAndAnswer, submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
-let gp: string;
-let coach: string;
 
-beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
-  coach = await service.token('coach', 'leiden-noord');
-});
-afterAll(() => service.close());
+const { service, gp, coach } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB], coach: ['coach', 'leiden-noord'] } });
 
 test('a referral that ended longer ago than the retention period is erased everywhere; an open one stays', async () => {
   const ended = await submitReferral(service, gp);

@@ -1,24 +1,18 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
 const TEAM = 'leiden-noord';
-let service: TestService;
-let gp: string;
-let coach: string;
 let referral: Awaited<ReturnType<typeof submitReferral>>;
 let patientId: string;
 
+const { service, gp, coach } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB], coach: ['coach', TEAM] } });
 beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
-  coach = await service.token('coach', TEAM);
   referral = await submitReferral(service, gp);
   const task = (await service.request('GET', `/fhir/Task/${referral.taskId}`, { token: coach })).body;
   patientId = task.for.reference.split('/')[1];
 });
-afterAll(() => service.close());
 
 const scoped = (scope: string) => service.token('coach', TEAM, { scope });
 const typesOf = (bundle: { entry?: Array<{ resource: { resourceType: string } }> }) => (bundle.entry ?? []).map((entry) => entry.resource.resourceType);

@@ -1,14 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { exampleTransaction } from '../fixtures/fhir-transaction.js';
 import { submitReferral } from '../support/referrals.js';
 import { expectBuiltinsUntouched, ISSUE_15_EXPLOIT, tenancyProbe } from '../support/security-probes.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
-let gp: string;
-let coach: string;
 let taskId: string;
 let serviceRequestId: string;
 let expectTenancyHolds: () => Promise<void>;
@@ -16,14 +13,11 @@ const RUNS = 40;
 // A fixed seed (FUZZ_SEED) replays a run; without one every run explores new inputs.
 if (process.env.FUZZ_SEED) fc.configureGlobal({ seed: Number(process.env.FUZZ_SEED) });
 
+const { service, gp, coach } = await withService({ env: { RATE_LIMIT_PER_MINUTE: '1000000' }, tokens: { gp: ['gp', PRACTICE_AGB], coach: ['coach', 'leiden-noord'] } });
 beforeAll(async () => {
-  service = await startService({ env: { RATE_LIMIT_PER_MINUTE: '1000000' } });
-  gp = await service.token('gp', PRACTICE_AGB);
-  coach = await service.token('coach', 'leiden-noord');
   ({ taskId, serviceRequestId } = await submitReferral(service, gp));
   expectTenancyHolds = await tenancyProbe(service, { gp, coach });
 });
-afterAll(() => service.close());
 
 /** Hostile values: deep nesting, huge strings, prototype-pollution keys, wrong types. */
 const hostile = fc.oneof(

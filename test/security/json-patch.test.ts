@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { claimAndAnswer, submitReferral } from '../support/referrals.js';
 import {
@@ -10,24 +10,18 @@ import {
   PATCH_OPERATIONS,
   tenancyProbe,
 } from '../support/security-probes.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
-let gp: string;
-let coach: string;
 let taskId: string;
 let serviceRequestId: string;
 let expectTenancyHolds: () => Promise<void>;
 
+const { service, gp, coach } = await withService({ env: { RATE_LIMIT_PER_MINUTE: '1000000' }, tokens: { gp: ['gp', PRACTICE_AGB], coach: ['coach', 'leiden-noord'] } });
 beforeAll(async () => {
-  service = await startService({ env: { RATE_LIMIT_PER_MINUTE: '1000000' } });
-  gp = await service.token('gp', PRACTICE_AGB);
-  coach = await service.token('coach', 'leiden-noord');
   ({ taskId, serviceRequestId } = await submitReferral(service, gp));
   await claimAndAnswer(service, coach, taskId);
   expectTenancyHolds = await tenancyProbe(service, { gp, coach });
 });
-afterAll(() => service.close());
 
 type Target = 'Task' | 'ServiceRequest';
 const resourcePath = (target: Target) => `/fhir/${target}/${target === 'Task' ? taskId : serviceRequestId}`;

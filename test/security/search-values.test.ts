@@ -1,22 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { Caller } from '../../src/auth/caller.js';
-import { parseScopes } from '../../src/auth/scopes.js';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { FhirError } from '../../src/fhir/operation-outcome.js';
 import { MAX_SEARCH_VALUE_LENGTH, parseSearch } from '../../src/http/fhir/search.js';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
-let gp: string;
 let referral: Awaited<ReturnType<typeof submitReferral>>;
 
+const { service, gp } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB] } });
 beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
   referral = await submitReferral(service, gp);
 });
-afterAll(() => service.close());
 
 const timed = async (path: string) => {
   const started = performance.now();
@@ -35,12 +29,11 @@ describe('search values are parsed in linear time and capped in length', () => {
   });
 
   test('a 100,000-character value is refused with 400 by the parser in well under 200 ms', () => {
-    const caller: Caller = { role: 'gp', org: PRACTICE_AGB, clientId: 'test', grants: parseScopes('system/*.rs') };
     for (const value of ['a'.repeat(100_000), `${'Patient/'.repeat(12_500)}`, `${'a'.repeat(99_999)}/`]) {
       const started = performance.now();
       let error: unknown;
       try {
-        parseSearch('Task', { patient: value }, caller);
+        parseSearch('Task', { patient: value });
       } catch (caught) {
         error = caught;
       }

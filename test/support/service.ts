@@ -1,9 +1,10 @@
 import { createWriteStream } from 'node:fs';
+import { afterAll, beforeAll } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, readSecrets, type Config } from '../../src/config.js';
 import { DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET } from '../../src/dev-defaults.js';
 import pg from 'pg';
 import { loadDirectory, parseDirectory, type Directory } from '../../src/directory/directory.js';
@@ -45,13 +46,9 @@ export interface ServiceOptions {
   prefix?: string;
 }
 
-/**
- * Starts the real service on a free port against the test Redis, with a key prefix of its own and
- * debug logs in test/.logs (checked for patient data after the run).
- */
-export async function startService(options: ServiceOptions = {}): Promise<TestService> {
-  const prefix = options.prefix ?? `test-${randomUUID().slice(0, 8)}`;
-  const config = loadConfig({
+/** The configuration of a test service: the test Redis and PostgreSQL, under a key prefix and schema of its own. */
+export function testConfig(prefix: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
     WOR_DIRECTORY: 'config/directory.example.yaml',
     AUTH_JWKS_FILE: 'config/dev/jwks.json',
     AUTH_ISSUER: DEV_ISSUER,
@@ -63,11 +60,21 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     WOR_SECRET: DEV_SECRET,
     LOG_LEVEL: 'debug',
     PUBLIC_BASE_URL: 'http://wor-bridge.test',
-    ...options.env,
+    ...env,
   });
+}
+
+/**
+ * Starts the real service on a free port against the test Redis, with a key prefix of its own and
+ * debug logs in test/.logs (checked for patient data after the run).
+ */
+export async function startService(options: ServiceOptions = {}): Promise<TestService> {
+  const prefix = options.prefix ?? `test-${randomUUID().slice(0, 8)}`;
+  const config = testConfig(prefix, options.env);
   const directory: Directory = options.directoryYaml ? parseDirectory(options.directoryYaml) : loadDirectory(config.WOR_DIRECTORY);
   const logStream = createWriteStream(`test/.logs/${prefix}-${process.pid}-${randomUUID().slice(0, 4)}.log`, { flags: 'a' });
-  const app = await buildApp({ config, directory, logStream });
+  // Tests set the secrets the directory names (portal signature, GP token) in process.env before starting.
+  const app = await buildApp({ config, directory, secrets: readSecrets(directory.secretVariables(), process.env), logStream });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address() as { port: number };
   const baseUrl = `http://127.0.0.1:${address.port}`;
@@ -120,3 +127,31 @@ export const testDatabaseUrl = () => process.env.TEST_DATABASE_URL ?? 'postgres:
 
 /** The PostgreSQL schema of a test service: its key prefix as an SQL identifier. */
 export const schemaOf = (prefix: string) => prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+
+type TokenSpec = [role: string, org: string, options?: Omit<DevTokenOptions, 'role' | 'org'>];
+
+/**
+ * The set-up most test files share, called once at the top of the file with `await`: the service
+ * starts before the file's tests (beforeAll) and stops after them (afterAll); the named tokens are
+ * minted at once. `service` stands for the started service from beforeAll on.
+ */
+export async function withService<Name extends string = never>(
+  options: ServiceOptions & { tokens?: Record<Name, TokenSpec> } = {},
+): Promise<{ service: TestService } & Record<Name, string>> {
+  const { tokens = {} as Record<Name, TokenSpec>, ...serviceOptions } = options;
+  let started: TestService | undefined;
+  beforeAll(async () => {
+    started = await startService(serviceOptions);
+  });
+  afterAll(() => started?.close());
+  const service = new Proxy({} as TestService, {
+    get(_target, property: keyof TestService) {
+      if (!started) throw new Error('the service starts in beforeAll; use it inside a hook or a test');
+      return started[property];
+    },
+  });
+  const minted = await Promise.all(
+    (Object.entries(tokens) as Array<[Name, TokenSpec]>).map(async ([name, [role, org, tokenOptions]]) => [name, await mintDevToken({ role, org, ...tokenOptions })] as const),
+  );
+  return { service, ...(Object.fromEntries(minted) as Record<Name, string>) };
+}

@@ -1,20 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { claimAndAnswer, submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
 const TEAM = 'leiden-noord';
 const STEP = 'https://wor-bridge.nl/fhir/CodeSystem/wor-business-step';
-let service: TestService;
-let gp: string;
-let coach: string;
 
-beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
-  coach = await service.token('coach', TEAM);
-});
-afterAll(() => service.close());
+const { service, gp, coach } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB], coach: ['coach', TEAM] } });
 
 /** A referral whose Task the team has accepted (version 3: requested, received, accepted). */
 async function acceptedTask(): Promise<string> {

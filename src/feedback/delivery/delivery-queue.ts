@@ -1,7 +1,9 @@
+import type { Secrets } from '../../config.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Communication, Organization, Patient, Practitioner, PractitionerRole, ServiceRequest, Task } from 'fhir/r4.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { openRedis } from '../../store/redis.js';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { cappedJitterBackoff } from '../../delivery-backoff.js';
 import type { Directory } from '../../directory/directory.js';
@@ -21,6 +23,8 @@ export interface DeliveryEntry {
 
 export interface DeliveryOptions {
   redisUrl: string;
+  /** The GP endpoints' bearer tokens, by the variable the directory names. */
+  secrets: Secrets;
   prefix: string;
   directory: Directory;
   store: ResourceStore;
@@ -74,9 +78,8 @@ export class DeliveryQueue {
   constructor(private readonly options: DeliveryOptions) {
     const { redisUrl, prefix, backoffMs, maxBackoffMs = 5 * 60_000, db } = options;
     // As for the team queues: adding fails fast while Redis is away; the worker waits for it.
-    this.producer = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    for (const connection of [this.producer, this.connection]) connection.on('error', () => {});
+    this.producer = openRedis(redisUrl, 'request');
+    this.connection = openRedis(redisUrl, 'worker');
     this.queue = new Queue<DeliveryJob>(QUEUE, { connection: this.producer, prefix });
     this.worker = new Worker<DeliveryJob>(QUEUE, (job) => this.attempt(job), {
       connection: this.connection,
@@ -201,7 +204,7 @@ export class DeliveryQueue {
     const outbound = gpCommunication(stored.resource, parties, endpoint.acceptsExternalReferences ? { externalBase: this.options.publicBaseUrl } : {});
     let client = this.clients.get(practiceAgb);
     if (!client) {
-      client = new FhirEndpointClient(endpoint, this.options.timeoutMs);
+      client = new FhirEndpointClient(endpoint, this.options.timeoutMs, this.options.secrets);
       this.clients.set(practiceAgb, client);
     }
     await client.deliver(outbound, requestId);

@@ -1,3 +1,4 @@
+import type { Secrets } from '../../config.js';
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Communication } from 'fhir/r4.js';
@@ -95,7 +96,11 @@ class SmartBackendTokens {
 export class FhirEndpointClient {
   private readonly smart: SmartBackendTokens | undefined;
 
-  constructor(private readonly endpoint: Endpoint, private readonly timeoutMs: number) {
+  constructor(
+    private readonly endpoint: Endpoint,
+    private readonly timeoutMs: number,
+    private readonly secrets: Secrets,
+  ) {
     this.smart = endpoint.auth?.type === 'smart-backend' ? new SmartBackendTokens(endpoint.auth, timeoutMs) : undefined;
   }
 
@@ -103,7 +108,7 @@ export class FhirEndpointClient {
     const auth = this.endpoint.auth;
     if (!auth) return {};
     if (auth.type === 'bearer') {
-      const token = process.env[auth.tokenEnv];
+      const token = this.secrets.get(auth.tokenEnv);
       if (!token) throw new DeliveryFailure(`bearer token variable ${auth.tokenEnv} is not set`, false);
       return { authorization: `Bearer ${token}` };
     }

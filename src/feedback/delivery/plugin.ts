@@ -1,6 +1,6 @@
+import type { Secrets } from '../../config.js';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { requireRole } from '../../auth/caller.js';
 import { DeliveryQueue } from './delivery-queue.js';
 
 declare module 'fastify' {
@@ -11,7 +11,7 @@ declare module 'fastify' {
 
 /** Delivery of feedback to GP FHIR endpoints, and the operator's view of parked deliveries. */
 export default fp(
-  async function deliveries(app: FastifyInstance) {
+  async function deliveries(app: FastifyInstance, { secrets }: { secrets: Secrets }) {
     const { config } = app;
     const queue = new DeliveryQueue({
       redisUrl: config.REDIS_URL,
@@ -24,6 +24,7 @@ export default fp(
       attempts: config.DELIVERY_ATTEMPTS,
       backoffMs: config.DELIVERY_BACKOFF_MS,
       timeoutMs: config.DELIVERY_TIMEOUT_MS,
+      secrets,
       publicBaseUrl: config.PUBLIC_BASE_URL,
     });
     await queue.start();
@@ -32,13 +33,11 @@ export default fp(
     app.redisRecovery.register('feedback deliveries', () => queue.rebuild());
     app.addHook('onClose', async () => queue.close());
 
-    app.get('/operator/deliveries', async (request) => {
-      requireRole(request.caller, 'operator');
+    app.get('/operator/deliveries', { config: { roles: ['operator'] } }, async () => {
       return { parked: await queue.parked() };
     });
 
-    app.post<{ Params: { communicationId: string } }>('/operator/deliveries/:communicationId/redeliver', async (request, reply) => {
-      requireRole(request.caller, 'operator');
+    app.post<{ Params: { communicationId: string } }>('/operator/deliveries/:communicationId/redeliver', { config: { roles: ['operator'] } }, async (request, reply) => {
       await queue.redeliver(request.params.communicationId);
       return reply.code(202).send({ communicationId: request.params.communicationId, status: 'queued' });
     });

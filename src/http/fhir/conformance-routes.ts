@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Resource } from 'fhir/r4.js';
+import { ANY_ROLE } from '../../auth/route-access.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
 import { CONFORMANCE_TYPES, loadConformanceResources } from '../../fhir/conformance.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
@@ -30,7 +31,7 @@ export default async function conformanceRoutes(app: FastifyInstance) {
   for (const type of CONFORMANCE_TYPES) {
     const ofType = [...resources.values()].filter((resource) => resource.resourceType === type);
     // A handful of resources: the only search is by canonical url; anything else is reported.
-    app.get<{ Querystring: Record<string, string> }>(`/fhir/${type}`, async (request, reply) => {
+    app.get<{ Querystring: Record<string, string> }>(`/fhir/${type}`, { config: { roles: ANY_ROLE } }, async (request, reply) => {
       const unsupported = Object.keys(request.query).filter((name) => name !== 'url');
       if (unsupported.length > 0) {
         throw new FhirError(400, unsupported.map((name) => ({ code: 'not-supported' as const, expression: name, diagnostics: `Search parameter ${name} is not supported for ${type}; use url` })));
@@ -38,7 +39,7 @@ export default async function conformanceRoutes(app: FastifyInstance) {
       const found = ofType.filter((resource) => !request.query.url || (resource as { url?: string }).url === request.query.url);
       return reply.type(FHIR_JSON).send(searchsetBundle(base, found.length, found, [], [{ relation: 'self', url: `${base}/fhir/${type}` }]));
     });
-    app.get<{ Params: { id: string } }>(`/fhir/${type}/:id`, async (request, reply) => {
+    app.get<{ Params: { id: string } }>(`/fhir/${type}/:id`, { config: { roles: ANY_ROLE } }, async (request, reply) => {
       const resource: Resource | undefined = resources.get(`${type}/${request.params.id}`);
       if (!resource) throw notFound(`${type}/${request.params.id}`);
       return reply.type(FHIR_JSON).send(resource);

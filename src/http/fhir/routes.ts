@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { requireScope, type Caller } from '../../auth/caller.js';
-import { mayDisclose } from '../../auth/disclosure.js';
+import { ANY_ROLE, type Scope } from '../../auth/route-access.js';
+import type { TenantRepository } from '../../auth/tenant-repository.js';
 import { historyBundle } from '../../fhir/bundle.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
 import { badRequest, FhirError, notFound } from '../../fhir/operation-outcome.js';
@@ -35,63 +35,67 @@ interface VersionParams extends InstanceParams {
   versionId: string;
 }
 
+/** The scope of an interaction on the stored type the path names; an unknown type answers 404 first. */
+const scopeOfType =
+  (interaction: 'r' | 's') =>
+  (request: FastifyRequest): Scope =>
+    `${storedType((request.params as TypeParams).type)}.${interaction}`;
+const read = { roles: ANY_ROLE, scope: scopeOfType('r') };
+const searching = { roles: ANY_ROLE, scope: scopeOfType('s') };
+
 /** Read, vread, history and search of stored resources, always within the caller's tenancy. */
 export default async function fhirRestRoutes(app: FastifyInstance) {
-  const { store, config } = app;
+  const { config } = app;
 
-  async function readVisible(type: string, id: string, request: { caller: Caller }) {
+  async function readVisible(repo: TenantRepository, type: string, id: string) {
     if (!ID_PATTERN.test(id)) throw badRequest('Invalid resource id', 'id');
-    const stored = await store.read(type, id);
+    const stored = await repo.read(type, id);
     // Another tenant's resource answers exactly like one that does not exist (contract §3).
-    if (!stored || !mayDisclose(request.caller, stored)) throw notFound(`${type}/${id}`);
+    if (!stored) throw notFound(`${type}/${id}`);
     return stored;
   }
 
   async function searchType(request: FastifyRequest<{ Params: TypeParams }>, params: SearchParams) {
     const type = storedType(request.params.type);
-    requireScope(request.caller, type, 's');
     const lenient = /handling=lenient/.test(String(request.headers.prefer ?? ''));
-    return search(store, config.PUBLIC_BASE_URL, type, params, request.caller, lenient);
+    return search(request.repo, config.PUBLIC_BASE_URL, type, params, lenient);
   }
 
-  app.get<{ Params: TypeParams; Querystring: SearchParams }>('/fhir/:type', async (request, reply) => {
+  app.get<{ Params: TypeParams; Querystring: SearchParams }>('/fhir/:type', { config: searching }, async (request, reply) => {
     return reply.type(FHIR_JSON).send(await searchType(request, request.query));
   });
 
   // `POST [type]/_search`: the same search with its parameters in a form body (and the URL), kept out of URLs and logs.
   app.addContentTypeParser(FORM, { parseAs: 'string' }, (_request, body, done) => done(null, formParameters(body as string)));
-  app.post<{ Params: TypeParams; Querystring: SearchParams; Body: SearchParams | undefined }>('/fhir/:type/_search', async (request, reply) => {
+  app.post<{ Params: TypeParams; Querystring: SearchParams; Body: SearchParams | undefined }>('/fhir/:type/_search', { config: searching }, async (request, reply) => {
     if (request.body !== undefined && !request.headers['content-type']?.startsWith(FORM)) {
       throw new FhirError(415, { code: 'not-supported', diagnostics: `POST _search takes its parameters as ${FORM}` });
     }
     return reply.type(FHIR_JSON).send(await searchType(request, mergeParameters(request.query, request.body ?? {})));
   });
 
-  app.get<{ Params: TypeParams }>('/fhir/:type/_history', async (request) => {
+  app.get<{ Params: TypeParams }>('/fhir/:type/_history', { config: searching }, async (request) => {
     storedType(request.params.type);
     throw notOffered(request.method, request.url);
   });
 
-  app.get<{ Params: InstanceParams }>('/fhir/:type/:id', async (request, reply) => {
+  app.get<{ Params: InstanceParams }>('/fhir/:type/:id', { config: read }, async (request, reply) => {
     const type = storedType(request.params.type);
-    requireScope(request.caller, type, 'r');
-    const stored = await readVisible(type, request.params.id, request);
+    const stored = await readVisible(request.repo, type, request.params.id);
     return sendResource(reply, stored.resource);
   });
 
-  app.get<{ Params: InstanceParams }>('/fhir/:type/:id/_history', async (request, reply) => {
+  app.get<{ Params: InstanceParams }>('/fhir/:type/:id/_history', { config: read }, async (request, reply) => {
     const type = storedType(request.params.type);
-    requireScope(request.caller, type, 'r');
-    await readVisible(type, request.params.id, request);
-    const history = await store.history(type, request.params.id);
-    return reply.type(FHIR_JSON).send(historyBundle(config.PUBLIC_BASE_URL, history?.versions ?? []));
+    await readVisible(request.repo, type, request.params.id);
+    const versions = await request.repo.history(type, request.params.id);
+    return reply.type(FHIR_JSON).send(historyBundle(config.PUBLIC_BASE_URL, versions ?? []));
   });
 
-  app.get<{ Params: VersionParams }>('/fhir/:type/:id/_history/:versionId', async (request, reply) => {
+  app.get<{ Params: VersionParams }>('/fhir/:type/:id/_history/:versionId', { config: read }, async (request, reply) => {
     const type = storedType(request.params.type);
-    requireScope(request.caller, type, 'r');
-    await readVisible(type, request.params.id, request);
-    const version = await store.vread(type, request.params.id, request.params.versionId);
+    await readVisible(request.repo, type, request.params.id);
+    const version = await request.repo.vread(type, request.params.id, request.params.versionId);
     if (!version) throw notFound(`${type}/${request.params.id}/_history/${request.params.versionId}`);
     return sendResource(reply, version.resource);
   });

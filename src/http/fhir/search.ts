@@ -1,9 +1,8 @@
 import type { Bundle, BundleLink, Resource } from 'fhir/r4.js';
-import type { Caller } from '../../auth/caller.js';
 import { requireScope } from '../../auth/caller.js';
-import { disclosable, searchTenant } from '../../auth/disclosure.js';
+import type { TenantRepository } from '../../auth/tenant-repository.js';
 import { own } from '../../own-property.js';
-import type { Cursor, ResourceStore, SearchQuery } from '../../store/resource-store.js';
+import type { Cursor, SearchQuery } from '../../store/resource-store.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
 import { FhirError, operationOutcome, type Issue } from '../../fhir/operation-outcome.js';
 import { INCLUDES, revIncludes, SEARCH_PARAMETERS } from '../../fhir/search-parameters.js';
@@ -29,7 +28,7 @@ interface Chain {
 }
 
 interface ParsedSearch {
-  query: SearchQuery;
+  query: Omit<SearchQuery, 'tenant'>;
   includes: string[];
   revIncludes: Array<{ source: string; param: string }>;
   chains: Chain[];
@@ -75,9 +74,9 @@ function referenceValue(value: string, target: string | undefined): string {
 }
 
 /** Reads search parameters (contract §8); anything not understood is reported, never ignored. */
-export function parseSearch(type: string, params: Record<string, QueryValue>, caller: Caller): ParsedSearch {
+export function parseSearch(type: string, params: Record<string, QueryValue>): ParsedSearch {
   const definitions = own(SEARCH_PARAMETERS, type) ?? [];
-  const query: SearchQuery = { type, tenant: searchTenant(caller), filters: [], count: DEFAULT_COUNT };
+  const query: ParsedSearch['query'] = { type, filters: [], count: DEFAULT_COUNT };
   const includes: string[] = [];
   const revIncluded: ParsedSearch['revIncludes'] = [];
   const chains: Chain[] = [];
@@ -207,9 +206,9 @@ function pageLink(baseUrl: string, type: string, echo: Array<[string, string]>, 
  * A chain's values as the ids of its target resources, searched in the caller's tenancy with the
  * caller's search scope on the target: a token without Patient search cannot probe BSNs this way.
  */
-async function resolveChain(store: ResourceStore, caller: Caller, tenant: string | undefined, chain: Chain): Promise<Array<[string, string]>> {
-  requireScope(caller, chain.target, 's');
-  const found = await store.search({ type: chain.target, tenant, filters: [chain.values.map((value) => [chain.chained, value])], count: MAX_CHAIN_MATCHES });
+async function resolveChain(repo: TenantRepository, chain: Chain): Promise<Array<[string, string]>> {
+  requireScope(repo.caller, chain.target, 's');
+  const found = await repo.search({ type: chain.target, filters: [chain.values.map((value) => [chain.chained, value])], count: MAX_CHAIN_MATCHES });
   if (found.total > MAX_CHAIN_MATCHES) {
     throw new FhirError(400, {
       code: 'too-costly',
@@ -220,41 +219,38 @@ async function resolveChain(store: ResourceStore, caller: Caller, tenant: string
   return found.resources.map((resource) => [chain.param, `${chain.target}/${resource.id}`]);
 }
 
-/** Runs a search for a caller: one page of matches, the includes they may see, paging links. */
+/** Runs a search in the caller's tenancy: one page of matches, the includes they may see, paging links. */
 export async function search(
-  store: ResourceStore,
+  repo: TenantRepository,
   baseUrl: string,
   type: string,
   params: Record<string, QueryValue>,
-  caller: Caller,
   lenient: boolean,
 ): Promise<Bundle> {
-  const parsed = parseSearch(type, params, caller);
+  const parsed = parseSearch(type, params);
   if (parsed.unsupported.length > 0 && !lenient) throw new FhirError(400, parsed.unsupported);
   const { query, echo } = parsed;
   for (const chain of parsed.chains) {
-    const alternatives = await resolveChain(store, caller, query.tenant, chain);
+    const alternatives = await resolveChain(repo, chain);
     // No resource behind the chain: nothing can match.
     if (alternatives.length === 0) query.ids = [];
     else query.filters.push(alternatives);
   }
-  for (const { source } of parsed.revIncludes) requireScope(caller, source, 's');
-  const { total, resources, next } = await store.search(query);
+  for (const { source } of parsed.revIncludes) requireScope(repo.caller, source, 's');
+  const { total, resources, next } = await repo.search(query);
 
   const includeRefs = new Set<string>();
   for (const resource of resources) {
     for (const param of parsed.includes) for (const ref of INCLUDES[type]![param]!(resource)) includeRefs.add(ref);
   }
-  const included = await store.readMany([...includeRefs].map((ref) => ref.split('/') as [string, string]));
-  const includes = disclosable(caller, included);
+  const includes = await repo.readMany([...includeRefs].map((ref) => ref.split('/') as [string, string]));
 
   const warnings = parsed.unsupported.map((issue): Issue => ({ ...issue, severity: 'warning' }));
   if (resources.length > 0) {
     for (const { source, param } of parsed.revIncludes) {
       // Searched in the caller's tenancy with its search scope on the source type, like any search.
-      const referring = await store.search({
+      const referring = await repo.search({
         type: source,
-        tenant: query.tenant,
         filters: [resources.map((resource): [string, string] => [param, `${type}/${resource.id}`])],
         count: MAX_REVINCLUDES,
       });

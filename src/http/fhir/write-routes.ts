@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServiceRequest, Task } from 'fhir/r4.js';
 import { canonicalJson } from '../../canonical-json.js';
-import { canSee, requireScope, tenantTag, type Caller } from '../../auth/caller.js';
+import { tenantTag, type Caller } from '../../auth/caller.js';
+import { ANY_ROLE } from '../../auth/route-access.js';
+import type { TenantRepository } from '../../auth/tenant-repository.js';
 import { cancelReferral } from '../../intake/cancel-referral.js';
 import type { Stored } from '../../store/resource-store.js';
 import type { Party } from '../../tasks/state-machine.js';
@@ -35,23 +37,23 @@ function patchResource<T extends { resourceType: string }>(document: T, patch: u
 export default async function fhirWriteRoutes(app: FastifyInstance) {
   app.addContentTypeParser('application/json-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
-  async function visibleTask(caller: Caller, id: string): Promise<Stored<Task>> {
-    requireScope(caller, 'Task', 'u');
-    const stored = ID_PATTERN.test(id) ? await app.store.read<Task>('Task', id) : undefined;
-    if (!stored || !canSee(caller, stored.acl)) throw notFound(`Task/${id}`);
+  async function visibleTask(repo: TenantRepository, id: string): Promise<Stored<Task>> {
+    const stored = ID_PATTERN.test(id) ? await repo.inTenancy<Task>('Task', id) : undefined;
+    if (!stored) throw notFound(`Task/${id}`);
     return stored;
   }
+  const updateTask = { roles: ANY_ROLE, scope: 'Task.u' } as const;
 
-  app.put<{ Params: { id: string } }>('/fhir/Task/:id', async (request, reply) => {
-    const stored = await visibleTask(request.caller, request.params.id);
+  app.put<{ Params: { id: string } }>('/fhir/Task/:id', { config: updateTask }, async (request, reply) => {
+    const stored = await visibleTask(request.repo, request.params.id);
     const expected = parseIfMatch(request.headers['if-match']);
     const proposed = request.body as Task;
     const updated = await app.tasks.update(stored.resource.id!, partyFor(request.caller, stored), () => proposed, expected, request.id);
     return sendResource(reply, updated.resource);
   });
 
-  app.patch<{ Params: { id: string } }>('/fhir/Task/:id', async (request, reply) => {
-    const stored = await visibleTask(request.caller, request.params.id);
+  app.patch<{ Params: { id: string } }>('/fhir/Task/:id', { config: updateTask }, async (request, reply) => {
+    const stored = await visibleTask(request.repo, request.params.id);
     const expected = parseIfMatch(request.headers['if-match']);
     const updated = await app.tasks.update(
       stored.resource.id!,
@@ -63,17 +65,15 @@ export default async function fhirWriteRoutes(app: FastifyInstance) {
     return sendResource(reply, updated.resource);
   });
 
-  app.patch<{ Params: { id: string } }>('/fhir/ServiceRequest/:id', async (request, reply) => {
-    const { caller } = request;
-    requireScope(caller, 'ServiceRequest', 'u');
+  // Only the referrer (or an operator) may revoke a referral.
+  const revoke = { roles: ['gp', 'portal', 'operator'], scope: 'ServiceRequest.u' } as const;
+  app.patch<{ Params: { id: string } }>('/fhir/ServiceRequest/:id', { config: revoke }, async (request, reply) => {
+    const { caller, repo } = request;
     const id = request.params.id;
-    const stored = ID_PATTERN.test(id) ? await app.store.read<ServiceRequest>('ServiceRequest', id) : undefined;
-    if (!stored || !canSee(caller, stored.acl)) throw notFound(`ServiceRequest/${id}`);
+    const stored = ID_PATTERN.test(id) ? await repo.inTenancy<ServiceRequest>('ServiceRequest', id) : undefined;
+    if (!stored) throw notFound(`ServiceRequest/${id}`);
     const expected = parseIfMatch(request.headers['if-match']);
     if (expected !== undefined && stored.resource.meta?.versionId !== expected) throw preconditionFailed('ServiceRequest');
-    if (caller.role !== 'operator' && !(caller.role === 'gp' || caller.role === 'portal')) {
-      throw new FhirError(403, { code: 'forbidden', diagnostics: 'Only the referrer may revoke a referral' });
-    }
     const patched = patchResource(stored.resource, request.body, app.config.BODY_LIMIT_BYTES);
     const { status: _before, meta: _meta, ...restBefore } = stored.resource;
     const { status, meta: _patchedMeta, ...restAfter } = patched;
@@ -81,11 +81,11 @@ export default async function fhirWriteRoutes(app: FastifyInstance) {
       throw new FhirError(422, { code: 'business-rule', expression: 'ServiceRequest', diagnostics: 'Only ServiceRequest.status may change, and only to revoked' });
     }
     if (status === 'revoked') {
-      const { resources } = await app.store.search({ type: 'Task', filters: [[['focus', `ServiceRequest/${id}`]]], count: 1 });
+      const { resources } = await repo.search({ type: 'Task', filters: [[['focus', `ServiceRequest/${id}`]]], count: 1 });
       const party = caller.role === 'operator' ? 'operator' : 'referrer';
       if (resources[0]) await cancelReferral(app.store, app.tasks, resources[0].id!, 'Ingetrokken door de verwijzer', party);
     }
-    const current = await app.store.read<ServiceRequest>('ServiceRequest', id);
+    const current = await repo.inTenancy<ServiceRequest>('ServiceRequest', id);
     return sendResource(reply, current!.resource);
   });
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Bundle, BundleEntry } from 'fhir/r4.js';
-import { practiceTag, requireRole, requireScope } from '../../auth/caller.js';
+import { practiceTag } from '../../auth/caller.js';
 import { resourceUrl } from '../../fhir/bundle.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
 import { FhirError } from '../../fhir/operation-outcome.js';
@@ -21,10 +21,8 @@ const ENTRY_TYPES: Record<keyof TransactionReferral['entries'], string> = {
  * references (contract §5.3). All or nothing; a second post of the same identifier creates nothing.
  */
 export default async function fhirTransactionRoutes(app: FastifyInstance) {
-  app.post('/fhir', async (request, reply) => {
+  app.post('/fhir', { config: { roles: ['gp'], scope: 'ServiceRequest.c' } }, async (request, reply) => {
     const { caller } = request;
-    requireRole(caller, 'gp');
-    requireScope(caller, 'ServiceRequest', 'c');
     const { referral, identifierSystem, entries, locate } = transactionToReferral(request.body);
     const agb = referral.requester.practice.agb;
     if (agb !== caller.org) {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { practiceTag, requireRole, requireScope } from '../../auth/caller.js';
+import { practiceTag } from '../../auth/caller.js';
 import { collectionBundle } from '../../fhir/bundle.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
 import { notFound } from '../../fhir/operation-outcome.js';
@@ -12,10 +12,8 @@ const cancelBody = z.strictObject({ reason: z.string().trim().min(1, 'a reason i
 
 /** `POST /referrals/{referralId}/cancel`: the practice withdraws its own referral (contract §5.4). */
 export default async function hisCancelRoutes(app: FastifyInstance) {
-  app.post<{ Params: { referralId: string } }>('/referrals/:referralId/cancel', async (request, reply) => {
+  app.post<{ Params: { referralId: string } }>('/referrals/:referralId/cancel', { config: { roles: ['gp'], scope: 'ServiceRequest.u' } }, async (request, reply) => {
     const { caller } = request;
-    requireRole(caller, 'gp');
-    requireScope(caller, 'ServiceRequest', 'u');
     const { reason } = parseOrThrow(cancelBody, request.body);
     const ids = await findReferral(app.intake, practiceTag(caller.org), request.params.referralId);
     if (!ids) throw notFound('Referral');

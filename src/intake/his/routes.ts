@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { practiceTag, requireRole, requireScope } from '../../auth/caller.js';
+import { practiceTag } from '../../auth/caller.js';
 import { collectionBundle } from '../../fhir/bundle.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
 import { FhirError } from '../../fhir/operation-outcome.js';
@@ -10,10 +10,8 @@ import { submitReferral } from '../submit-referral.js';
 
 /** `POST /referrals`: a HIS submits a Welzijn op Recept referral (contract §5.1). */
 export default async function hisIntakeRoutes(app: FastifyInstance) {
-  app.post('/referrals', async (request, reply) => {
+  app.post('/referrals', { config: { roles: ['gp'], scope: 'ServiceRequest.c' } }, async (request, reply) => {
     const { caller } = request;
-    requireRole(caller, 'gp');
-    requireScope(caller, 'ServiceRequest', 'c');
     const referral = parseOrThrow(referralSchema, request.body);
     const practiceAgb = referral.requester.practice.agb;
     if (practiceAgb !== caller.org) {

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { openRedis } from '../../store/redis.js';
 import type { InboundService } from './inbound-service.js';
 import { NotYet } from './inbound-service.js';
 
@@ -23,8 +24,7 @@ export class ConversionQueue {
     log: FastifyBaseLogger,
     private readonly retry: { attempts: number; backoffMs: number },
   ) {
-    this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    this.connection.on('error', () => {});
+    this.connection = openRedis(redisUrl, 'worker');
     this.queue = new Queue(QUEUE, { connection: this.connection, prefix });
     this.worker = new Worker(
       QUEUE,

@@ -1,7 +1,7 @@
+import type { Secrets } from '../../config.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { requireRole, requireScope } from '../../auth/caller.js';
 import type { Portal } from '../../directory/directory.js';
 import { FhirError, notFound } from '../../fhir/operation-outcome.js';
 import { ConversionQueue } from './conversion-queue.js';
@@ -20,9 +20,9 @@ declare module 'fastify' {
 const unauthorized = (diagnostics: string) => new FhirError(401, { code: 'security', diagnostics }, { 'www-authenticate': 'Bearer' });
 
 /** `X-Signature: sha256=<hex HMAC of the raw body>` with the portal's secret, when the directory names one. */
-function verifySignature(portal: Portal, request: FastifyRequest): void {
+function verifySignature(portal: Portal, request: FastifyRequest, secrets: Secrets): void {
   if (!portal.hmacSecretEnv) return;
-  const secret = process.env[portal.hmacSecretEnv];
+  const secret = secrets.get(portal.hmacSecretEnv);
   if (!secret) throw new FhirError(503, { code: 'transient', diagnostics: 'The signature secret of this portal is not configured' });
   const header = request.headers['x-signature'];
   const given = typeof header === 'string' ? /^sha256=([0-9a-f]{64})$/.exec(header)?.[1] : undefined;
@@ -36,7 +36,7 @@ const statusOf = (message: InboundMessage, base: string) => ({ ...message, statu
 
 /** Documents pushed by referral portals (contract §5.2): stored as received, converted in the background. */
 export default fp(
-  async function inbound(app: FastifyInstance) {
+  async function inbound(app: FastifyInstance, { secrets }: { secrets: Secrets }) {
     const service = new InboundService(app.intake, app.store, app.tasks, app.db, app.outbox, app.log);
     const conversions = new ConversionQueue(app.config.REDIS_URL, app.redisKeys.bull, service, app.log, {
       attempts: app.config.INBOUND_RETRY_ATTEMPTS,
@@ -50,7 +50,6 @@ export default fp(
 
     function ownPortal(request: FastifyRequest<{ Params: { portal: string } }>): Portal {
       const { caller } = request;
-      requireRole(caller, 'portal', ...(request.method === 'GET' ? (['operator'] as const) : []));
       const portal = app.directory.portal(request.params.portal);
       if (!portal || (caller.role === 'portal' && caller.org !== portal.id)) throw notFound(`Portal ${request.params.portal}`);
       return portal;
@@ -66,8 +65,7 @@ export default fp(
       });
       const receive = async (request: FastifyRequest<{ Params: { portal: string } }>, reply: import('fastify').FastifyReply) => {
         const portal = ownPortal(request);
-        requireScope(request.caller, 'Bundle', 'c');
-        verifySignature(portal, request);
+        verifySignature(portal, request, secrets);
         const envelope = readEnvelope(request.body);
         const { id, created } = await service.receive(portal.id, request.rawBody!, envelope);
         const statusUrl = `${base}/inbound/${portal.id}/messages/${id}`;
@@ -75,8 +73,9 @@ export default fp(
         if (/return=minimal/.test(String(request.headers.prefer ?? ''))) return reply.send();
         return reply.send({ id, status: created ? 'received' : 'duplicate', statusUrl });
       };
-      portalRoutes.post('/inbound/:portal', receive);
-      portalRoutes.post('/inbound/:portal/Bundle', receive);
+      const push = { config: { roles: ['portal'], scope: 'Bundle.c' } } as const;
+      portalRoutes.post('/inbound/:portal', push, receive);
+      portalRoutes.post('/inbound/:portal/Bundle', push, receive);
     });
 
     app.metrics.gauge({
@@ -90,20 +89,18 @@ export default fp(
       ],
     });
 
-    app.get<{ Params: { portal: string; id: string } }>('/inbound/:portal/messages/:id', async (request) => {
+    app.get<{ Params: { portal: string; id: string } }>('/inbound/:portal/messages/:id', { config: { roles: ['portal', 'operator'] } }, async (request) => {
       const portal = ownPortal(request);
       const message = await service.message(request.params.id);
       if (!message || message.portal !== portal.id) throw notFound('Message');
       return statusOf(message, base);
     });
 
-    app.get<{ Querystring: { portal?: string } }>('/operator/inbound', async (request) => {
-      requireRole(request.caller, 'operator');
+    app.get<{ Querystring: { portal?: string } }>('/operator/inbound', { config: { roles: ['operator'] } }, async (request) => {
       return { failed: (await service.failed(request.query.portal)).map((message) => statusOf(message, base)) };
     });
 
-    app.post<{ Params: { id: string } }>('/operator/inbound/:id/replay', async (request, reply) => {
-      requireRole(request.caller, 'operator');
+    app.post<{ Params: { id: string } }>('/operator/inbound/:id/replay', { config: { roles: ['operator'] } }, async (request, reply) => {
       await service.replay(request.params.id);
       return reply.code(202).send({ id: request.params.id, status: 'received' });
     });
