@@ -39,7 +39,7 @@ export default fp(
     app.addHook('preHandler', async (request: FastifyRequest) => {
       // An unknown path has no route to declare anything; the not-found handler answers it.
       // A signed link carries no caller: the route checks the signature itself.
-      if (request.routeOptions.config?.public || request.is404 || !request.caller) return;
+      if (request.routeOptions.config?.public || request.is404 || (request.routeOptions.config?.signedLink && !request.caller)) return;
       checkAccess(request.caller, request.routeOptions.config, request);
     });
 

@@ -1,5 +1,6 @@
 import type { MeasureReport } from 'fhir/r4.js';
-import { requireScope, type Caller } from '../auth/caller.js';
+import type { Caller } from '../auth/caller.js';
+import { amsterdamIsoDate } from '../calendar/working-days.js';
 import type { Directory, Team } from '../directory/directory.js';
 import { teamReference } from '../directory/team-organization.js';
 import { forbidden, notFound } from '../fhir/operation-outcome.js';
@@ -8,7 +9,6 @@ import { measureReport } from './measure-report.js';
 import { outcomeFigures, type Figure } from './outcome-figures.js';
 import { readReferralFacts } from './referral-facts-reader.js';
 import { contains, twelveMonthsTo, type ReportPeriod } from './report-period.js';
-import { amsterdamIsoDate } from '../calendar/working-days.js';
 
 /**
  * Who may see which figures: an operator every team's; a coach system its own team's; a practice
@@ -50,10 +50,9 @@ export class OutcomeReports {
     return outcomeFigures(facts, { minimumCount: this.minimumCount });
   }
 
-  async measureReport(caller: Caller, teamId: string, period: ReportPeriod): Promise<MeasureReport> {
-    requireScope(caller, 'MeasureReport', 'r');
-    const figures = await this.figures(caller, teamId, period);
-    return measureReport({ figures, subject: teamReference(this.access(caller, teamId).team), period, generatedAt: new Date() });
+  async measureReport(reader: ReportReader, teamId: string, period: ReportPeriod): Promise<MeasureReport> {
+    const figures = await this.figures(reader, teamId, period);
+    return measureReport({ figures, subject: teamReference(this.access(reader, teamId).team), period, generatedAt: new Date() });
   }
 
   /** The period's figures and those of each of the twelve months up to its end, from one read. */

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { ANY_ROLE } from '../auth/route-access.js';
+import type { Role } from '../auth/caller.js';
+import { amsterdamIsoDate } from '../calendar/working-days.js';
 import { teamOrganizationId } from '../directory/team-organization.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { badRequest, FhirError, forbidden } from '../fhir/operation-outcome.js';
@@ -8,11 +9,14 @@ import { OutcomeReports, type ReportReader } from './outcome-reports.js';
 import { headline, reportCsv, reportPage } from './report-page.js';
 import { ReportLinks } from './report-links.js';
 import { parsePeriod, periodBetween } from './report-period.js';
-import { amsterdamIsoDate } from '../calendar/working-days.js';
 
 type Query = Record<string, string | undefined>;
 
+const currentMonth = () => amsterdamIsoDate(new Date()).slice(0, 7);
+
 const HEADLINE_SECONDS = 300;
+/** Who may read figures; which figures is the domain's rule (OutcomeReports.access). */
+const READERS: readonly Role[] = ['operator', 'coach', 'gp'];
 
 /** `subject=Organization/team-{id}` (or the team id for a coach system that leaves it out). */
 function teamOfSubject(subject: string | undefined, fallback: string | undefined): string {
@@ -44,7 +48,7 @@ export default async function reportRoutes(app: FastifyInstance) {
     labelNames: ['team', 'figure'],
     read: async () => {
       if (!headlines || Date.now() - headlines.at > HEADLINE_SECONDS * 1000) {
-        const period = parsePeriod(amsterdamIsoDate(new Date()).slice(0, 7));
+        const period = parsePeriod(currentMonth());
         const perTeam = await Promise.all(
           app.directory.teams.map(async (team) => ({ team: team.id, figures: await reports.figures({ role: 'operator', org: 'metrics' }, team.id, period) })),
         );
@@ -62,21 +66,25 @@ export default async function reportRoutes(app: FastifyInstance) {
     },
   });
 
-  app.get<{ Querystring: Query }>('/fhir/MeasureReport', { config: { roles: ANY_ROLE, scope: 'MeasureReport.s' } }, async (request, reply) => {
+  app.get<{ Querystring: Query }>('/fhir/MeasureReport', { config: { roles: READERS, scope: 'MeasureReport.s' } }, async (request, reply) => {
     refuseOthers(request.query, ['subject', 'period', 'measure']);
     if (request.query.measure !== undefined && request.query.measure !== MEASURE_URL) throw badRequest(`measure must be ${MEASURE_URL}`, 'measure');
-    if (request.query.period === undefined) throw badRequest('period is required: a month (2026-10), a quarter (2026-Q3) or a year (2026)', 'period');
-    const report = await reports.measureReport(request.caller, teamOfSubject(request.query.subject, ownTeam(request.caller)), parsePeriod(request.query.period));
+    const period = parsePeriod(request.query.period ?? currentMonth());
+    // Without a subject: every team the caller may see figures of (a coach system: its own).
+    const teams = request.query.subject !== undefined || request.caller.role === 'coach'
+      ? [teamOfSubject(request.query.subject, ownTeam(request.caller))]
+      : app.directory.teams.map((team) => team.id);
+    const found = await Promise.all(teams.map((team) => reports.measureReport(request.caller, team, period)));
     return reply.type(FHIR_JSON).send({
       resourceType: 'Bundle',
       type: 'searchset',
-      total: 1,
+      total: found.length,
       link: [{ relation: 'self', url: `${base}${request.url}` }],
-      entry: [{ resource: report, search: { mode: 'match' } }],
+      entry: found.map((resource) => ({ resource, search: { mode: 'match' } })),
     });
   });
 
-  app.get<{ Params: { id: string }; Querystring: Query }>(`/fhir/Measure/:id/$evaluate-measure`, { config: { roles: ANY_ROLE, scope: 'MeasureReport.r' } }, async (request, reply) => {
+  app.get<{ Params: { id: string }; Querystring: Query }>(`/fhir/Measure/:id/$evaluate-measure`, { config: { roles: READERS, scope: 'MeasureReport.r' } }, async (request, reply) => {
     if (request.params.id !== MEASURE_ID) throw new FhirError(404, { code: 'not-found', diagnostics: `Measure/${request.params.id} not found` });
     refuseOthers(request.query, ['periodStart', 'periodEnd', 'subject', 'reportType']);
     if (request.query.reportType !== undefined && request.query.reportType !== 'summary') throw badRequest('Only reportType summary is offered', 'reportType');
@@ -91,7 +99,7 @@ export default async function reportRoutes(app: FastifyInstance) {
     return reply.status(201).send({ url: `${base}/reports/${team.id}?expires=${expires}&signature=${signature}`, expires: new Date(expires * 1000).toISOString() });
   });
 
-  app.get<{ Params: { team: string }; Querystring: Query }>('/reports/:team', { config: { signedLink: true, roles: ANY_ROLE, scope: 'MeasureReport.r' } }, async (request, reply) => {
+  app.get<{ Params: { team: string }; Querystring: Query }>('/reports/:team', { config: { signedLink: true, roles: ['operator', 'coach'], scope: 'MeasureReport.r' } }, async (request, reply) => {
     const { team: teamId } = request.params;
     refuseOthers(request.query, ['period', 'format', 'expires', 'signature']);
     let reader: ReportReader;
@@ -101,7 +109,7 @@ export default async function reportRoutes(app: FastifyInstance) {
       if (!links.verify(teamId, request.query.expires, request.query.signature)) throw forbidden('This report link is not valid (expired, or not for this team)');
       reader = { role: 'signed-link', org: teamId };
     }
-    const period = parsePeriod(request.query.period ?? amsterdamIsoDate(new Date()).slice(0, 7));
+    const period = parsePeriod(request.query.period ?? currentMonth());
     const format = request.query.format ?? 'html';
     if (format !== 'html' && format !== 'csv') throw badRequest('format must be html or csv', 'format');
     const linkParams = request.caller ? '' : `&expires=${request.query.expires}&signature=${request.query.signature}`;
