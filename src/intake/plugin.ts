@@ -2,13 +2,21 @@ import type { ServiceRequest, Task } from 'fhir/r4.js';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { MasterDataIds } from './master-data.js';
-import type { IntakeDependencies } from './submit-referral.js';
+import type { IntakeDependencies, ReferralChannelName, ReferralOutcome } from './submit-referral.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     intake: IntakeDependencies;
   }
+  interface FastifyContextConfig {
+    /** A route that takes referrals: its answers are counted in `wor_referrals_total` under this channel. */
+    referralChannel?: ReferralChannelName;
+  }
 }
+
+/** How a referral request ended, by its answer: written, answered again, or refused (any 4xx). */
+const outcomeOf = (status: number): ReferralOutcome | undefined =>
+  status === 201 ? 'created' : status === 200 ? 'replayed' : status >= 400 && status < 500 ? 'refused' : undefined;
 
 /** What a Task's end means for the referral it fulfils. */
 const SERVICE_REQUEST_STATUS_AFTER: Partial<Record<Task['status'], ServiceRequest['status']>> = {
@@ -26,6 +34,12 @@ export default fp(
       directory: app.directory,
       masterDataIds: new MasterDataIds(app.config.WOR_SECRET),
       db: app.db,
+      countReferral: (channel, outcome) => app.metrics.referrals.inc({ channel, outcome }),
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      const channel = request.routeOptions.config?.referralChannel;
+      const outcome = outcomeOf(reply.statusCode);
+      if (channel && outcome) app.intake.countReferral(channel, outcome);
     });
     app.tasks.onChange(async ({ task }) => {
       const requestId = task.focus?.reference?.split('/')[1];
@@ -36,5 +50,5 @@ export default fp(
       );
     });
   },
-  { name: 'intake', dependencies: ['store', 'outbox', 'feedback', 'directory', 'tasks'] },
+  { name: 'intake', dependencies: ['store', 'outbox', 'feedback', 'directory', 'tasks', 'metrics'] },
 );

@@ -20,7 +20,12 @@ export interface IntakeDependencies {
   directory: Directory;
   masterDataIds: MasterDataIds;
   db: Db;
+  /** Counts a referral by the door it came in by and how it ended (`wor_referrals_total`). */
+  countReferral: (channel: ReferralChannelName, outcome: ReferralOutcome) => void;
 }
+
+export type ReferralChannelName = 'his' | 'fhir' | 'portal';
+export type ReferralOutcome = 'created' | 'replayed' | 'refused';
 
 /** Idempotency records of referrals: one per submitting party and its own referral id. */
 const REFERRAL_SCOPE = 'referral';

@@ -167,3 +167,12 @@ describe('documents pushed by a referral portal', () => {
     expect(await service.keys('inbound:msg:*')).toHaveLength(before.length);
   });
 });
+
+describe('portal referrals in the metrics', () => {
+  test('converted and refused portal referrals are counted under their own channel', async () => {
+    const metrics = String((await service.request('GET', '/metrics', { token: operator })).body);
+    const count = (outcome: string) => Number(new RegExp(`^wor_referrals_total\\{channel="portal",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    expect(count('created')).toBeGreaterThanOrEqual(1);
+    expect(count('refused')).toBeGreaterThanOrEqual(1);
+  });
+});

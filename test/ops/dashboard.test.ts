@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { PRACTICE_AGB } from '../fixtures/referral.js';
+import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { submitReferral } from '../support/referrals.js';
 import { startService, type TestService } from '../support/service.js';
 
@@ -15,7 +15,10 @@ let metrics: string;
 beforeAll(async () => {
   service = await startService();
   operator = await service.token('operator', 'regio-holland-rijnland');
-  await submitReferral(service, await service.token('gp', PRACTICE_AGB));
+  const gp = await service.token('gp', PRACTICE_AGB);
+  await submitReferral(service, gp);
+  // refused: no consent to share with the social domain
+  await service.request('POST', '/referrals', { token: gp, body: exampleReferral({ referralId: 'HIS-REFUSED-1', consent: { shareWithSocialDomain: false, recordedOn: '2026-11-20' } }) });
   await service.request('GET', '/fhir/Task?_count=1', { token: operator });
   metrics = String((await service.request('GET', '/metrics', { token: operator })).body);
 });
@@ -35,6 +38,7 @@ describe('metrics that carry the dashboard', () => {
     expect(metrics).toMatch(/^wor_feedback_deliveries_parked 0$/m);
     expect(metrics).toMatch(/^wor_inbound_documents\{status="failed"\} 0$/m);
     expect(metrics).toMatch(/^wor_referrals_total\{channel="his",outcome="created"\} 1$/m);
+    expect(metrics).toMatch(/^wor_referrals_total\{channel="his",outcome="refused"\} 1$/m);
   });
 
   test('FHIR searches are labelled by type, and a made-up type does not add a series', async () => {

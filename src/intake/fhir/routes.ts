@@ -21,7 +21,7 @@ const ENTRY_TYPES: Record<keyof TransactionReferral['entries'], string> = {
  * references (contract §5.3). All or nothing; a second post of the same identifier creates nothing.
  */
 export default async function fhirTransactionRoutes(app: FastifyInstance) {
-  app.post('/fhir', { config: { roles: ['gp'], scope: 'ServiceRequest.c' } }, async (request, reply) => {
+  app.post('/fhir', { config: { roles: ['gp'], scope: 'ServiceRequest.c', referralChannel: 'fhir' } }, async (request, reply) => {
     const { caller } = request;
     const { referral, identifierSystem, entries, locate } = transactionToReferral(request.body);
     const agb = referral.requester.practice.agb;
@@ -39,7 +39,6 @@ export default async function fhirTransactionRoutes(app: FastifyInstance) {
       tenants: [practiceTag(agb)],
       locate,
     });
-    app.metrics.referrals.inc({ channel: 'fhir', outcome: result.created ? 'created' : 'replayed' });
     const written = new Map(result.resources.map((resource) => [resource.resourceType, resource]));
     const base = app.config.PUBLIC_BASE_URL;
     // Every entry is a part of the referral (the others were refused), so each is answered with what it became.

@@ -10,7 +10,7 @@ import { submitReferral } from '../submit-referral.js';
 
 /** `POST /referrals`: a HIS submits a Welzijn op Recept referral (contract §5.1). */
 export default async function hisIntakeRoutes(app: FastifyInstance) {
-  app.post('/referrals', { config: { roles: ['gp'], scope: 'ServiceRequest.c' } }, async (request, reply) => {
+  app.post('/referrals', { config: { roles: ['gp'], scope: 'ServiceRequest.c', referralChannel: 'his' } }, async (request, reply) => {
     const { caller } = request;
     const referral = parseOrThrow(referralSchema, request.body);
     const practiceAgb = referral.requester.practice.agb;
@@ -22,7 +22,6 @@ export default async function hisIntakeRoutes(app: FastifyInstance) {
       identifierSystem: NAMING_SYSTEM.practiceReferral(practiceAgb),
       tenants: [practiceTag(practiceAgb)],
     });
-    app.metrics.referrals.inc({ channel: 'his', outcome: result.created ? 'created' : 'replayed' });
     return reply
       .code(result.created ? 201 : 200)
       .header('location', `/fhir/ServiceRequest/${result.serviceRequestId}`)

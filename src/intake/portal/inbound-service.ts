@@ -147,6 +147,7 @@ export class InboundService {
           locate,
         });
         await this.settle(id, { status: 'processed', serviceRequest: submitted.serviceRequestId, task: submitted.taskId });
+        this.intake.countReferral('portal', submitted.created ? 'created' : 'replayed');
         return;
       }
       const ids = await findReferral(this.intake, party, envelope.zdNumber);
@@ -161,6 +162,7 @@ export class InboundService {
       if (error instanceof NotYet) throw error;
       const reason = error instanceof FhirError ? error.issues.map((issue) => `${issue.expression ?? 'document'}: ${issue.diagnostics}`).join('; ') : 'Internal error while converting';
       await this.settle(id, { status: 'failed', reason });
+      if (envelope.kind === 'referral' && error instanceof FhirError) this.intake.countReferral('portal', 'refused');
       this.log.warn({ messageId: id, kind: envelope.kind, failure: error instanceof FhirError ? error.issues.map((issue) => issue.expression) : (error as Error).name }, 'portal document failed');
       if (!(error instanceof FhirError)) throw error;
     }
