@@ -197,7 +197,8 @@ test('kill -9 of PostgreSQL under intake load while the queue drains: 503 with R
   const { rows: counts } = await db.query<{ resource_type: string; n: string }>(`SELECT resource_type, count(*) AS n FROM resource GROUP BY resource_type`);
   const count = (type: string) => Number(counts.find((row) => row.resource_type === type)?.n ?? 0);
   expect(count('Task')).toBe(stored.size);
-  expect(count('Patient')).toBe(stored.size);
+  // Every referral is of the same patient (one BSN): master data is written once, however the writes raced the kill.
+  expect(count('Patient')).toBe(1);
 
   // Accepted exactly once: each Task went to `accepted` in one version, no ack succeeded twice, and
   // no Task was handed out again after its acceptance.
