@@ -34,4 +34,5 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 # node is PID 1 (no shell in between): its SIGTERM and SIGINT handlers close the listener, let
 # requests in flight (long polls up to 30 s) finish and exit.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/server.js"]
+# A 1 MB young generation: peak RSS under load 143 MB instead of 179 MB at the same throughput (BENCHMARKS.md).
+CMD ["node", "--max-semi-space-size=1", "dist/server.js"]
