@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServiceRequest, Task } from 'fhir/r4.js';
-import { canonicalJson } from '../../canonical-json.js';
 import { tenantTag, type Caller } from '../../auth/caller.js';
 import { ANY_ROLE } from '../../auth/route-access.js';
 import type { TenantRepository } from '../../auth/tenant-repository.js';
-import { cancelReferral } from '../../intake/cancel-referral.js';
+import { reviseReferral } from '../../intake/cancel-referral.js';
 import type { Stored } from '../../store/resource-store.js';
 import type { Party } from '../../tasks/state-machine.js';
 import { teamOfTask } from '../../tasks/task-service.js';
@@ -75,16 +74,7 @@ export default async function fhirWriteRoutes(app: FastifyInstance) {
     const expected = parseIfMatch(request.headers['if-match']);
     if (expected !== undefined && stored.resource.meta?.versionId !== expected) throw preconditionFailed('ServiceRequest');
     const patched = patchResource(stored.resource, request.body, app.config.BODY_LIMIT_BYTES);
-    const { status: _before, meta: _meta, ...restBefore } = stored.resource;
-    const { status, meta: _patchedMeta, ...restAfter } = patched;
-    if (canonicalJson(restBefore) !== canonicalJson(restAfter) || (status !== 'revoked' && status !== stored.resource.status)) {
-      throw new FhirError(422, { code: 'business-rule', expression: 'ServiceRequest', diagnostics: 'Only ServiceRequest.status may change, and only to revoked' });
-    }
-    if (status === 'revoked') {
-      const { resources } = await repo.search({ type: 'Task', filters: [[['focus', `ServiceRequest/${id}`]]], count: 1 });
-      const party = caller.role === 'operator' ? 'operator' : 'referrer';
-      if (resources[0]) await cancelReferral(app.store, app.tasks, resources[0].id!, 'Ingetrokken door de verwijzer', party);
-    }
+    await reviseReferral(app.store, app.tasks, stored.resource, patched, caller.role === 'operator' ? 'operator' : 'referrer');
     const current = await repo.inTenancy<ServiceRequest>('ServiceRequest', id);
     return sendResource(reply, current!.resource);
   });
