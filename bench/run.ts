@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -68,7 +68,29 @@ export async function run(scenario: string, pid: number, options: autocannon.Opt
   };
 }
 
-const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * The configuration a benchmarked service runs with: its own port, Redis and schema, the development
+ * keys and directory (absolute paths, so a service started in another checkout finds them), quiet logs
+ * and no rate limit in the way.
+ */
+export function benchServiceEnv({ port, redisUrl, schema }: { port: number; redisUrl: string; schema: string }): Record<string, string> {
+  return {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    REDIS_URL: redisUrl,
+    DATABASE_URL,
+    DATABASE_SCHEMA: schema,
+    WOR_SECRET: 'bench-secret-bench-secret-bench-secret',
+    WOR_DIRECTORY: resolve('config/directory.example.yaml'),
+    AUTH_JWKS_FILE: resolve('config/dev/jwks.json'),
+    AUTH_ISSUER: 'https://wor-bridge.local/dev-issuer',
+    AUTH_AUDIENCE: 'wor-bridge',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_MINUTE: '100000000',
+  };
+}
 
 /** A private redis-server and the service as a child process, both stopped by `stop()`. */
 export async function startBenchService(): Promise<{ url: string; pid: number; redisUrl: string; schema: string; stop(): Promise<void> }> {
@@ -78,21 +100,7 @@ export async function startBenchService(): Promise<{ url: string; pid: number; r
   const port = await freePort();
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const service = spawn('node', [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: redis.url,
-      DATABASE_URL,
-      DATABASE_SCHEMA: schema,
-      WOR_SECRET: 'bench-secret-bench-secret-bench-secret',
-      WOR_DIRECTORY: 'config/directory.example.yaml',
-      AUTH_JWKS_FILE: 'config/dev/jwks.json',
-      AUTH_ISSUER: 'https://wor-bridge.local/dev-issuer',
-      AUTH_AUDIENCE: 'wor-bridge',
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_MINUTE: '100000000',
-    },
+    env: { ...process.env, ...benchServiceEnv({ port, redisUrl: redis.url, schema }) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;

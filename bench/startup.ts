@@ -16,9 +16,8 @@ import { startLocalRedis } from '../src/store/local-redis.js';
 import { freePort } from '../src/store/local-server.js';
 import { mintDevToken } from '../scripts/dev-token.js';
 import { exampleTransaction } from '../test/fixtures/fhir-transaction.js';
-import { run } from './run.js';
+import { benchServiceEnv, DATABASE_URL, run } from './run.js';
 
-const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const COMMAND = (process.env.BENCH_COMMAND ?? 'node dist/server.js').split(' ');
 const CWD = resolve(process.env.BENCH_CWD ?? '.');
 const STARTS = Number(process.env.BENCH_STARTS ?? 3);
@@ -42,21 +41,7 @@ async function startService() {
   const [program, ...args] = COMMAND as [string, ...string[]];
   const child = spawn(program, args, {
     cwd: CWD,
-    env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: redis.url,
-      DATABASE_URL,
-      DATABASE_SCHEMA: schema,
-      WOR_SECRET: 'bench-secret-bench-secret-bench-secret',
-      WOR_DIRECTORY: resolve('config/directory.example.yaml'),
-      AUTH_JWKS_FILE: resolve('config/dev/jwks.json'),
-      AUTH_ISSUER: 'https://wor-bridge.local/dev-issuer',
-      AUTH_AUDIENCE: 'wor-bridge',
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_MINUTE: '100000000',
-    },
+    env: { PATH: process.env.PATH, ...benchServiceEnv({ port, redisUrl: redis.url, schema }) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   while (!(await fetch(`${url}/readyz`).then((response) => response.ok, () => false))) {
