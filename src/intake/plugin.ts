@@ -2,21 +2,24 @@ import type { ServiceRequest, Task } from 'fhir/r4.js';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { MasterDataIds } from './master-data.js';
-import type { IntakeDependencies, ReferralChannelName, ReferralOutcome } from './submit-referral.js';
+import type { IntakeDependencies, ReferralChannelName } from './submit-referral.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     intake: IntakeDependencies;
   }
   interface FastifyContextConfig {
-    /** A route that takes referrals: its answers are counted in `wor_referrals_total` under this channel. */
+    /** A route that takes referrals: its refusals are counted in `wor_referrals_total` under this channel. */
     referralChannel?: ReferralChannelName;
   }
 }
 
-/** How a referral request ended, by its answer: written, answered again, or refused (any 4xx). */
-const outcomeOf = (status: number): ReferralOutcome | undefined =>
-  status === 201 ? 'created' : status === 200 ? 'replayed' : status >= 400 && status < 500 ? 'refused' : undefined;
+/**
+ * Refusals of a referral request: any 4xx but a missing or unfit token (401, 403) or the rate limit
+ * (429), which refuse the caller rather than the referral. Written and replayed referrals are counted
+ * by submitReferral, whichever channel brought them.
+ */
+const isRefusal = (status: number) => status >= 400 && status < 500 && ![401, 403, 429].includes(status);
 
 /** What a Task's end means for the referral it fulfils. */
 const SERVICE_REQUEST_STATUS_AFTER: Partial<Record<Task['status'], ServiceRequest['status']>> = {
@@ -38,8 +41,7 @@ export default fp(
     });
     app.addHook('onResponse', async (request, reply) => {
       const channel = request.routeOptions.config?.referralChannel;
-      const outcome = outcomeOf(reply.statusCode);
-      if (channel && outcome) app.intake.countReferral(channel, outcome);
+      if (channel && isRefusal(reply.statusCode)) app.intake.countReferral(channel, 'refused');
     });
     app.tasks.onChange(async ({ task }) => {
       const requestId = task.focus?.reference?.split('/')[1];

@@ -32,6 +32,8 @@ const REFERRAL_SCOPE = 'referral';
 
 /** Where a referral came from: who may see it, and under which identifiers it is idempotent. */
 export interface ReferralChannel {
+  /** The door it came in by, for `wor_referrals_total`. */
+  name: ReferralChannelName;
   /**
    * The submitting party, with the referral id the idempotency key: the practice (`gp:<AGB>`) for
    * its own referral ids whichever channel brings them, a portal for its transaction numbers.
@@ -113,6 +115,12 @@ function contentHash(referral: Referral, team: Team): string {
  * other details.
  */
 export async function submitReferral(deps: IntakeDependencies, referral: Referral, channel: ReferralChannel): Promise<SubmittedReferral> {
+  const submitted = await writeReferral(deps, referral, channel);
+  deps.countReferral(channel.name, submitted.created ? 'created' : 'replayed');
+  return submitted;
+}
+
+async function writeReferral(deps: IntakeDependencies, referral: Referral, channel: ReferralChannel): Promise<SubmittedReferral> {
   const locate = channel.locate ?? ((path: string) => path);
   requireConsent(referral, locate);
   const team = deps.directory.teamForPostcode(referral.patient.address.postalCode);

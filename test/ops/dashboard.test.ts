@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { exampleTransaction } from '../fixtures/fhir-transaction.js';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { submitReferral } from '../support/referrals.js';
 import { startService, type TestService } from '../support/service.js';
@@ -17,6 +18,8 @@ beforeAll(async () => {
   operator = await service.token('operator', 'regio-holland-rijnland');
   const gp = await service.token('gp', PRACTICE_AGB);
   await submitReferral(service, gp);
+  // a FHIR transaction, answered 200 like every transaction, is counted as created; the same again as replayed
+  for (let i = 0; i < 2; i += 1) await service.request('POST', '/fhir', { token: gp, body: exampleTransaction('FHIR-METRICS-1') });
   // refused: no consent to share with the social domain
   await service.request('POST', '/referrals', { token: gp, body: exampleReferral({ referralId: 'HIS-REFUSED-1', consent: { shareWithSocialDomain: false, recordedOn: '2026-11-20' } }) });
   await service.request('GET', '/fhir/Task?_count=1', { token: operator });
@@ -32,13 +35,15 @@ describe('metrics that carry the dashboard', () => {
     expect(queried.filter(({ name }) => !exported.has(name))).toEqual([]);
   });
 
-  test('the gauges read the truth: the queue holds the new referral, nothing waits in the outbox or for an operator', () => {
-    expect(metrics).toMatch(/^wor_queue_depth\{team="leiden-noord",state="waiting"\} 1$/m);
+  test('the gauges read the truth: the queue holds the two new referrals, nothing waits in the outbox or for an operator', () => {
+    expect(metrics).toMatch(/^wor_queue_depth\{team="leiden-noord",state="waiting"\} 2$/m);
     expect(metrics).toMatch(/^wor_outbox_backlog 0$/m);
     expect(metrics).toMatch(/^wor_feedback_deliveries_parked 0$/m);
     expect(metrics).toMatch(/^wor_inbound_documents\{status="failed"\} 0$/m);
     expect(metrics).toMatch(/^wor_referrals_total\{channel="his",outcome="created"\} 1$/m);
     expect(metrics).toMatch(/^wor_referrals_total\{channel="his",outcome="refused"\} 1$/m);
+    expect(metrics).toMatch(/^wor_referrals_total\{channel="fhir",outcome="created"\} 1$/m);
+    expect(metrics).toMatch(/^wor_referrals_total\{channel="fhir",outcome="replayed"\} 1$/m);
   });
 
   test('FHIR searches are labelled by type, and a made-up type does not add a series', async () => {

@@ -4,7 +4,7 @@ import type { Communication, Organization, Patient, Practitioner, PractitionerRo
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { openRedis } from '../../store/redis.js';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { cappedJitterBackoff } from '../../delivery-backoff.js';
 import type { Directory } from '../../directory/directory.js';
 import { notFound } from '../../fhir/operation-outcome.js';
@@ -76,7 +76,7 @@ export class DeliveryQueue {
   private readonly latency: Histogram;
 
   constructor(private readonly options: DeliveryOptions) {
-    const { redisUrl, prefix, backoffMs, maxBackoffMs = 5 * 60_000, db } = options;
+    const { redisUrl, prefix, backoffMs, maxBackoffMs = 5 * 60_000 } = options;
     // As for the team queues: adding fails fast while Redis is away; the worker waits for it.
     this.producer = openRedis(redisUrl, 'request');
     this.connection = openRedis(redisUrl, 'worker');
@@ -96,15 +96,12 @@ export class DeliveryQueue {
       buckets: [0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 1800, 3600],
       registers: [options.registry],
     });
-    new Gauge({
-      name: 'wor_feedback_deliveries_parked',
-      help: 'Deliveries parked as failed, waiting for an operator',
-      registers: [options.registry],
-      async collect() {
-        const { rows } = await db.query<{ parked: number }>(`SELECT count(*)::int AS parked FROM delivery WHERE status = 'parked'`);
-        this.set(rows[0]!.parked);
-      },
-    });
+  }
+
+  /** Deliveries parked as failed, waiting for an operator. */
+  async parkedCount(): Promise<number> {
+    const { rows } = await this.options.db.query<{ parked: number }>(`SELECT count(*)::int AS parked FROM delivery WHERE status = 'parked'`);
+    return rows[0]!.parked;
   }
 
   async start(): Promise<void> {

@@ -29,6 +29,11 @@ export default fp(
     });
     await queue.start();
     app.decorate('deliveries', queue);
+    app.metrics.gauge({
+      name: 'wor_feedback_deliveries_parked',
+      help: 'Deliveries parked as failed, waiting for an operator',
+      read: async () => [[{}, await queue.parkedCount()]],
+    });
     app.outbox.handle('delivery', (entry) => queue.add(entry));
     app.redisRecovery.register('feedback deliveries', () => queue.rebuild());
     app.addHook('onClose', async () => queue.close());

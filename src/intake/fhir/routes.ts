@@ -34,6 +34,7 @@ export default async function fhirTransactionRoutes(app: FastifyInstance) {
     }
     refuseForeignIdentifierSystems(request.body as Bundle, agb);
     const result = await submitReferral(app.intake, referral, {
+      name: 'fhir',
       party: practiceTag(agb),
       identifierSystem,
       tenants: [practiceTag(agb)],

@@ -18,6 +18,7 @@ export default async function hisIntakeRoutes(app: FastifyInstance) {
       throw new FhirError(403, { code: 'forbidden', expression: 'requester.practice.agb', diagnostics: 'The practice AGB is not the practice of the access token' });
     }
     const result = await submitReferral(app.intake, referral, {
+      name: 'his',
       party: practiceTag(practiceAgb),
       identifierSystem: NAMING_SYSTEM.practiceReferral(practiceAgb),
       tenants: [practiceTag(practiceAgb)],

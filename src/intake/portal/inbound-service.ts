@@ -141,13 +141,13 @@ export class InboundService {
         const { referral, locate } = documentToReferral(document, envelope);
         const agb = referral.requester.practice.agb;
         const submitted = await submitReferral(this.intake, referral, {
+          name: 'portal',
           party,
           identifierSystem: NAMING_SYSTEM.portalReferral(message.portal),
           tenants: [party, practiceTag(agb)],
           locate,
         });
         await this.settle(id, { status: 'processed', serviceRequest: submitted.serviceRequestId, task: submitted.taskId });
-        this.intake.countReferral('portal', submitted.created ? 'created' : 'replayed');
         return;
       }
       const ids = await findReferral(this.intake, party, envelope.zdNumber);
