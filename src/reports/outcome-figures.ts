@@ -45,6 +45,9 @@ export const STRATIFIERS: Record<StratifierCode, string> = {
   arrangement: 'Arrangement',
 };
 
+/** The ICPC stratum of a referral whose reasons carry no ICPC code. */
+export const NO_ICPC = 'geen ICPC';
+
 export interface FigureOptions {
   /** Counts from 1 up to (not including) this are masked. */
   minimumCount: number;
@@ -58,7 +61,8 @@ export function outcomeFigures(referrals: ReferralFacts[], { minimumCount }: Fig
   const publish = (count: number): Published => (count > 0 && count < minimumCount ? 'masked' : count);
   const byPracticeAndChapter = (subset: ReferralFacts[]) => [
     ...strata(subset, 'practice', (referral) => [referral.practice], publish),
-    ...strata(subset, 'icpc-chapter', (referral) => (referral.icpcChapter ? [referral.icpcChapter] : []), publish),
+    // Referrals without an ICPC code are a stratum too, so their count is masked like the others.
+    ...strata(subset, 'icpc-chapter', (referral) => [referral.icpcChapter ?? NO_ICPC], publish),
   ];
   const count = (code: FigureCode, subset: ReferralFacts[], extra: Stratum[] = []): Figure => ({
     code,

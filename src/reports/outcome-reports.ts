@@ -45,14 +45,18 @@ export class OutcomeReports {
   }
 
   async figures(reader: ReportReader, teamId: string, period: ReportPeriod): Promise<Figure[]> {
-    const { team, practice } = this.access(reader, teamId);
-    const facts = await readReferralFacts(this.store, { team: team.id, period, ...(practice ? { practice } : {}) });
-    return outcomeFigures(facts, { minimumCount: this.minimumCount });
+    return (await this.teamFigures(reader, teamId, period)).figures;
   }
 
   async measureReport(reader: ReportReader, teamId: string, period: ReportPeriod): Promise<MeasureReport> {
-    const figures = await this.figures(reader, teamId, period);
-    return measureReport({ figures, subject: teamReference(this.access(reader, teamId).team), period, generatedAt: new Date() });
+    const { team, figures } = await this.teamFigures(reader, teamId, period);
+    return measureReport({ figures, subject: teamReference(team), period, generatedAt: new Date() });
+  }
+
+  private async teamFigures(reader: ReportReader, teamId: string, period: ReportPeriod): Promise<{ team: Team; figures: Figure[] }> {
+    const { team, practice } = this.access(reader, teamId);
+    const facts = await readReferralFacts(this.store, { team: team.id, period, ...(practice ? { practice } : {}) });
+    return { team, figures: outcomeFigures(facts, { minimumCount: this.minimumCount }) };
   }
 
   /** The period's figures and those of each of the twelve months up to its end, from one read. */

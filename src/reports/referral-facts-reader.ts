@@ -15,14 +15,13 @@ const DAY_MS = 86_400_000;
  * practice's referrals: a practice sees figures about its own referrals and nobody else's.
  */
 export async function readReferralFacts(store: ResourceStore, query: { team: string; period: ReportPeriod; practice?: string }): Promise<ReferralFacts[]> {
-  const tasks = await tasksReceivedIn(store, query.team, query.period);
+  const tasks = await tasksReceivedIn(store, query.team, query.period, query.practice);
   if (tasks.length === 0) return [];
   const histories = await store.histories('Task', tasks.map((task) => task.id!));
   const practiceOf = (acl: string[]) => acl.find((tag) => tag.startsWith(practiceTag('')))?.slice(practiceTag('').length) ?? 'onbekend';
   const chosen = tasks
     .map((task) => ({ task, history: histories.get(task.id!) }))
-    .filter((entry): entry is { task: Task; history: { versions: Task[]; acl: string[] } } => entry.history !== undefined)
-    .filter((entry) => !query.practice || entry.history.acl.includes(practiceTag(query.practice)));
+    .filter((entry): entry is { task: Task; history: { versions: Task[]; acl: string[] } } => entry.history !== undefined);
 
   const requestIds = chosen.flatMap(({ task }) => (task.focus?.reference?.startsWith('ServiceRequest/') ? [task.focus.reference.slice('ServiceRequest/'.length)] : []));
   const requests = new Map(
@@ -42,13 +41,17 @@ export async function readReferralFacts(store: ResourceStore, query: { team: str
   );
 }
 
-/** The team's Tasks created in the period. A Task received then was last written no earlier, which bounds the index range read. */
-async function tasksReceivedIn(store: ResourceStore, team: string, period: ReportPeriod): Promise<Task[]> {
+/**
+ * The team's Tasks created in the period, with `practice` only that practice's (searched in its
+ * tenancy). A Task received then was last written no earlier, which bounds the index range read.
+ */
+async function tasksReceivedIn(store: ResourceStore, team: string, period: ReportPeriod, practice: string | undefined): Promise<Task[]> {
   const found: Task[] = [];
   let cursor: Cursor | undefined;
   do {
     const page = await store.search({
       type: 'Task',
+      ...(practice ? { tenant: practiceTag(practice) } : {}),
       filters: [[['owner', `Organization/${teamOrganizationId(team)}`]]],
       lastUpdated: { min: Date.parse(`${period.start}T00:00:00Z`) - DAY_MS },
       count: PAGE,
