@@ -1,6 +1,6 @@
 import type { Subscription } from 'fhir/r4.js';
 import { z } from 'zod';
-import { FhirError, type Issue } from '../fhir/operation-outcome.js';
+import { FhirError, unprocessable, type Issue } from '../fhir/operation-outcome.js';
 import { parseOrThrow } from '../fhir/validation.js';
 import { topicByUrl, type Topic } from './topics.js';
 
@@ -152,8 +152,26 @@ export function subscriptionResource(record: SubscriptionRecord): Subscription {
       endpoint: record.endpoint,
       payload: 'application/fhir+json',
       _payload: { extension: [{ url: EXT.content, valueCode: record.content }] },
-      ...(record.headers.length ? { header: record.headers } : {}),
+      ...(record.headers.length ? { header: record.headers.map(maskHeader) } : {}),
       extension: channelExtensions,
     },
   } as Subscription;
+}
+
+/**
+ * Header values are the receiver's credentials: a Subscription is read with them masked
+ * (`Authorization: ***`), and a masked header sent back in an update keeps the value stored.
+ */
+const MASK = '***';
+const headerName = (header: string) => header.slice(0, header.indexOf(':')).toLowerCase();
+const maskHeader = (header: string) => `${header.slice(0, header.indexOf(':'))}: ${MASK}`;
+
+/** The headers of an update, each masked one replaced by the stored header of that name. */
+export function unmaskHeaders(asked: string[], stored: string[]): string[] {
+  return asked.map((header, index) => {
+    if (header.slice(header.indexOf(':') + 1).trim() !== MASK) return header;
+    const kept = stored.find((candidate) => headerName(candidate) === headerName(header));
+    if (!kept) throw unprocessable(`channel.header[${index}] is masked, but the subscription holds no header of that name`, `Subscription.channel.header[${index}]`);
+    return kept;
+  });
 }

@@ -8,7 +8,7 @@ import { transaction, type Db, type Sql } from '../store/postgres.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { endpointRefusal } from './endpoint-policy.js';
 import type { NumberedEvent } from './notification-bundle.js';
-import type { SubscriptionRecord, SubscriptionRequest } from './subscription-resource.js';
+import { unmaskHeaders, type SubscriptionRecord, type SubscriptionRequest } from './subscription-resource.js';
 import { topicByUrl, type TopicEvent } from './topics.js';
 
 interface Row {
@@ -121,9 +121,10 @@ export class SubscriptionService {
 
   /** A change of any kind asks for a new handshake (unless it turns the subscription off); the numbering goes on. */
   async update(caller: Caller, id: string, asked: SubscriptionRequest, expectVersion?: string): Promise<SubscriptionRecord> {
-    const request = await this.authorise(caller, asked);
+    const authorised = await this.authorise(caller, asked);
     const current = await this.read(caller, id);
     if (expectVersion !== undefined && String(current.version) !== expectVersion) throw preconditionFailed('Subscription');
+    const request = { ...authorised, headers: unmaskHeaders(asked.headers, current.headers) };
     const { rows } = await this.db.query<Row>(
       `UPDATE subscription SET topic = $3, filter = $4, endpoint = $5, headers = $6, content = $7, heartbeat_seconds = $8, timeout_seconds = $9,
          end_at = $10, reason = $11, status = $12, error = NULL, failures = 0, version = version + 1, updated_at = now()

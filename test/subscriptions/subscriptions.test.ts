@@ -181,6 +181,11 @@ describe('subscribing instead of polling', () => {
     expect(value(handshake.status, 'events-since-subscription-start')).toBe('0');
     expect(handshake.headers.authorization).toBe('Bearer receiver-secret');
     expectValidR4(handshake.bundle);
+    // The receiver's credential is never read back: masked, and kept when the masked form is sent back.
+    const read = (await service.request('GET', `/fhir/Subscription/${id}`, { token: coach })).body;
+    expect(read.channel.header).toEqual(['Authorization: ***']);
+    const operator = await service.token('operator', 'regio');
+    expect(JSON.stringify((await service.request('GET', `/fhir/Subscription/${id}`, { token: operator })).body)).not.toContain('receiver-secret');
 
     const { taskId } = await submitReferral(service, gp);
     // A referral for another team is not this subscriber's business.
@@ -198,6 +203,15 @@ describe('subscribing instead of polling', () => {
     expect(task.body.status).toBe('requested');
     const events = await service.db.query('SELECT focus FROM subscription_event WHERE subscription_id = $1', [id]);
     expect(events.rows).toEqual([{ focus: `Task/${taskId}` }]);
+
+    // Sent back as read (masked), the credential is kept: the new handshake carries it.
+    const updated = await service.request('PUT', `/fhir/Subscription/${id}`, { token: coach, body: read });
+    expect(updated.status).toBe(200);
+    await eventually(() => receiver.at('/coach', 'handshake').length === 2);
+    expect(receiver.at('/coach', 'handshake')[1]!.headers.authorization).toBe('Bearer receiver-secret');
+    const unknown = await service.request('PUT', `/fhir/Subscription/${id}`, { token: coach, body: { ...read, channel: { ...read.channel, header: ['X-Api-Key: ***'] } } });
+    expect(unknown.status).toBe(422);
+    expect(unknown.body.issue[0].expression).toEqual(['Subscription.channel.header[0]']);
   });
 
   test('a GP system hears of each feedback Communication written for its practice, and of status changes of its referrals', async () => {
