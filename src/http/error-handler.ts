@@ -62,7 +62,8 @@ export default fp(
       }
       if (status >= 500) {
         // The message is left out on purpose: an unexpected error's text may quote input data.
-        const frames = error.stack?.split('\n').slice(1).join('\n');
+        // Only the `at …` lines: a message may span several lines (a ZodError lists received values).
+        const frames = error.stack?.split('\n').filter((line) => /^\s+at /.test(line)).join('\n');
         request.log.error({ err: { type: error.name, code: error.code, frames } }, 'request failed');
       } else {
         request.log.info({ status, issue: issues[0]?.code, expression: issues[0]?.expression }, 'request refused');

@@ -11,13 +11,16 @@ const PERMISSION: Record<string, string> = {
   patch: 'u',
   delete: 'd',
 };
-/** Writes outside the resource interactions: the referral transaction and /referrals (ServiceRequest.c), portal documents (Bundle.c). */
-const OTHER_WRITES: Record<string, string> = { ServiceRequest: 'c', Bundle: 'c' };
+/**
+ * Permissions outside the resource interactions: the referral transaction and /referrals
+ * (ServiceRequest.c), portal documents (Bundle.c), $evaluate-measure and the report page (MeasureReport.r).
+ */
+const OTHER_PERMISSIONS: Record<string, string> = { ServiceRequest: 'c', Bundle: 'c', MeasureReport: 'r' };
 const CRUDS = 'cruds';
 
 /** `system/Type.cruds` for every type, with the letters in SMART's order. */
 function scopesOffered(statement: CapabilityStatement): string[] {
-  const letters = new Map<string, Set<string>>(Object.entries(OTHER_WRITES).map(([type, letter]) => [type, new Set([letter])]));
+  const letters = new Map<string, Set<string>>(Object.entries(OTHER_PERMISSIONS).map(([type, letter]) => [type, new Set([letter])]));
   for (const resource of statement.rest?.[0]?.resource ?? []) {
     const permissions = letters.get(resource.type) ?? new Set<string>();
     for (const { code } of resource.interaction ?? []) if (PERMISSION[code]) permissions.add(PERMISSION[code]);
