@@ -100,13 +100,24 @@ export class NotificationQueue {
   }
 
   /**
-   * Ends subscriptions past their end, forgets events older than the retention, and claims the
-   * heartbeats that are due (one process takes each: the claim moves `last_sent_at`), then queues them.
+   * Ends subscriptions past their end, forgets events older than the retention (also those still owed
+   * to a subscription in error or off, which nobody will send), queues again a handshake whose job was
+   * lost (Redis refused it after the subscription was written; the job id keeps a queued one single),
+   * and claims the heartbeats that are due (one process takes each: the claim moves `last_sent_at`),
+   * then queues them.
    */
   async sweep(): Promise<void> {
     const { db } = this.options;
     await db.query(`UPDATE subscription SET status = 'off', updated_at = now(), version = version + 1 WHERE end_at <= now() AND status <> 'off'`);
     await db.query(`DELETE FROM subscription_event WHERE status <> 'pending' AND occurred_at < now() - make_interval(days => ${EVENT_RETENTION_DAYS})`);
+    await db.query(
+      `DELETE FROM subscription_event WHERE status = 'pending' AND occurred_at < now() - make_interval(days => ${EVENT_RETENTION_DAYS})
+         AND subscription_id IN (SELECT id FROM subscription WHERE status IN ('error', 'off'))`,
+    );
+    const waiting = await db.query<{ id: string; version: number }>(
+      `SELECT id, version FROM subscription WHERE status = 'requested' AND updated_at < now() - interval '1 minute'`,
+    );
+    for (const row of waiting.rows) await this.add({ kind: 'handshake', subscriptionId: row.id, version: row.version });
     const { rows } = await db.query<{ id: string }>(
       `UPDATE subscription SET last_sent_at = now() WHERE id IN (
          SELECT id FROM subscription WHERE status = 'active' AND heartbeat_seconds IS NOT NULL
