@@ -192,7 +192,7 @@ function decodeCursor(value: string): { cursor: Cursor; order: Order } | undefin
   if (value.length > 200) return undefined;
   const [lastUpdated = '', id = '', snapshot = '', order = '', extra] = Buffer.from(value, 'base64url').toString().split('|');
   const valid =
-    extra === undefined && (order === 'asc' || order === 'desc') && INSTANT.test(lastUpdated) && INSTANT.test(snapshot) && /^[A-Za-z0-9.-]{1,64}$/.test(id);
+    extra === undefined && (order === 'asc' || order === 'desc') && INSTANT.test(lastUpdated) && INSTANT.test(snapshot) && ID_PATTERN.test(id);
   return valid && !Number.isNaN(Date.parse(lastUpdated)) && !Number.isNaN(Date.parse(snapshot)) ? { cursor: { lastUpdated, id, snapshot }, order } : undefined;
 }
 
@@ -241,7 +241,7 @@ export async function search(
 
   const includeRefs = new Set<string>();
   for (const resource of resources) {
-    for (const param of parsed.includes) for (const ref of INCLUDES[type]![param]!(resource)) includeRefs.add(ref);
+    for (const param of parsed.includes) for (const ref of own(own(INCLUDES, type)!, param)!(resource)) includeRefs.add(ref);
   }
   const includes = await repo.readMany([...includeRefs].map((ref) => ref.split('/') as [string, string]));
 
