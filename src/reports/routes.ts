@@ -3,6 +3,7 @@ import type { Role } from '../auth/caller.js';
 import { amsterdamIsoDate } from '../calendar/working-days.js';
 import { teamOrganizationId } from '../directory/team-organization.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
+import { onlyParameters } from '../http/fhir/parameters.js';
 import { badRequest, FhirError, forbidden } from '../fhir/operation-outcome.js';
 import { MEASURE_ID, MEASURE_URL } from './measure-report.js';
 import { OutcomeReports, type ReportReader } from './outcome-reports.js';
@@ -24,13 +25,6 @@ function teamOfSubject(subject: string | undefined, fallback: string | undefined
   if (match) return match[1]!;
   if (subject === undefined && fallback) return fallback;
   throw badRequest('subject must be a team Organization (Organization/team-{id})', 'subject');
-}
-
-function refuseOthers(query: Query, known: string[]): void {
-  const unknown = Object.keys(query).filter((name) => !known.includes(name));
-  if (unknown.length > 0) {
-    throw new FhirError(400, unknown.map((name) => ({ code: 'not-supported' as const, expression: name, diagnostics: `Parameter ${name} is not supported here; use ${known.join(', ')}` })));
-  }
 }
 
 /** Outcome figures: MeasureReports for API clients, and the report page for WoR coordinators. */
@@ -67,7 +61,7 @@ export default async function reportRoutes(app: FastifyInstance) {
   });
 
   app.get<{ Querystring: Query }>('/fhir/MeasureReport', { config: { roles: READERS, scope: 'MeasureReport.s' } }, async (request, reply) => {
-    refuseOthers(request.query, ['subject', 'period', 'measure']);
+    onlyParameters(request.query, ['subject', 'period', 'measure']);
     if (request.query.measure !== undefined && request.query.measure !== MEASURE_URL) throw badRequest(`measure must be ${MEASURE_URL}`, 'measure');
     const period = parsePeriod(request.query.period ?? currentMonth());
     // Without a subject: every team the caller may see figures of (a coach system: its own).
@@ -86,7 +80,7 @@ export default async function reportRoutes(app: FastifyInstance) {
 
   app.get<{ Params: { id: string }; Querystring: Query }>(`/fhir/Measure/:id/$evaluate-measure`, { config: { roles: READERS, scope: 'MeasureReport.r' } }, async (request, reply) => {
     if (request.params.id !== MEASURE_ID) throw new FhirError(404, { code: 'not-found', diagnostics: `Measure/${request.params.id} not found` });
-    refuseOthers(request.query, ['periodStart', 'periodEnd', 'subject', 'reportType']);
+    onlyParameters(request.query, ['periodStart', 'periodEnd', 'subject', 'reportType']);
     if (request.query.reportType !== undefined && request.query.reportType !== 'summary') throw badRequest('Only reportType summary is offered', 'reportType');
     const period = periodBetween(request.query.periodStart, request.query.periodEnd);
     const report = await reports.measureReport(request.caller, teamOfSubject(request.query.subject, ownTeam(request.caller)), period);
@@ -101,7 +95,7 @@ export default async function reportRoutes(app: FastifyInstance) {
 
   app.get<{ Params: { team: string }; Querystring: Query }>('/reports/:team', { config: { signedLink: true, roles: ['operator', 'coach'], scope: 'MeasureReport.r' } }, async (request, reply) => {
     const { team: teamId } = request.params;
-    refuseOthers(request.query, ['period', 'format', 'expires', 'signature']);
+    onlyParameters(request.query, ['period', 'format', 'expires', 'signature']);
     let reader: ReportReader;
     if (request.caller) {
       reader = request.caller;

@@ -3,6 +3,7 @@ import { ANY_ROLE } from '../auth/route-access.js';
 import { searchsetBundle } from '../fhir/bundle.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { badRequest, FhirError, notFound } from '../fhir/operation-outcome.js';
+import { onlyParameters } from '../http/fhir/parameters.js';
 import { parseIfMatch, sendResource } from '../http/fhir/etag.js';
 import { notificationBundle, statusBundle } from './notification-bundle.js';
 import { parseSubscription, subscriptionResource } from './subscription-resource.js';
@@ -18,13 +19,6 @@ interface IdParams {
  */
 const look = (interaction: 'r' | 's') => ({ config: { roles: ['gp', 'coach', 'operator'], scope: `Subscription.${interaction}` } }) as const;
 const subscribe = (interaction: 'c' | 'u' | 'd') => ({ config: { roles: ['gp', 'coach'], scope: `Subscription.${interaction}` } }) as const;
-
-const onlyParameters = (query: Record<string, unknown>, allowed: string[]) => {
-  const unsupported = Object.keys(query).filter((name) => !allowed.includes(name));
-  if (unsupported.length > 0) {
-    throw new FhirError(400, unsupported.map((name) => ({ code: 'not-supported' as const, expression: name, diagnostics: `Parameter ${name} is not supported here; use ${allowed.join(', ') || 'none'}` })));
-  }
-};
 
 const eventNumber = (value: string | undefined, name: string) => {
   if (value === undefined) return undefined;
