@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
@@ -34,16 +35,16 @@ export interface Row {
   cpuMsPerRequest: number;
 }
 
-async function rssOf(pid: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
+/** Resident memory of a process, in MB. */
+export async function rssOf(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 /** User and system CPU time of a process so far, in ms (clock ticks of 10 ms). */
-async function cpuMsOf(pid: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+export async function cpuMsOf(pid: number): Promise<number> {
+  // The command name may itself hold ") ": read the fields after its last one.
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 

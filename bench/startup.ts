@@ -16,19 +16,13 @@ import { startLocalRedis } from '../src/store/local-redis.js';
 import { freePort } from '../src/store/local-server.js';
 import { mintDevToken } from '../scripts/dev-token.js';
 import { exampleTransaction } from '../test/fixtures/fhir-transaction.js';
-import { benchServiceEnv, DATABASE_URL, run } from './run.js';
+import { benchServiceEnv, cpuMsOf, DATABASE_URL, rssOf, run } from './run.js';
 
 const COMMAND = (process.env.BENCH_COMMAND ?? 'node dist/server.js').split(' ');
 const CWD = resolve(process.env.BENCH_CWD ?? '.');
 const STARTS = Number(process.env.BENCH_STARTS ?? 3);
 const IDLE_SECONDS = 5;
 
-const rssMb = async (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-/** CPU time (user + system) the process has used: start-up cost apart from what else the cores run. */
-const cpuMs = async (pid: number) => {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-};
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 const redis = await startLocalRedis({ dir: mkdtempSync(join(tmpdir(), 'wor-bench-startup-')) });
@@ -49,7 +43,7 @@ async function startService() {
     await sleep(20);
   }
   const readyMs = Math.round(performance.now() - began);
-  const readyCpuMs = await cpuMs(child.pid!);
+  const readyCpuMs = await cpuMsOf(child.pid!);
   const stop = async () => {
     const exited = new Promise((done) => child.once('exit', done));
     child.kill('SIGTERM');
@@ -68,7 +62,7 @@ try {
   const service = await startService();
   readyTimes.push(`${service.readyMs} (CPU ${service.readyCpuMs})`);
   await sleep(IDLE_SECONDS * 1000);
-  const idle = await rssMb(service.pid);
+  const idle = await rssOf(service.pid);
 
   const token = await mintDevToken({ role: 'gp', org: '01054321' });
   let sequence = 0;
