@@ -27,19 +27,23 @@ export class DeadlineSweeper {
 
   /** Sends the reminders that are due now; returns how many timers fired. */
   async sweep(now = Date.now()): Promise<number> {
-    return transaction(this.db, async (sql) => {
+    const missed: Array<{ team: string; kind: string }> = [];
+    const fired = await transaction(this.db, async (sql) => {
       const due = await this.timers.lockDue(sql, new Date(now));
       for (const timer of due) {
         const task = await this.store.read<Task>('Task', timer.taskId);
         if (task && DEADLINE_RUNS[timer.kind](task.resource)) {
           await this.feedback.writeFeedback(timer.taskId, timer.kind);
-          this.missed.inc({ team: timer.teamId, kind: timer.kind });
+          missed.push({ team: timer.teamId, kind: timer.kind });
           this.log.info({ taskId: timer.taskId, team: timer.teamId, kind: timer.kind }, 'deadline passed');
         }
         await this.timers.remove(sql, timer);
       }
       return due.length;
     });
+    // Counted once the timers are gone for good: a sweep rolled back would be counted again next time.
+    for (const labels of missed) this.missed.inc(labels);
+    return fired;
   }
 
   start(intervalMs: number): void {
