@@ -5,7 +5,7 @@ import { openRedis } from '../store/redis.js';
 import { Counter, type Registry } from 'prom-client';
 import { cappedJitterBackoff } from '../delivery-backoff.js';
 import type { Directory } from '../directory/directory.js';
-import { DeliveryFailure } from '../feedback/delivery/fhir-endpoint-client.js';
+import { DeliveryFailure, failedAnswer, noAnswer } from '../feedback/delivery/fhir-endpoint-client.js';
 import type { Db } from '../store/postgres.js';
 import { endpointRefusal } from './endpoint-policy.js';
 import { notificationBundle, type NumberedEvent } from './notification-bundle.js';
@@ -231,11 +231,11 @@ export class NotificationQueue {
       redirect: 'manual',
       signal: AbortSignal.timeout(subscription.timeoutSeconds ? subscription.timeoutSeconds * 1000 : timeoutMs),
     }).catch((error: Error) => {
-      throw new DeliveryFailure(error.name === 'TimeoutError' || error.name === 'AbortError' ? 'timeout' : 'network', true);
+      throw noAnswer(error);
     });
     await response.body?.cancel().catch(() => undefined);
     if (response.status >= 300 && response.status < 400) throw new DeliveryFailure(`HTTP ${response.status} (redirects are not followed)`, false);
-    if (!response.ok) throw new DeliveryFailure(`HTTP ${response.status}`, response.status === 408 || response.status === 429 || response.status >= 500);
+    if (!response.ok) throw failedAnswer(response.status);
   }
 
   async close(): Promise<void> {

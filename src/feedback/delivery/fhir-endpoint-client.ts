@@ -18,6 +18,12 @@ export class DeliveryFailure extends Error {
   }
 }
 
+/** An answer that is not a success: worth trying again only for 408, 429 and server errors. */
+export const failedAnswer = (status: number) => new DeliveryFailure(`HTTP ${status}`, status === 408 || status === 429 || status >= 500);
+
+/** A call that got no answer (timed out, or the network failed): worth trying again. */
+export const noAnswer = (error: Error) => new DeliveryFailure(error.name === 'TimeoutError' || error.name === 'AbortError' ? 'timeout' : 'network', true);
+
 type Endpoint = NonNullable<Practice['fhirEndpoint']>;
 
 const EC_ALGORITHMS: Record<string, string> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' };
@@ -140,9 +146,8 @@ export class FhirEndpointClient {
       // Stored, but the answer's body was not the JSON the client expected: delivered all the same.
       if (status && status >= 200 && status < 300) return;
       if (status === 401) this.smart?.forget();
-      if (status) throw new DeliveryFailure(`HTTP ${status}`, status === 408 || status === 429 || status >= 500);
-      const name = (error as Error).name;
-      throw new DeliveryFailure(name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network', true);
+      if (status) throw failedAnswer(status);
+      throw noAnswer(error as Error);
     }
   }
 }
