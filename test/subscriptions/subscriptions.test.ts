@@ -35,7 +35,17 @@ class WebhookReceiver {
         if (answer === 'redirect') return response.writeHead(302, { location: `http://127.0.0.1:${this.port}/elsewhere` }).end();
         if (answer === 'fail') return response.writeHead(503).end();
         if (answer === 'hang') return;
-        this.received.push({ path, headers: request.headers, bundle: JSON.parse(text) as Bundle });
+        // As strict as a FHIR receiver: a POST of FHIR JSON, a history Bundle with its SubscriptionStatus first.
+        if (request.method !== 'POST') return response.writeHead(405).end();
+        if (!/^application\/fhir\+json\b/.test(request.headers['content-type'] ?? '')) return response.writeHead(415).end();
+        let bundle: Bundle;
+        try {
+          bundle = JSON.parse(text) as Bundle;
+        } catch {
+          return response.writeHead(400).end();
+        }
+        if (bundle.resourceType !== 'Bundle' || bundle.type !== 'history' || bundle.entry?.[0]?.resource?.resourceType !== 'Parameters') return response.writeHead(400).end();
+        this.received.push({ path, headers: request.headers, bundle });
         response.writeHead(200).end();
       });
     });
