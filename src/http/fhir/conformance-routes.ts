@@ -21,10 +21,11 @@ export default async function conformanceRoutes(app: FastifyInstance) {
   app.get('/fhir/metadata', { config: { public: true } }, async (_request, reply) => reply.type(FHIR_JSON).send(metadata));
 
   // Discovery lives under the FHIR base; the server root answers the same for clients that look there.
+  const discovery = tokenUrl ? smartConfiguration(tokenUrl, metadata) : undefined;
   for (const path of ['/fhir/.well-known/smart-configuration', '/.well-known/smart-configuration']) {
     app.get(path, { config: { public: true } }, async () => {
-      if (!tokenUrl) throw new FhirError(404, { code: 'not-found', diagnostics: 'SMART discovery is not configured: AUTH_TOKEN_URL (the identity provider’s token endpoint) is not set' });
-      return smartConfiguration(tokenUrl, metadata);
+      if (!discovery) throw new FhirError(404, { code: 'not-found', diagnostics: 'SMART discovery is not configured: AUTH_TOKEN_URL (the identity provider’s token endpoint) is not set' });
+      return discovery;
     });
   }
 

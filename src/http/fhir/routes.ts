@@ -87,9 +87,12 @@ export default async function fhirRestRoutes(app: FastifyInstance) {
 
   app.get<{ Params: InstanceParams }>('/fhir/:type/:id/_history', { config: read }, async (request, reply) => {
     const type = storedType(request.params.type);
-    await readVisible(request.repo, type, request.params.id);
-    const versions = await request.repo.history(type, request.params.id);
-    return reply.type(FHIR_JSON).send(historyBundle(config.PUBLIC_BASE_URL, versions ?? []));
+    const { id } = request.params;
+    if (!ID_PATTERN.test(id)) throw badRequest('Invalid resource id', 'id');
+    // The repository answers nothing for a resource outside the caller's tenancy: 404, as for a read.
+    const versions = await request.repo.history(type, id);
+    if (!versions) throw notFound(`${type}/${id}`);
+    return reply.type(FHIR_JSON).send(historyBundle(config.PUBLIC_BASE_URL, versions));
   });
 
   app.get<{ Params: VersionParams }>('/fhir/:type/:id/_history/:versionId', { config: read }, async (request, reply) => {
