@@ -133,16 +133,16 @@ export class Outbox {
     }
   }
 
-  /**
-   * Hands on the messages that are due (`everything`: also those whose writer may still be at it —
-   * at start-up, when nothing of this process is in flight); returns how many it handed on.
-   */
   /** How many messages wait to be handled. */
   async backlog(): Promise<number> {
     const { rows } = await this.db.query<{ waiting: number }>('SELECT count(*)::int AS waiting FROM outbox');
     return rows[0]!.waiting;
   }
 
+  /**
+   * Hands on the messages that are due (`everything`: also those whose writer may still be at it —
+   * at start-up, when nothing of this process is in flight); returns how many it handed on.
+   */
   async relay(everything = false): Promise<number> {
     return transaction(this.db, async (sql) => {
       const { rows } = await sql.query<Row>(
