@@ -33,6 +33,7 @@ export interface Row {
   peakRssMb: number;
   /** The service process's CPU time per request: steadier than throughput on a shared machine. */
   cpuMsPerRequest: number;
+  requests: number;
 }
 
 /** Resident memory of a process, in MB. */
@@ -66,6 +67,7 @@ export async function run(scenario: string, pid: number, options: autocannon.Opt
     errors: result.errors + result.timeouts,
     peakRssMb: Math.round(peak),
     cpuMsPerRequest: Math.round((cpu / Math.max(1, result.requests.total)) * 100) / 100,
+    requests: result.requests.total,
   };
 }
 
@@ -135,21 +137,43 @@ export const referralBody = (prefix: string) => {
   return () => JSON.stringify(exampleReferral({ referralId: `${prefix}-${Date.now()}-${(sequence += 1)}` }));
 };
 
-/** What the store holds: Redis bytes in use, PostgreSQL bytes of the schema, referrals and audit events stored. */
-async function storage(redisUrl: string, schema: string): Promise<{ redisBytes: number; postgresBytes: number; referrals: number; auditEvents: number; auditBytes: number }> {
+/**
+ * What Redis holds: `used_memory` (which also grows with script caches and client buffers), the
+ * bytes of its keys by `MEMORY USAGE`, and how many team-queue jobs there are.
+ */
+async function redisFootprint(redisUrl: string): Promise<{ used: number; keyBytes: number; jobs: number }> {
   const redis = new Redis(redisUrl);
-  const redisBytes = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+  const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+  let keyBytes = 0;
+  let jobs = 0;
+  for await (const keys of redis.scanStream({ count: 1000 }) as AsyncIterable<string[]>) {
+    const pipeline = redis.pipeline();
+    for (const key of keys) pipeline.memory('USAGE', key, 'SAMPLES', 0);
+    for (const [, bytes] of (await pipeline.exec()) ?? []) keyBytes += Number(bytes ?? 0);
+    jobs += keys.filter((key) => /:bull:team-[^:]+:[0-9a-f-]{36}$/.test(key)).length;
+  }
   redis.disconnect();
+  return { used, keyBytes, jobs };
+}
+
+/** What PostgreSQL holds: bytes of the schema and of its audit trail, referrals, Tasks still queued, audit events. */
+async function postgresFootprint(schema: string): Promise<{ postgresBytes: number; auditBytes: number; referrals: number; queued: number; auditEvents: number }> {
   const db = new pg.Client({ connectionString: DATABASE_URL });
   await db.connect();
-  const size = async (sql: string) => Number((await db.query<{ n: string }>(sql, [schema])).rows[0]?.n ?? 0);
-  const postgresBytes = await size(`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1 AND c.relkind IN ('r', 'p')`);
-  const auditBytes = await size(`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1 AND c.relkind = 'r' AND c.relname LIKE 'audit_event%'`);
-  const referrals = Number((await db.query(`SELECT count(*) AS n FROM ${schema}.resource WHERE resource_type = 'Task'`)).rows[0].n);
-  const auditEvents = Number((await db.query(`SELECT count(*) AS n FROM ${schema}.audit_event`)).rows[0].n);
+  const count = async (sql: string, values: unknown[] = []) => Number((await db.query<{ n: string }>(sql, values)).rows[0]?.n ?? 0);
+  const relations = `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1`;
+  const footprint = {
+    postgresBytes: await count(`${relations} AND c.relkind IN ('r', 'p')`, [schema]),
+    auditBytes: await count(`${relations} AND c.relkind = 'r' AND c.relname LIKE 'audit_event%'`, [schema]),
+    referrals: await count(`SELECT count(*) AS n FROM ${schema}.resource WHERE resource_type = 'Task'`),
+    queued: await count(`SELECT count(*) AS n FROM ${schema}.resource WHERE resource_type = 'Task' AND content->>'status' IN ('requested', 'received')`),
+    auditEvents: await count(`SELECT count(*) AS n FROM ${schema}.audit_event`),
+  };
   await db.end();
-  return { redisBytes, postgresBytes, referrals, auditEvents, auditBytes };
+  return footprint;
 }
+
+const perItem = (bytes: number, items: number) => Math.round(bytes / Math.max(1, items));
 
 async function main() {
   const { url, pid, redisUrl, schema, stop } = await startBenchService();
@@ -158,6 +182,9 @@ async function main() {
   const coach = `Bearer ${await mintDevToken({ role: 'coach', org: TEAM, expires: '2h' })}`;
   const rows: Row[] = [];
   try {
+    // What an empty Redis holds once the service is up (its queues' metadata, scripts, clients): the
+    // footprint below is what the work adds to it.
+    const redisEmpty = await redisFootprint(redisUrl);
     rows.push(await run('baseline: GET /auth/whoami (authenticated, no Redis)', pid, { url: `${url}/auth/whoami`, headers: { authorization: gp } }));
 
     const nextReferral = referralBody('BENCH');
@@ -168,11 +195,11 @@ async function main() {
       }),
     );
 
-    const afterIntake = await storage(redisUrl, schema);
+    const afterIntake = { redis: await redisFootprint(redisUrl), ...(await postgresFootprint(schema)) };
     footprint.push(
-      `after intake: ${afterIntake.referrals} referrals queued; Redis ${Math.round(afterIntake.redisBytes / 1024)} KB in use ` +
-        `(${Math.round(afterIntake.redisBytes / Math.max(1, afterIntake.referrals))} B per queued referral, baseline memory of an empty Redis included); ` +
-        `PostgreSQL ${Math.round(afterIntake.postgresBytes / 1024)} KB (${Math.round((afterIntake.postgresBytes - afterIntake.auditBytes) / Math.max(1, afterIntake.referrals))} B per referral without the audit trail)`,
+      `after intake: ${afterIntake.queued} referrals queued, ${afterIntake.redis.jobs} jobs; Redis keys +${Math.round((afterIntake.redis.keyBytes - redisEmpty.keyBytes) / 1024)} KB ` +
+        `(${perItem(afterIntake.redis.keyBytes - redisEmpty.keyBytes, afterIntake.queued)} B per queued referral; used_memory ${perItem(afterIntake.redis.used - redisEmpty.used, afterIntake.queued)} B, over the empty ${Math.round(redisEmpty.used / 1024)} KB); ` +
+        `PostgreSQL ${Math.round(afterIntake.postgresBytes / 1024)} KB (${perItem(afterIntake.postgresBytes - afterIntake.auditBytes, afterIntake.referrals)} B per referral without the audit trail)`,
     );
     rows.push(
       await run('claim + ack round trip (2 requests)', pid, {
@@ -196,6 +223,11 @@ async function main() {
       }),
     );
 
+    const afterClaims = { redis: await redisFootprint(redisUrl), ...(await postgresFootprint(schema)) };
+    footprint.push(
+      `after claims and acks: ${afterClaims.referrals - afterClaims.queued} Tasks left the queue, ${afterClaims.queued} still queued, ${afterClaims.redis.jobs} jobs in Redis; ` +
+        `Redis keys +${Math.round((afterClaims.redis.keyBytes - redisEmpty.keyBytes) / 1024)} KB over empty (${perItem(afterClaims.redis.keyBytes - redisEmpty.keyBytes, afterClaims.queued)} B per Task still queued, leases in flight included)`,
+    );
     rows.push(await run('FHIR search: GET /fhir/Task?owner=...&status=accepted', pid, { url: `${url}/fhir/Task?owner=team-${TEAM}&status=accepted&_count=10`, headers: { authorization: coach } }));
     rows.push(
       await run('Communication pull: GET /fhir/Communication?_lastUpdated=gt...', pid, {
@@ -203,10 +235,12 @@ async function main() {
         headers: { authorization: gp },
       }),
     );
-    const afterReads = await storage(redisUrl, schema);
+    const afterReads = { redis: await redisFootprint(redisUrl), ...(await postgresFootprint(schema)) };
+    const reads = rows.slice(-2).reduce((sum, row) => sum + row.requests, 0);
+    const readBytes = afterReads.redis.keyBytes - afterClaims.redis.keyBytes;
     footprint.push(
-      `after claims and searches: Redis ${Math.round(afterReads.redisBytes / 1024)} KB in use (change since intake ${Math.round((afterReads.redisBytes - afterIntake.redisBytes) / 1024)} KB); ` +
-        `${afterReads.auditEvents} audit events, ${Math.round(afterReads.auditBytes / Math.max(1, afterReads.auditEvents))} B each in PostgreSQL (indexes included)`,
+      `after ${reads} searches: Redis keys ${readBytes >= 0 ? '+' : ''}${readBytes} B (${(readBytes / Math.max(1, reads)).toFixed(2)} B per read); ` +
+        `${afterReads.auditEvents} audit events, ${perItem(afterReads.auditBytes, afterReads.auditEvents)} B each in PostgreSQL (indexes included)`,
     );
   } finally {
     await stop();

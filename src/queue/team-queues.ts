@@ -1,6 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { openRedis } from '../store/redis.js';
+import { bullQueueOptions, openRedis } from '../store/redis.js';
 import type { Team } from '../directory/directory.js';
 
 /** What a team queue holds per Task: ids only, never patient data. */
@@ -41,7 +41,7 @@ export class TeamQueues {
     const stalledInterval = Math.min(5000, Math.max(250, Math.floor(leaseMs / 4)));
     for (const team of teams) {
       const name = `team-${team.id}`;
-      this.queues.set(team.id, new Queue<JobData>(name, { connection: this.producer, prefix }));
+      this.queues.set(team.id, new Queue<JobData>(name, bullQueueOptions(this.producer, prefix)));
       const worker = new Worker<JobData>(name, null, {
         connection: this.consumer,
         prefix,
@@ -66,11 +66,16 @@ export class TeamQueues {
     return this.queues.has(teamId);
   }
 
+  /**
+   * A job lives only while its Task is queued or leased: once it leaves (ack, cancellation) nothing
+   * of it stays in Redis. A Task handed on again afterwards is not queued twice, because the outbox
+   * relay and the rebuild add only Tasks that are still waiting for their team.
+   */
   async add(entry: QueueEntry): Promise<void> {
     await this.queue(entry.teamId).add(
       'task',
       { taskId: entry.taskId },
-      { jobId: entry.taskId, priority: entry.urgent ? PRIORITY.urgent : PRIORITY.routine, removeOnComplete: { age: 7 * 86_400 }, removeOnFail: false },
+      { jobId: entry.taskId, priority: entry.urgent ? PRIORITY.urgent : PRIORITY.routine, removeOnComplete: true, removeOnFail: true },
     );
   }
 

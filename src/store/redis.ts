@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { QueueOptions } from 'bullmq';
 
 export class RedisPolicyError extends Error {}
 
@@ -35,4 +36,13 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
       `Redis maxmemory-policy is ${policy ?? 'unknown'}; wor-bridge needs noeviction, or queued referrals could be evicted (set maxmemory-policy noeviction)`,
     );
   }
+}
+
+/**
+ * Options of every BullMQ queue: its connection and key prefix, and an events stream kept short.
+ * Nothing here listens to BullMQ's events (PostgreSQL holds the history), and the default stream of
+ * 10,000 events would cost Redis ~1 MB per queue for nothing.
+ */
+export function bullQueueOptions(connection: Redis, prefix: string): QueueOptions {
+  return { connection, prefix, streams: { events: { maxLen: 100 } } };
 }

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { openRedis } from '../store/redis.js';
+import { bullQueueOptions, openRedis } from '../store/redis.js';
 import { Counter, type Registry } from 'prom-client';
 import { cappedJitterBackoff } from '../delivery-backoff.js';
 import type { Directory } from '../directory/directory.js';
@@ -61,7 +61,7 @@ export class NotificationQueue {
     const { redisUrl, prefix, backoffMs } = options;
     this.producer = openRedis(redisUrl, 'request');
     this.connection = openRedis(redisUrl, 'worker');
-    this.queue = new Queue<NotificationJob>(QUEUE, { connection: this.producer, prefix });
+    this.queue = new Queue<NotificationJob>(QUEUE, bullQueueOptions(this.producer, prefix));
     this.worker = new Worker<NotificationJob>(QUEUE, (job) => this.attempt(job), {
       connection: this.connection,
       prefix,

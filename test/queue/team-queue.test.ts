@@ -87,6 +87,19 @@ describe('the team queue', () => {
     expect((await service.request('GET', `/queues/${TEAM}`, { token: coach })).body).toMatchObject({ waiting: 0, leased: 0, overdue: 0 });
   });
 
+  test('a Task that leaves the queue, acknowledged or cancelled, leaves nothing of itself in Redis', async () => {
+    await drain();
+    const accepted = await submitReferral(service, gp);
+    const cancelled = await submitReferral(service, gp);
+    const keysOf = (taskId: string) => service.redis.keys(`${service.prefix}:*${taskId}*`);
+    expect(await keysOf(accepted.taskId)).not.toEqual([]);
+    const claimed = await claim();
+    expect(claimedTaskId(claimed)).toBe(accepted.taskId);
+    expect((await lease(claimed.body.lease.id, 'ack', { status: 'accepted' })).status).toBe(200);
+    await service.request('POST', `/referrals/${cancelled.referralId}/cancel`, { token: gp, body: { reason: 'Dubbel verwezen' } });
+    expect({ accepted: await keysOf(accepted.taskId), cancelled: await keysOf(cancelled.taskId) }).toEqual({ accepted: [], cancelled: [] });
+  });
+
   test('a rejection needs a reason and keeps it on the Task', async () => {
     await drain();
     const { taskId } = await submitReferral(service, gp);

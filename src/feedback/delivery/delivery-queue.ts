@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Communication, Organization, Patient, Practitioner, PractitionerRole, ServiceRequest, Task } from 'fhir/r4.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { openRedis } from '../../store/redis.js';
+import { bullQueueOptions, openRedis } from '../../store/redis.js';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { cappedJitterBackoff } from '../../delivery-backoff.js';
 import type { Directory } from '../../directory/directory.js';
@@ -80,7 +80,7 @@ export class DeliveryQueue {
     // As for the team queues: adding fails fast while Redis is away; the worker waits for it.
     this.producer = openRedis(redisUrl, 'request');
     this.connection = openRedis(redisUrl, 'worker');
-    this.queue = new Queue<DeliveryJob>(QUEUE, { connection: this.producer, prefix });
+    this.queue = new Queue<DeliveryJob>(QUEUE, bullQueueOptions(this.producer, prefix));
     this.worker = new Worker<DeliveryJob>(QUEUE, (job) => this.attempt(job), {
       connection: this.connection,
       prefix,

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { openRedis } from '../../store/redis.js';
+import { bullQueueOptions, openRedis } from '../../store/redis.js';
 import type { InboundService } from './inbound-service.js';
 import { NotYet } from './inbound-service.js';
 
@@ -25,7 +25,7 @@ export class ConversionQueue {
     private readonly retry: { attempts: number; backoffMs: number },
   ) {
     this.connection = openRedis(redisUrl, 'worker');
-    this.queue = new Queue(QUEUE, { connection: this.connection, prefix });
+    this.queue = new Queue(QUEUE, bullQueueOptions(this.connection, prefix));
     this.worker = new Worker(
       QUEUE,
       async (job) => {
