@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent } from 'fhir/r4.js';
 import { canonicalJson } from '../canonical-json.js';
+import { BatchWriter } from '../store/batch-writer.js';
 import { transaction, type Db } from '../store/postgres.js';
 import { KeyedHash } from '../store/keyed-hash.js';
 import type { ActingPerson } from '../auth/caller.js';
@@ -42,12 +43,6 @@ interface Row {
   person: ActingPerson | null;
 }
 
-interface Pending {
-  record: AuditRecord;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
 const recordOf = (row: Row): AuditRecord => ({
   id: row.id,
   recorded: row.recorded,
@@ -78,9 +73,8 @@ const monthOf = (time: Date) => time.toISOString().slice(0, 7);
 export class AuditTrail {
   private readonly key: KeyedHash;
   private readonly months = new Set<string>();
-  private pending: Pending[] = [];
-  private scheduled = false;
-  private writing: Promise<void> | undefined;
+  // One batch at a time per process (the head lock would serialise them anyway).
+  private readonly batches = new BatchWriter<AuditRecord>((records) => this.write(records), { windowMs: BATCH_WINDOW_MS, maxBatch: MAX_BATCH });
 
   constructor(
     private readonly db: Db,
@@ -103,31 +97,7 @@ export class AuditTrail {
    * transaction locks the head, inserts the chained rows and moves the head.
    */
   append(record: AuditRecord): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ record, resolve, reject });
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setTimeout(() => void this.drain(), BATCH_WINDOW_MS);
-  }
-
-  private async drain(): Promise<void> {
-    // One batch at a time per process (the head lock would serialise them anyway); what arrives
-    // meanwhile joins the next batch.
-    while (this.writing) await this.writing;
-    this.scheduled = false;
-    const batch = this.pending.splice(0, MAX_BATCH);
-    if (this.pending.length > 0) this.schedule();
-    this.writing = this.write(batch.map((entry) => entry.record)).then(
-      () => batch.forEach((entry) => entry.resolve()),
-      (error: unknown) => batch.forEach((entry) => entry.reject(error)),
-    );
-    await this.writing;
-    this.writing = undefined;
+    return this.batches.add(record);
   }
 
   private async write(records: AuditRecord[]): Promise<void> {
@@ -203,29 +173,32 @@ export class AuditTrail {
    * the tail included, is reported. One snapshot, so that concurrent appends do not interfere.
    */
   async verify(): Promise<ChainCheck> {
-    return transaction(this.db, async (sql) => {
-      await sql.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-      const { rows: heads } = await sql.query<{ seq: string; hash: string; first_seq: string; first_previous: string }>('SELECT seq, hash, first_seq, first_previous FROM audit_chain_head');
-      const head = heads[0]!;
-      let expectedSeq = Number(head.first_seq);
-      let expectedPrevious = head.first_previous;
-      let after = BEFORE_ANY_SEQ;
-      for (;;) {
-        const { rows } = await sql.query<Row>(`SELECT ${COLUMNS} FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT ${VERIFY_PAGE}`, [after]);
-        for (const row of rows) {
-          if (Number(row.seq) !== expectedSeq || row.previous !== expectedPrevious || this.hash(row.previous, expectedSeq, recordOf(row)) !== row.hash) {
-            return { valid: false, events: expectedSeq - Number(head.first_seq), brokenAt: expectedSeq };
+    return transaction(
+      this.db,
+      async (sql) => {
+        const { rows: heads } = await sql.query<{ seq: string; hash: string; first_seq: string; first_previous: string }>('SELECT seq, hash, first_seq, first_previous FROM audit_chain_head');
+        const head = heads[0]!;
+        let expectedSeq = Number(head.first_seq);
+        let expectedPrevious = head.first_previous;
+        let after = BEFORE_ANY_SEQ;
+        for (;;) {
+          const { rows } = await sql.query<Row>(`SELECT ${COLUMNS} FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT ${VERIFY_PAGE}`, [after]);
+          for (const row of rows) {
+            if (Number(row.seq) !== expectedSeq || row.previous !== expectedPrevious || this.hash(row.previous, expectedSeq, recordOf(row)) !== row.hash) {
+              return { valid: false, events: expectedSeq - Number(head.first_seq), brokenAt: expectedSeq };
+            }
+            expectedSeq += 1;
+            expectedPrevious = row.hash;
           }
-          expectedSeq += 1;
-          expectedPrevious = row.hash;
+          if (rows.length < VERIFY_PAGE) break;
+          after = rows[rows.length - 1]!.seq;
         }
-        if (rows.length < VERIFY_PAGE) break;
-        after = rows[rows.length - 1]!.seq;
-      }
-      const events = expectedSeq - Number(head.first_seq);
-      if (expectedSeq - 1 !== Number(head.seq) || expectedPrevious !== head.hash) return { valid: false, events, brokenAt: expectedSeq };
-      return { valid: true, events };
-    });
+        const events = expectedSeq - Number(head.first_seq);
+        if (expectedSeq - 1 !== Number(head.seq) || expectedPrevious !== head.hash) return { valid: false, events, brokenAt: expectedSeq };
+        return { valid: true, events };
+      },
+      'snapshot',
+    );
   }
 
   /** Drops every month that ended more than `retentionDays` ago; the chain then starts at the oldest row kept. */

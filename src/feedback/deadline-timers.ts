@@ -21,15 +21,15 @@ export interface DueTimer {
 export class DeadlineTimers {
   constructor(private readonly db: Db) {}
 
-  /** Sets a timer in the transaction of the write it belongs to. */
-  schedule(kind: DeadlineKind, taskId: string, teamId: string, dueAt: string): Effect {
+  /** Sets a Task's timers, one per kind, in the transaction of the write they belong to. */
+  schedule(taskId: string, teamId: string, due: Partial<Record<DeadlineKind, string>>): Effect {
+    const kinds = Object.keys(due) as DeadlineKind[];
     return (sql) =>
-      sql.query('INSERT INTO timer (kind, task_id, team_id, due_at) VALUES ($1, $2, $3, $4) ON CONFLICT (kind, task_id) DO UPDATE SET due_at = EXCLUDED.due_at', [
-        kind,
-        taskId,
-        teamId,
-        dueAt,
-      ]);
+      sql.query(
+        `INSERT INTO timer (kind, task_id, team_id, due_at) SELECT kind, $1, $2, due_at FROM unnest($3::text[], $4::timestamptz[]) AS t(kind, due_at)
+         ON CONFLICT (kind, task_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
+        [taskId, teamId, kinds, kinds.map((kind) => due[kind])],
+      );
   }
 
   async clear(taskId: string, kinds: DeadlineKind[]): Promise<void> {

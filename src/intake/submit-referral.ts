@@ -159,8 +159,7 @@ async function writeReferral(deps: IntakeDependencies, referral: Referral, chann
         unchanged: master.unchanged,
         effects: [
           queued.write,
-          deps.timers.schedule('pickup-deadline-missed', ids.task, team.id, resources.task.restriction!.period!.end!),
-          deps.timers.schedule('contact-deadline-missed', ids.task, team.id, contactDeadline),
+          deps.timers.schedule(ids.task, team.id, { 'pickup-deadline-missed': resources.task.restriction!.period!.end!, 'contact-deadline-missed': contactDeadline }),
           masterDataUse.record(ids.serviceRequest, referral.authoredOn, masterRefs),
         ],
       })

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import type { FeedbackKind } from '../feedback/feedback-letter.js';
+import { BatchWriter } from '../store/batch-writer.js';
 import { transaction, type Db, type Sql } from '../store/postgres.js';
 import type { TopicEvent } from '../subscriptions/topics.js';
 import type { Effect } from '../store/resource-store.js';
@@ -55,6 +56,17 @@ export class Outbox {
   private timer: NodeJS.Timeout | undefined;
   private listener: pg.PoolClient | undefined;
   private relaying: Promise<unknown> = Promise.resolve();
+  /**
+   * Messages handed on by their writers, deleted together: one statement for the requests of a
+   * moment. Not worth a wait for the disk either: should a crash lose a delete, the relay hands the
+   * message on once more, which handlers take in their stride.
+   */
+  private readonly handed = new BatchWriter<string>(
+    async (ids) => {
+      await this.db.query(`WITH handed AS (DELETE FROM outbox WHERE id = ANY($1::uuid[])) SELECT set_config('synchronous_commit', 'off', true)`, [ids]);
+    },
+    { windowMs: 0, maxBatch: 500 },
+  );
 
   constructor(
     private readonly db: Db,
@@ -98,9 +110,7 @@ export class Outbox {
         .catch(() => undefined);
       throw error;
     }
-    // Not worth a wait for the disk: should a crash lose this delete, the relay hands the message
-    // on once more, which handlers take in their stride.
-    await this.db.query(`WITH handed AS (DELETE FROM outbox WHERE id = $1) SELECT set_config('synchronous_commit', 'off', true)`, [message.id]);
+    await this.handed.add(message.id);
   }
 
   /** Is a message of this kind, about this Task, still waiting to be handed on? */
@@ -191,7 +201,7 @@ export class Outbox {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.relaying;
+    await Promise.all([this.relaying, this.handed.flush()]);
     this.listener?.release();
     this.listener = undefined;
   }

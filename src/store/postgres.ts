@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
@@ -23,16 +24,57 @@ export function createPool(url: string, schema: string, max = 20): Db {
     max,
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30_000,
-    options: `-c search_path=${schema}`,
+    // Prepared statements are planned for the values of each execution, as unprepared ones are.
+    options: `-c search_path=${schema} -c plan_cache_mode=force_custom_plan`,
     application_name: APPLICATION_NAME,
   });
   // An idle connection that breaks (the server restarted) is dropped from the pool; nothing else to do.
   pool.on('error', () => {});
+  pool.on('connect', prepareRepeatedStatements(new StatementNames()));
   return pool;
 }
 
-/** Runs `work` in one transaction: committed when it returns, rolled back when it throws. */
-export async function transaction<T>(db: Db, work: (sql: Sql) => Promise<T>): Promise<T> {
+/** Texts prepared per connection at most: search shapes a client invents cannot grow a connection without bound. */
+const MAX_PREPARED = 200;
+/** Result columns that follow the table (`SELECT *`, `r.*`, `RETURNING *`): a migration adding a column would break such a prepared statement in a running replica. */
+const RESULT_FOLLOWS_TABLE = /(^|[\s,.(])\*\s*(FROM\b|$)|RETURNING\s+\*/i;
+
+/** A name per statement text worth preparing: derived from the text, so one name is always one text. */
+class StatementNames {
+  private readonly names = new Map<string, string>();
+
+  of(text: string): string | undefined {
+    const known = this.names.get(text);
+    if (known !== undefined || this.names.size >= MAX_PREPARED || RESULT_FOLLOWS_TABLE.test(text)) return known;
+    const name = `wor_${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`;
+    this.names.set(text, name);
+    return name;
+  }
+}
+
+/**
+ * Statements with parameters run as prepared statements: PostgreSQL parses and analyses one the
+ * first time a connection runs it and reuses that afterwards, which is most of the parsing the
+ * database does per referral. Applied to every connection as the pool opens it.
+ */
+function prepareRepeatedStatements(names: StatementNames): (client: pg.PoolClient) => void {
+  return (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    client.query = ((text: unknown, values: unknown, ...rest: unknown[]) => {
+      const name = typeof text === 'string' && Array.isArray(values) ? names.of(text) : undefined;
+      return name ? query({ name, text, values }, ...rest) : query(text, values, ...rest);
+    }) as typeof client.query;
+  };
+}
+
+/** How a transaction sees concurrent commits: `snapshot` reads one snapshot throughout and writes nothing. */
+const TRANSACTION_MODES = { default: '', snapshot: ' ISOLATION LEVEL REPEATABLE READ, READ ONLY' } as const;
+
+/**
+ * Runs `work` in one transaction: committed when it returns, rolled back when it throws. `startedAt`
+ * is the transaction's start (`now()`, to the millisecond), read in the round trip that begins it.
+ */
+export async function transaction<T>(db: Db, work: (sql: Sql, startedAt: Date) => Promise<T>, mode: keyof typeof TRANSACTION_MODES = 'default'): Promise<T> {
   const client = await db.connect();
   // The pool listens for errors of idle connections only: a connection that breaks while checked
   // out (the server killed) would otherwise be an unhandled 'error' event that ends the process.
@@ -41,8 +83,8 @@ export async function transaction<T>(db: Db, work: (sql: Sql) => Promise<T>): Pr
   const broken = () => {};
   client.on('error', broken);
   try {
-    await client.query('BEGIN');
-    const result = await work(client);
+    const [, clock] = (await client.query(`BEGIN${TRANSACTION_MODES[mode]}; SELECT date_trunc('milliseconds', now()) AS now`)) as unknown as [pg.QueryResult, pg.QueryResult<{ now: Date }>];
+    const result = await work(client, clock.rows[0]!.now);
     await client.query('COMMIT');
     return result;
   } catch (error) {

@@ -200,10 +200,10 @@ export class ResourceStore {
 
   async commit(request: CommitRequest): Promise<CommitResult> {
     try {
-      const resources = await transaction(this.db, async (sql) => {
+      const resources = await transaction(this.db, async (sql, startedAt) => {
         if (request.guard) await this.writeGuard(sql, request.guard);
         if (request.unchanged?.length) await this.lockUnchanged(sql, request.unchanged);
-        const written = request.writes.length > 0 ? await this.writeResources(sql, request.writes) : [];
+        const written = request.writes.length > 0 ? await this.writeResources(sql, request.writes, startedAt) : [];
         for (const effect of request.effects ?? []) await effect(sql);
         if (written.length > 0) {
           const committed = written.map((resource, index) => ({ resource, previous: request.writes[index]!.previous?.resource, acl: request.writes[index]!.acl }));
@@ -242,10 +242,9 @@ export class ResourceStore {
     if (changed) throw new Conflict(changed.resource.resourceType, changed.resource.id!);
   }
 
-  private async writeResources(sql: Sql, writes: Write[]): Promise<Resource[]> {
+  private async writeResources(sql: Sql, writes: Write[], startedAt: Date): Promise<Resource[]> {
     // lastUpdated is the transaction's start: no row committed later can carry an earlier one (see STABLE_HORIZON).
-    const { rows: [clock] } = await sql.query<{ now: Date }>(`SELECT date_trunc('milliseconds', now()) AS now`);
-    const lastUpdated = clock!.now.toISOString();
+    const lastUpdated = startedAt.toISOString();
     const written = writes.map(({ resource, previous, acl }) => {
       if (!resource.id) throw new Error(`${resource.resourceType} without id`);
       const previousVersion = Number(previous?.resource.meta?.versionId ?? 0);
