@@ -49,7 +49,15 @@ export async function cpuMsOf(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/**
+ * Seconds each scenario runs before it is measured, its results discarded: the first requests of a
+ * scenario open the pool's PostgreSQL connections and compile its code paths, which a p99 of a few
+ * seconds would otherwise report as the service's latency.
+ */
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+
 export async function run(scenario: string, pid: number, options: autocannon.Options): Promise<Row> {
+  if (WARMUP > 0) await autocannon({ connections: CONNECTIONS, pipelining: 1, ...options, duration: WARMUP });
   let peak = 0;
   const sampler = setInterval(async () => (peak = Math.max(peak, await rssOf(pid))), 250);
   const cpuBefore = await cpuMsOf(pid);
@@ -254,9 +262,9 @@ async function main() {
         `| ${row.scenario} | ${row.requestsPerSecond} | ${row.p50} | ${row.p90} | ${row.p99} | ${row.max} | ${row.non2xx} | ${row.errors} | ${row.peakRssMb} | ${row.cpuMsPerRequest} |`,
     ),
   ].join('\n');
-  console.log(`\n${CONNECTIONS} connections, ${DURATION} s per scenario, no pipelining\n\n${table}\n\n${footprint.join('\n')}\n`);
+  console.log(`\n${CONNECTIONS} connections, ${DURATION} s per scenario after ${WARMUP} s of warm-up, no pipelining\n\n${table}\n\n${footprint.join('\n')}\n`);
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/latest.json', JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, durationSeconds: DURATION, rows, footprint }, null, 2));
+  writeFileSync('bench/results/latest.json', JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, durationSeconds: DURATION, warmupSeconds: WARMUP, rows, footprint }, null, 2));
 }
 
 if (process.argv[1]?.endsWith('run.ts')) {
