@@ -140,9 +140,26 @@ export async function startBenchService(): Promise<{ url: string; pid: number; r
   };
 }
 
+/** A BSN that passes the 11-test, one of its own for each n (up to 9 million). */
+function nthBsn(n: number): string {
+  for (let candidate = 10_000_000 + ((n * 10) % 89_999_990); ; candidate += 1) {
+    const digits = [...String(candidate)].map(Number);
+    const check = digits.reduce((sum, digit, index) => sum + digit * (9 - index), 0) % 11;
+    if (check < 10) return `${candidate}${check}`;
+  }
+}
+
+/**
+ * Referrals as one practice sends them: each for a patient of its own (a BSN of its own), so that
+ * intake creates a Patient as it mostly does, from the practice and GP the token names.
+ */
 export const referralBody = (prefix: string) => {
   let sequence = 0;
-  return () => JSON.stringify(exampleReferral({ referralId: `${prefix}-${Date.now()}-${(sequence += 1)}` }));
+  const base = exampleReferral();
+  return () => {
+    sequence += 1;
+    return JSON.stringify(exampleReferral({ referralId: `${prefix}-${Date.now()}-${sequence}`, patient: { ...base.patient, bsn: nthBsn((process.pid % 1000) * 9000 + sequence) } }));
+  };
 };
 
 /**
