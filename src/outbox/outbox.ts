@@ -43,6 +43,8 @@ interface Row {
 /** The writer hands its message on itself; only after this long does the relay take it over. */
 const WRITER_GRACE_SECONDS = 10;
 const MAX_BACKOFF_SECONDS = 60;
+/** Messages one relay transaction takes. */
+const RELAY_PAGE = 100;
 
 /**
  * The transactional outbox in PostgreSQL: a message is committed in the same transaction as the
@@ -56,6 +58,7 @@ export class Outbox {
   private timer: NodeJS.Timeout | undefined;
   private listener: pg.PoolClient | undefined;
   private relaying: Promise<unknown> = Promise.resolve();
+  private relayQueued = false;
   /**
    * Messages handed on by their writers, deleted together: one statement for the requests of a
    * moment. Not worth a wait for the disk either: should a crash lose a delete, the relay hands the
@@ -156,7 +159,7 @@ export class Outbox {
   async relay(everything = false): Promise<number> {
     return transaction(this.db, async (sql) => {
       const { rows } = await sql.query<Row>(
-        `SELECT id, target, body FROM outbox ${everything ? '' : 'WHERE available_at <= now()'} ORDER BY available_at, id LIMIT 100 FOR UPDATE SKIP LOCKED`,
+        `SELECT id, target, body FROM outbox ${everything ? '' : 'WHERE available_at <= now()'} ORDER BY available_at, id LIMIT ${RELAY_PAGE} FOR UPDATE SKIP LOCKED`,
       );
       let handed = 0;
       for (const row of rows) {
@@ -169,9 +172,18 @@ export class Outbox {
     });
   }
 
+  /**
+   * One pass after whatever is under way, however many wake-ups arrive meanwhile (a burst of NOTIFYs
+   * is one pass, not one each); it goes on while it finds full pages.
+   */
   private relaySoon(): void {
+    if (this.relayQueued) return;
+    this.relayQueued = true;
     this.relaying = this.relaying
-      .then(() => this.relay())
+      .then(async () => {
+        this.relayQueued = false;
+        while ((await this.relay()) === RELAY_PAGE);
+      })
       .catch((error: Error) => this.log.warn({ err: { type: error.name } }, 'outbox relay failed; retrying'));
   }
 
