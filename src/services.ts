@@ -110,7 +110,7 @@ export async function createServices({ config, directory, secrets, log }: Servic
     const { host, port } = redis.options;
     log.info({ redis: { host, port, prefix: config.REDIS_KEY_PREFIX } }, 'using Redis');
     const redisKeys = new RedisKeys(config.REDIS_KEY_PREFIX);
-    const redisRecovery = new RedisRecovery(redis, redisKeys.epoch, log);
+    const redisRecovery = new RedisRecovery({ redis, epochKey: redisKeys.epoch, log });
 
     const tokens = new TokenVerifier({
       jwksFile: config.AUTH_JWKS_FILE,
@@ -121,10 +121,10 @@ export async function createServices({ config, directory, secrets, log }: Servic
     const metrics = createMetrics(log);
     await publishTeamOrganizations(store, directory);
 
-    const outbox = new Outbox(db, `wor_outbox_${config.DATABASE_SCHEMA}`, log);
+    const outbox = new Outbox({ db, channel: `wor_outbox_${config.DATABASE_SCHEMA}`, log });
     wireOutbox({ outbox, metrics });
 
-    const tasks = new TaskService(store, outbox, log);
+    const tasks = new TaskService({ store, outbox, log });
     wireTasks({ tasks, outbox });
 
     const deliveries = new DeliveryQueue({
@@ -146,7 +146,7 @@ export async function createServices({ config, directory, secrets, log }: Servic
     wireDeliveries({ deliveries, outbox, redisRecovery, metrics });
 
     const development = config.WOR_DEV === '1';
-    const subscriptions = new SubscriptionService(db, store, directory, development);
+    const subscriptions = new SubscriptionService({ db, store, directory, development });
     const notifications = new NotificationQueue({
       redisUrl: config.REDIS_URL,
       prefix: redisKeys.bull,
@@ -166,7 +166,7 @@ export async function createServices({ config, directory, secrets, log }: Servic
     wireSubscriptions({ subscriptions, notifications, store, outbox, redisRecovery });
 
     const deadlineTimers = new DeadlineTimers(db);
-    const feedback = new FeedbackService(store, directory, outbox, log);
+    const feedback = new FeedbackService({ store, directory, outbox, log });
     const deadlines = new DeadlineSweeper({ db, timers: deadlineTimers, store, feedback, log, registry: metrics.registry });
     wireFeedback({ feedback, deadlineTimers, outbox, tasks });
 
@@ -175,9 +175,9 @@ export async function createServices({ config, directory, secrets, log }: Servic
       leases.leaseExpired(team, taskId).catch((error: Error) => log.warn({ err: { type: error.name }, taskId }, 'could not return an expired task'));
     });
     stops.push(() => queues.close());
-    const signal = new QueueSignal(config.REDIS_URL, redis, redisKeys.queueSignal);
+    const signal = new QueueSignal({ redisUrl: config.REDIS_URL, publisher: redis, channel: redisKeys.queueSignal });
     stops.push(() => signal.close());
-    const leases: LeaseService = new LeaseService(store, redis, redisKeys, queues, tasks, signal, deadlineTimers, log);
+    const leases: LeaseService = new LeaseService({ store, redis, keys: redisKeys, queues, tasks, signal, timers: deadlineTimers, log });
     await Promise.all([queues.start(), signal.start()]);
     wireQueue({ queues, leases, signal, store, tasks, outbox, redisRecovery, metrics, directory });
 
@@ -196,8 +196,12 @@ export async function createServices({ config, directory, secrets, log }: Servic
     await audit.prepare();
     stops.push(scheduleAuditMaintenance(audit, config.AUDIT_RETENTION_DAYS));
 
-    const inbound = new InboundService(intake, store, tasks, db, outbox, log);
-    const conversions = new ConversionQueue(config.REDIS_URL, redisKeys.bull, inbound, log, {
+    const inbound = new InboundService({ intake, store, tasks, db, outbox, log });
+    const conversions = new ConversionQueue({
+      redisUrl: config.REDIS_URL,
+      prefix: redisKeys.bull,
+      inbound,
+      log,
       attempts: config.INBOUND_RETRY_ATTEMPTS,
       backoffMs: config.INBOUND_RETRY_BACKOFF_MS,
     });
@@ -205,10 +209,10 @@ export async function createServices({ config, directory, secrets, log }: Servic
     await conversions.start();
     wireInbound({ inbound, conversions, outbox, metrics });
 
-    const retention = new Retention(store, deadlineTimers, leases, inbound, log);
+    const retention = new Retention({ store, timers: deadlineTimers, leases, inbound, log });
     stops.push(scheduleRetention({ retention, retentionDays: config.REFERRAL_RETENTION_DAYS, log }));
 
-    const reports = new OutcomeReports(store, directory, config.REPORT_MINIMUM_COUNT);
+    const reports = new OutcomeReports({ store, directory, minimumCount: config.REPORT_MINIMUM_COUNT });
     const reportLinks = new ReportLinks(config.WOR_SECRET, config.REPORT_LINK_DAYS);
     wireReports({ reports, directory, metrics });
 
