@@ -91,7 +91,12 @@ const REDIS_RECOVERY_CHECK_MS = 2_000;
 export async function createServices({ config, directory, secrets, log }: ServicesOptions): Promise<Services> {
   const stops: Array<() => unknown> = [];
   const close = async () => {
-    for (const stop of stops.splice(0).reverse()) await stop();
+    // Every stop runs even when one before it failed: a connection left open keeps the process alive.
+    for (const stop of stops.splice(0).reverse()) {
+      await Promise.resolve()
+        .then(stop)
+        .catch((error: Error) => log.warn({ err: { type: error.name } }, 'a service did not stop cleanly'));
+    }
   };
   try {
     // PostgreSQL, its schema brought up to date before anything uses it.
@@ -171,8 +176,14 @@ export async function createServices({ config, directory, secrets, log }: Servic
     wireFeedback({ feedback, deadlineTimers, outbox, tasks });
 
     // A lease that runs out (noticed by the queue) returns its Task through the lease service built next.
-    const queues = new TeamQueues(config.REDIS_URL, redisKeys.bull, directory.teams, config.QUEUE_LEASE_SECONDS * 1000, (team, taskId) => {
-      leases.leaseExpired(team, taskId).catch((error: Error) => log.warn({ err: { type: error.name }, taskId }, 'could not return an expired task'));
+    const queues = new TeamQueues({
+      redisUrl: config.REDIS_URL,
+      prefix: redisKeys.bull,
+      teams: directory.teams,
+      leaseMs: config.QUEUE_LEASE_SECONDS * 1000,
+      onLeaseExpired: (team, taskId) => {
+        leases.leaseExpired(team, taskId).catch((error: Error) => log.warn({ err: { type: error.name }, taskId }, 'could not return an expired task'));
+      },
     });
     stops.push(() => queues.close());
     const signal = new QueueSignal({ redisUrl: config.REDIS_URL, publisher: redis, channel: redisKeys.queueSignal });
