@@ -29,7 +29,7 @@ import subscriptionRoutes from './subscriptions/routes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The object graph, for tests and tools; plugins get what they need from it as options, never from here. */
+    /** The object graph, for tests; plugins get what they need from it as options, never from here. */
     services: Services;
   }
 }
