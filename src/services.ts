@@ -49,7 +49,7 @@ export interface ServicesOptions {
   log: FastifyBaseLogger;
 }
 
-/** The service's object graph. The HTTP plugins get what they need from it as plugin options. */
+/** What the HTTP plugins and the tests use of the object graph; each plugin gets its part as plugin options. */
 export interface Services {
   config: Config;
   directory: Directory;
@@ -60,12 +60,10 @@ export interface Services {
   store: ResourceStore;
   tokens: TokenVerifier;
   metrics: Metrics;
-  outbox: Outbox;
   tasks: TaskService;
   deliveries: DeliveryQueue;
   subscriptions: SubscriptionService;
   notifications: NotificationQueue;
-  deadlineTimers: DeadlineTimers;
   feedback: FeedbackService;
   deadlines: DeadlineSweeper;
   queues: TeamQueues;
@@ -247,12 +245,10 @@ export async function createServices({ config, directory, secrets, log }: Servic
       store,
       tokens,
       metrics,
-      outbox,
       tasks,
       deliveries,
       subscriptions,
       notifications,
-      deadlineTimers,
       feedback,
       deadlines,
       queues,

@@ -34,23 +34,23 @@ const CLAIM_BUNDLE_TYPES = ['Task', 'ServiceRequest', 'Patient', 'Consent', 'Pra
  */
 const claim = { roles: ['coach'], scope: ['Task.u', ...CLAIM_BUNDLE_TYPES.map((type): Scope => `${type}.r`)] } as const;
 
+/** A coach system works only on its own team's queue; any other team answers as if it did not exist. */
+function ownTeam(queues: TeamQueues, request: FastifyRequest<{ Params: TeamParams }>): string {
+  const { caller } = request;
+  const { team } = request.params;
+  if (!queues.has(team) || (caller.role === 'coach' && caller.org !== team)) throw notFound(`Queue ${team}`);
+  return team;
+}
+
 /** The team queue (contract §6): claim with a lease, then ack, release or extend; counts. */
 export default async function queueRoutes(app: FastifyInstance, { config, queues, leases }: { config: Config; queues: TeamQueues; leases: LeaseService }) {
-  /** A coach system works only on its own team's queue; any other team answers as if it did not exist. */
-  function ownTeam(request: FastifyRequest<{ Params: TeamParams }>): string {
-    const { caller } = request;
-    const { team } = request.params;
-    if (!queues.has(team) || (caller.role === 'coach' && caller.org !== team)) throw notFound(`Queue ${team}`);
-    return team;
-  }
-
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
 
   app.post<{ Params: TeamParams; Querystring: Record<string, string> }>('/queues/:team/claim', { config: claim }, async (request, reply) => {
-    const team = ownTeam(request);
+    const team = ownTeam(queues, request);
     const { wait } = parseOrThrow(claimQuery, request.query);
     const claimed = await leases.claim(team, wait, () => closing);
     if (!claimed) return reply.code(204).send();
@@ -58,23 +58,23 @@ export default async function queueRoutes(app: FastifyInstance, { config, queues
   });
 
   app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/ack', { config: work }, async (request, reply) => {
-    const team = ownTeam(request);
+    const team = ownTeam(queues, request);
     const { status, statusReason } = parseOrThrow(ackBody, request.body);
     return sendResource(reply, await leases.acknowledge(team, request.params.leaseId, status, statusReason, request.id));
   });
 
   app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/release', { config: work }, async (request, reply) => {
-    const team = ownTeam(request);
+    const team = ownTeam(queues, request);
     return sendResource(reply, await leases.release(team, request.params.leaseId));
   });
 
   app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/extend', { config: work }, async (request) => {
-    const team = ownTeam(request);
+    const team = ownTeam(queues, request);
     return { lease: await leases.extend(team, request.params.leaseId) };
   });
 
   app.get<{ Params: TeamParams }>('/queues/:team', { config: { roles: ['coach', 'operator'], scope: 'Task.r' } }, async (request) => {
-    const team = ownTeam(request);
+    const team = ownTeam(queues, request);
     return { team, ...(await leases.counts(team)) };
   });
 }

@@ -6,9 +6,9 @@ import { collectionBundle } from '../../fhir/bundle.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
 import { notFound } from '../../fhir/operation-outcome.js';
 import { parseOrThrow } from '../../fhir/validation.js';
-import { cancelReferral } from '../cancel-referral.js';
 import type { ResourceStore } from '../../store/resource-store.js';
 import type { TaskService } from '../../tasks/task-service.js';
+import { cancelReferral } from '../cancel-referral.js';
 import { findReferral, type IntakeDependencies } from '../submit-referral.js';
 
 const cancelBody = z.strictObject({ reason: z.string().trim().min(1, 'a reason is required').max(2000) });
