@@ -6,9 +6,7 @@ import authPlugin from './auth/plugin.js';
 import whoamiRoutes from './auth/whoami-routes.js';
 import type { Config, Secrets } from './config.js';
 import type { Directory } from './directory/directory.js';
-import directoryPlugin from './directory/plugin.js';
-import deliveryPlugin from './feedback/delivery/plugin.js';
-import feedbackPlugin from './feedback/plugin.js';
+import deliveryRoutes from './feedback/delivery/routes.js';
 import communicationRoutes from './feedback/communication-routes.js';
 import errorHandler from './http/error-handler.js';
 import fhirProtocol from './http/fhir-protocol.js';
@@ -19,25 +17,20 @@ import fhirTransactionRoutes from './intake/fhir/routes.js';
 import portalIntake from './intake/portal/plugin.js';
 import hisCancelRoutes from './intake/his/cancel-routes.js';
 import hisIntakeRoutes from './intake/his/routes.js';
-import intakePlugin from './intake/plugin.js';
+import referralRefusals from './intake/plugin.js';
 import docsRoutes from './ops/docs.js';
-import metricsPlugin from './ops/metrics.js';
+import requestMetrics from './ops/metrics.js';
 import protectionPlugin from './ops/protection.js';
 import opsRoutes from './ops/routes.js';
-import outboxPlugin from './outbox/plugin.js';
-import queuePlugin from './queue/plugin.js';
 import queueRoutes from './queue/routes.js';
 import reportRoutes from './reports/routes.js';
-import retentionPlugin from './retention/plugin.js';
-import tasksPlugin from './tasks/plugin.js';
-import databasePlugin from './store/database-plugin.js';
-import storePlugin from './store/plugin.js';
-import subscriptionsPlugin from './subscriptions/plugin.js';
+import { createServices, type Services } from './services.js';
 import subscriptionRoutes from './subscriptions/routes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    config: Config;
+    /** The object graph, for tests; plugins get what they need from it as options, never from here. */
+    services: Services;
   }
 }
 
@@ -47,49 +40,40 @@ export interface AppOptions {
   secrets: Secrets;
 }
 
-/** The whole service as a plugin: shared services first, then the routes. It never listens. */
+/**
+ * The whole service as a plugin: the services built by the composition root (`createServices`),
+ * then the hooks every route needs, then the routes, each given its services as options. It never
+ * listens; closing it stops the services.
+ */
 export async function app(instance: FastifyInstance, options: AppOptions) {
-  await instance.register(
-    fp(
-      async (root) => {
-        root.decorate('config', options.config);
-      },
-      { name: 'config' },
-    ),
-  );
-  await instance.register(errorHandler);
-  await instance.register(fhirProtocol);
-  await instance.register(metricsPlugin);
-  await instance.register(databasePlugin);
-  await instance.register(storePlugin);
-  // Before any plugin that adds routes, so that the auth hooks see every route.
-  await instance.register(authPlugin);
-  await instance.register(directoryPlugin, { directory: options.directory });
-  await instance.register(outboxPlugin);
-  await instance.register(tasksPlugin);
-  await instance.register(deliveryPlugin, { secrets: options.secrets });
-  await instance.register(subscriptionsPlugin);
-  await instance.register(feedbackPlugin);
-  await instance.register(queuePlugin);
-  await instance.register(intakePlugin);
-  await instance.register(protectionPlugin);
-  await instance.register(auditPlugin);
+  const services = await createServices({ ...options, log: instance.log });
+  instance.decorate('services', services);
+  instance.addHook('onClose', () => services.close());
 
-  await instance.register(opsRoutes);
+  await instance.register(errorHandler);
+  await instance.register(fhirProtocol, services);
+  await instance.register(requestMetrics, services);
+  // Before any plugin that adds routes, so that the auth hooks see every route.
+  await instance.register(authPlugin, services);
+  await instance.register(referralRefusals, services);
+  await instance.register(protectionPlugin, services);
+  await instance.register(auditPlugin, services);
+
+  await instance.register(opsRoutes, services);
   await instance.register(whoamiRoutes);
-  await instance.register(docsRoutes);
-  await instance.register(conformanceRoutes);
-  await instance.register(fhirRestRoutes);
-  await instance.register(fhirWriteRoutes);
-  await instance.register(hisIntakeRoutes);
-  await instance.register(fhirTransactionRoutes);
-  await instance.register(portalIntake, { secrets: options.secrets });
-  await instance.register(retentionPlugin);
-  await instance.register(hisCancelRoutes);
-  await instance.register(reportRoutes);
-  await instance.register(queueRoutes);
-  await instance.register(communicationRoutes);
-  await instance.register(subscriptionRoutes);
+  await instance.register(docsRoutes, services);
+  await instance.register(conformanceRoutes, services);
+  await instance.register(fhirRestRoutes, services);
+  await instance.register(fhirWriteRoutes, services);
+  await instance.register(hisIntakeRoutes, services);
+  await instance.register(fhirTransactionRoutes, services);
+  await instance.register(portalIntake, services);
+  await instance.register(hisCancelRoutes, services);
+  await instance.register(reportRoutes, services);
+  await instance.register(queueRoutes, services);
+  await instance.register(deliveryRoutes, services);
+  await instance.register(communicationRoutes, services);
+  await instance.register(subscriptionRoutes, services);
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;

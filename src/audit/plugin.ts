@@ -1,18 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { z } from 'zod';
+import type { Config } from '../config.js';
 import { searchsetBundle } from '../fhir/bundle.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { FhirError } from '../fhir/operation-outcome.js';
 import { parseOrThrow } from '../fhir/validation.js';
 import { auditRecord, disclosureOf } from './audit-event.js';
 import { AuditTrail } from './audit-trail.js';
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    audit: AuditTrail;
-  }
-}
 
 const auditQuery = z
   .strictObject({
@@ -22,18 +17,12 @@ const auditQuery = z
   })
   .refine((query) => query.patient || query.identifier || query.client, 'give patient, identifier or client');
 
-const DAY_MS = 86_400_000;
-
 /**
  * Every response that carries or changes patient data leaves an AuditEvent first: it is written
  * before the response is sent, and a response whose AuditEvent cannot be written is not sent.
  */
 export default fp(
-  async function audit(app: FastifyInstance) {
-    const trail = new AuditTrail(app.db, app.config.WOR_SECRET);
-    await trail.prepare();
-    app.decorate('audit', trail);
-
+  async function audit(app: FastifyInstance, { audit: trail, config }: { audit: AuditTrail; config: Config }) {
     app.addHook('preSerialization', async (request, reply, payload) => {
       if (!request.caller || reply.statusCode >= 400) return payload;
       const disclosure = disclosureOf(payload);
@@ -53,11 +42,6 @@ export default fp(
       return payload;
     });
 
-    // Daily: drop the months past retention, and create next month's partition ahead of time.
-    const timer = setInterval(() => void Promise.all([trail.trim(app.config.AUDIT_RETENTION_DAYS), trail.prepare()]).catch(() => undefined), DAY_MS);
-    timer.unref();
-    app.addHook('onClose', async () => clearInterval(timer));
-
     /** The accesses to one patient's data (the overview a patient may ask for), or by one client. */
     app.get<{ Querystring: Record<string, string> }>('/operator/audit', { config: { roles: ['operator'] } }, async (request, reply) => {
       const query = parseOrThrow(auditQuery, request.query);
@@ -67,7 +51,7 @@ export default fp(
         patients.push(...resources.map((patient) => `Patient/${patient.id}`));
       }
       const events = await trail.find({ patients, client: query.client });
-      const base = app.config.PUBLIC_BASE_URL;
+      const base = config.PUBLIC_BASE_URL;
       return reply.type(FHIR_JSON).send(searchsetBundle(base, events.length, events, [], [{ relation: 'self', url: `${base}/operator/audit` }]));
     });
 
@@ -77,5 +61,5 @@ export default fp(
       return check;
     });
   },
-  { name: 'audit', dependencies: ['store', 'database'] },
+  { name: 'audit' },
 );

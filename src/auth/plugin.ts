@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
+import type { ResourceStore } from '../store/resource-store.js';
 import type { Caller } from './caller.js';
 import { checkAccess, undeclared } from './route-access.js';
 import { TenantRepository } from './tenant-repository.js';
-import { TokenVerifier } from './token-verifier.js';
+import type { TokenVerifier } from './token-verifier.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -19,22 +20,15 @@ declare module 'fastify' {
  * A route that declares neither stops the boot, and would be refused if it were ever reached.
  */
 export default fp(
-  async function auth(app: FastifyInstance) {
-    const { config } = app;
-    const verifier = new TokenVerifier({
-      jwksFile: config.AUTH_JWKS_FILE,
-      jwksUrl: config.AUTH_JWKS_URL,
-      issuer: config.AUTH_ISSUER,
-      audience: config.AUTH_AUDIENCE,
-    });
+  async function auth(app: FastifyInstance, { tokens, store }: { tokens: TokenVerifier; store: ResourceStore }) {
     app.decorateRequest('caller', null as unknown as Caller);
     app.decorateRequest('repo', null as unknown as TenantRepository);
     app.addHook('onRequest', async (request: FastifyRequest) => {
       const route = request.routeOptions.config;
       if (route?.public) return;
       if (route?.signedLink && !request.headers.authorization && (request.query as Record<string, unknown>).signature !== undefined) return;
-      request.caller = await verifier.verify(request.headers.authorization);
-      request.repo = new TenantRepository(app.store, request.caller);
+      request.caller = await tokens.verify(request.headers.authorization);
+      request.repo = new TenantRepository(store, request.caller);
     });
     app.addHook('preHandler', async (request: FastifyRequest) => {
       // An unknown path has no route to declare anything; the not-found handler answers it.
@@ -53,5 +47,5 @@ export default fp(
       if (missing.length > 0) throw new Error(`routes that declare no callers (config: { roles, scope } or { public: true }): ${missing.join(', ')}`);
     });
   },
-  { name: 'auth', dependencies: ['config', 'store'] },
+  { name: 'auth' },
 );

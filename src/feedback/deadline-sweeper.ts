@@ -1,10 +1,19 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Counter } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { Task } from 'fhir/r4.js';
 import { transaction, type Db } from '../store/postgres.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { DEADLINE_RUNS, type DeadlineTimers } from './deadline-timers.js';
 import type { FeedbackService } from './feedback-service.js';
+
+export interface DeadlineSweeperOptions {
+  db: Db;
+  timers: DeadlineTimers;
+  store: ResourceStore;
+  feedback: FeedbackService;
+  log: FastifyBaseLogger;
+  registry: Registry;
+}
 
 /**
  * Fires the pick-up and contact deadlines kept in PostgreSQL. A due timer is locked while its
@@ -14,30 +23,31 @@ import type { FeedbackService } from './feedback-service.js';
  */
 export class DeadlineSweeper {
   private timer: NodeJS.Timeout | undefined;
+  /** Deadlines that passed with the Task still waiting for what they promise. */
+  private readonly missed: Counter<'team' | 'kind'>;
 
-  constructor(
-    private readonly db: Db,
-    private readonly timers: DeadlineTimers,
-    private readonly store: ResourceStore,
-    private readonly feedback: FeedbackService,
-    private readonly log: FastifyBaseLogger,
-    /** Deadlines that passed with the Task still waiting for what they promise. */
-    private readonly missed: Counter<'team' | 'kind'>,
-  ) {}
+  constructor(private readonly options: DeadlineSweeperOptions) {
+    this.missed = new Counter({
+      name: 'wor_deadlines_missed_total',
+      help: 'Pick-up and contact deadlines that passed with the Task still waiting (each sends the GP a reminder)',
+      labelNames: ['team', 'kind'],
+      registers: [options.registry],
+    });
+  }
 
   /** Sends the reminders that are due now; returns how many timers fired. */
   async sweep(now = Date.now()): Promise<number> {
     const missed: Array<{ team: string; kind: string }> = [];
-    const fired = await transaction(this.db, async (sql) => {
-      const due = await this.timers.lockDue(sql, new Date(now));
+    const fired = await transaction(this.options.db, async (sql) => {
+      const due = await this.options.timers.lockDue(sql, new Date(now));
       for (const timer of due) {
-        const task = await this.store.read<Task>('Task', timer.taskId);
+        const task = await this.options.store.read<Task>('Task', timer.taskId);
         if (task && DEADLINE_RUNS[timer.kind](task.resource)) {
-          await this.feedback.writeFeedback(timer.taskId, timer.kind);
+          await this.options.feedback.writeFeedback(timer.taskId, timer.kind);
           missed.push({ team: timer.teamId, kind: timer.kind });
-          this.log.info({ taskId: timer.taskId, team: timer.teamId, kind: timer.kind }, 'deadline passed');
+          this.options.log.info({ taskId: timer.taskId, team: timer.teamId, kind: timer.kind }, 'deadline passed');
         }
-        await this.timers.remove(sql, timer);
+        await this.options.timers.remove(sql, timer);
       }
       return due.length;
     });
@@ -48,7 +58,7 @@ export class DeadlineSweeper {
 
   start(intervalMs: number): void {
     this.timer = setInterval(() => {
-      this.sweep().catch((error: Error) => this.log.warn({ err: { type: error.name } }, 'deadline sweep failed; retrying'));
+      this.sweep().catch((error: Error) => this.options.log.warn({ err: { type: error.name } }, 'deadline sweep failed; retrying'));
     }, intervalMs);
     this.timer.unref();
   }

@@ -20,29 +20,31 @@ const idOf = (reference: string | undefined) => reference?.split('/')[1] ?? '';
 /** The practice that referred, from the tenancy tags of its referral. */
 export const practiceOf = (acl: string[]) => acl.find((tag) => tag.startsWith('gp:'))?.slice(3);
 
+export interface FeedbackServiceOptions {
+  store: ResourceStore;
+  directory: Directory;
+  outbox: Outbox;
+  log: FastifyBaseLogger;
+}
+
 /**
  * Writes Communications to the GP and hands them to delivery. Every Communication has a business
  * identifier guarded in the same commit, so a retried or concurrent write never makes a second.
  */
 export class FeedbackService {
-  constructor(
-    private readonly store: ResourceStore,
-    private readonly directory: Directory,
-    private readonly outbox: Outbox,
-    private readonly log: FastifyBaseLogger,
-  ) {}
+  constructor(private readonly options: FeedbackServiceOptions) {}
 
   /** The feedback letter for a moment in a Task's life, once. */
   async writeFeedback(taskId: string, kind: FeedbackKind, requestId?: string): Promise<void> {
-    const task = await this.store.read<Task>('Task', taskId);
+    const task = await this.options.store.read<Task>('Task', taskId);
     if (!task) return;
     const [serviceRequest, patient] = await Promise.all([
-      this.store.read<ServiceRequest>('ServiceRequest', idOf(task.resource.focus?.reference)),
-      this.store.read<Patient>('Patient', idOf(task.resource.for?.reference)),
+      this.options.store.read<ServiceRequest>('ServiceRequest', idOf(task.resource.focus?.reference)),
+      this.options.store.read<Patient>('Patient', idOf(task.resource.for?.reference)),
     ]);
-    const team = this.directory.team(teamOfTask(task.resource));
+    const team = this.options.directory.team(teamOfTask(task.resource));
     if (!serviceRequest || !patient || !team) {
-      this.log.warn({ taskId, kind }, 'feedback skipped: referral incomplete');
+      this.options.log.warn({ taskId, kind }, 'feedback skipped: referral incomplete');
       return;
     }
     const communication = feedbackCommunication({
@@ -55,7 +57,7 @@ export class FeedbackService {
       sentAt: new Date(),
     });
     await this.write(communication, task.acl, requestId);
-    this.log.info({ taskId, kind, communicationId: communication.id }, 'feedback written');
+    this.options.log.info({ taskId, kind, communicationId: communication.id }, 'feedback written');
   }
 
   /**
@@ -71,12 +73,12 @@ export class FeedbackService {
   ): Promise<{ created: boolean; id: string }> {
     const identifier = ownIdentifier(communication);
     const practiceAgb = practiceOf(acl);
-    const delivery = practiceAgb && this.directory.practice(practiceAgb)?.fhirEndpoint
-      ? this.outbox.op('delivery', { communicationId: communication.id!, practiceAgb, ...(requestId ? { requestId } : {}) })
+    const delivery = practiceAgb && this.options.directory.practice(practiceAgb)?.fhirEndpoint
+      ? this.options.outbox.op('delivery', { communicationId: communication.id!, practiceAgb, ...(requestId ? { requestId } : {}) })
       : undefined;
     const basedOn = communication.basedOn?.[0]?.reference;
     const record: GuardRecord = { id: communication.id!, ...(idempotency.hash ? { hash: idempotency.hash } : {}) };
-    const result = await this.store.commit({
+    const result = await this.options.store.commit({
       writes: [{ resource: communication, acl }],
       guard: { scope: 'communication', key: idempotency.key ?? `${identifier?.system}|${identifier?.value}`, value: record, ...(basedOn ? { owner: basedOn } : {}) },
       effects: delivery ? [delivery.write] : [],
@@ -91,7 +93,7 @@ export class FeedbackService {
     }
     if (delivery) {
       // Delivery has retries of its own; should handing it on fail now, the outbox relay does it.
-      await this.outbox.dispatch(delivery).catch(() => undefined);
+      await this.options.outbox.dispatch(delivery).catch(() => undefined);
     }
     return { created: true, id: communication.id! };
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Config } from '../config.js';
 import { FhirError } from '../fhir/operation-outcome.js';
 
 /** Media ranges an `Accept` header may name for the server's JSON; `_format` values meaning JSON. */
@@ -30,8 +31,8 @@ const notAcceptable = (expression?: string) =>
  * PUBLIC_BASE_URL whichever route set it.
  */
 export default fp(
-  async function fhirProtocol(app: FastifyInstance) {
-    const base = app.config.PUBLIC_BASE_URL;
+  async function fhirProtocol(app: FastifyInstance, { config }: { config: Config }) {
+    const base = config.PUBLIC_BASE_URL;
     app.addHook('onRequest', async (request) => {
       if (!request.url.startsWith('/fhir')) return;
       const format = (request.query as Record<string, string | string[] | undefined>)._format;
@@ -48,5 +49,5 @@ export default fp(
       return payload;
     });
   },
-  { name: 'fhir-protocol', dependencies: ['config'] },
+  { name: 'fhir-protocol' },
 );

@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
 import { packageFile } from '../package-files.js';
 
 const OPENAPI_PATH = packageFile('openapi.yaml');
 
 /** The hand-written OpenAPI description (openapi.yaml) and Swagger UI over it at /docs, calling PUBLIC_BASE_URL; both public. */
-export default async function docsRoutes(app: FastifyInstance) {
+export default async function docsRoutes(app: FastifyInstance, { config }: { config: Config }) {
   app.addHook('onRoute', (route) => {
     route.config = { ...route.config, public: true };
   });
@@ -19,7 +20,7 @@ export default async function docsRoutes(app: FastifyInstance) {
     specification: {
       path: OPENAPI_PATH,
       baseDir: packageFile('.'),
-      postProcessor: (specification) => ({ ...specification, servers: [{ url: app.config.PUBLIC_BASE_URL, description: 'this deployment' }] }),
+      postProcessor: (specification) => ({ ...specification, servers: [{ url: config.PUBLIC_BASE_URL, description: 'this deployment' }] }),
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });

@@ -2,6 +2,8 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
 
 /**
  * API hardening: security headers for an API (no HTML but /docs), and a request budget per client
@@ -9,7 +11,7 @@ import fp from 'fastify-plugin';
  * service process shares it.
  */
 export default fp(
-  async function protection(app: FastifyInstance) {
+  async function protection(app: FastifyInstance, { config, redis }: { config: Config; redis: Redis }) {
     await app.register(helmet, {
       // Swagger UI at /docs needs its inline scripts; everything else is JSON and gets the strict default.
       contentSecurityPolicy: false,
@@ -22,14 +24,14 @@ export default fp(
     });
     await app.register(rateLimit, {
       hook: 'preHandler',
-      max: app.config.RATE_LIMIT_PER_MINUTE,
+      max: config.RATE_LIMIT_PER_MINUTE,
       timeWindow: 60_000,
-      redis: app.redis,
-      nameSpace: `${app.config.REDIS_KEY_PREFIX}:ratelimit:`,
+      redis,
+      nameSpace: `${config.REDIS_KEY_PREFIX}:ratelimit:`,
       skipOnError: true,
       keyGenerator: (request) => (request.caller ? `client:${request.caller.clientId}` : `ip:${request.ip}`),
       errorResponseBuilder: (_request, context) => ({ statusCode: 429, message: `rate limit of ${context.max} requests per minute exceeded` }),
     });
   },
-  { name: 'protection', dependencies: ['store', 'auth'] },
+  { name: 'protection', dependencies: ['auth'] },
 );

@@ -46,6 +46,12 @@ const MAX_BACKOFF_SECONDS = 60;
 /** Messages one relay transaction takes. */
 const RELAY_PAGE = 100;
 
+export interface OutboxOptions {
+  db: Db;
+  channel: string;
+  log: FastifyBaseLogger;
+}
+
 /**
  * The transactional outbox in PostgreSQL: a message is committed in the same transaction as the
  * resources it follows from and handed on by the writer right after the commit; it is deleted only
@@ -66,16 +72,12 @@ export class Outbox {
    */
   private readonly handed = new BatchWriter<string>(
     async (ids) => {
-      await this.db.query(`WITH handed AS (DELETE FROM outbox WHERE id = ANY($1::uuid[])) SELECT set_config('synchronous_commit', 'off', true)`, [ids]);
+      await this.options.db.query(`WITH handed AS (DELETE FROM outbox WHERE id = ANY($1::uuid[])) SELECT set_config('synchronous_commit', 'off', true)`, [ids]);
     },
     { windowMs: 0, maxBatch: 500 },
   );
 
-  constructor(
-    private readonly db: Db,
-    private readonly channel: string,
-    private readonly log: FastifyBaseLogger,
-  ) {}
+  constructor(private readonly options: OutboxOptions) {}
 
   handle<K extends OutboxTarget>(target: K, handler: Handler<K>): void {
     this.handlers.set(target, handler as Handler<never>);
@@ -94,7 +96,7 @@ export class Outbox {
       body,
       write: async (sql: Sql) => {
         await sql.query(`INSERT INTO outbox (id, target, body, available_at) VALUES ($1, $2, $3, now() + make_interval(secs => ${grace}))`, [id, to, JSON.stringify(body)]);
-        if (relayed) await sql.query('SELECT pg_notify($1, $2)', [this.channel, id]);
+        if (relayed) await sql.query('SELECT pg_notify($1, $2)', [this.options.channel, id]);
       },
     };
   }
@@ -108,8 +110,8 @@ export class Outbox {
     try {
       await this.handlerFor(message.to)(message.body as never, false);
     } catch (error) {
-      await this.db
-        .query('WITH released AS (UPDATE outbox SET attempts = attempts + 1, available_at = now() WHERE id = $1) SELECT pg_notify($2, $1::text)', [message.id, this.channel])
+      await this.options.db
+        .query('WITH released AS (UPDATE outbox SET attempts = attempts + 1, available_at = now() WHERE id = $1) SELECT pg_notify($2, $1::text)', [message.id, this.options.channel])
         .catch(() => undefined);
       throw error;
     }
@@ -118,7 +120,7 @@ export class Outbox {
 
   /** Is a message of this kind, about this Task, still waiting to be handed on? */
   async pendingFor<K extends OutboxTarget>(to: K, taskId: string): Promise<Omit<OutboxMessage<K>, 'write'> | undefined> {
-    const { rows } = await this.db.query<{ id: string; body: OutboxMessages[K] }>(`SELECT id, body FROM outbox WHERE target = $1 AND body->>'taskId' = $2 LIMIT 1`, [to, taskId]);
+    const { rows } = await this.options.db.query<{ id: string; body: OutboxMessages[K] }>(`SELECT id, body FROM outbox WHERE target = $1 AND body->>'taskId' = $2 LIMIT 1`, [to, taskId]);
     return rows[0] ? { id: rows[0].id, to, body: rows[0].body } : undefined;
   }
 
@@ -141,14 +143,14 @@ export class Outbox {
          WHERE id = $1`,
         [row.id],
       );
-      this.log.warn({ to: row.target, err: { type: (error as Error).name } }, 'outbox message not handed on; will retry');
+      this.options.log.warn({ to: row.target, err: { type: (error as Error).name } }, 'outbox message not handed on; will retry');
       return false;
     }
   }
 
   /** How many messages wait to be handled. */
   async backlog(): Promise<number> {
-    const { rows } = await this.db.query<{ waiting: number }>('SELECT count(*)::int AS waiting FROM outbox');
+    const { rows } = await this.options.db.query<{ waiting: number }>('SELECT count(*)::int AS waiting FROM outbox');
     return rows[0]!.waiting;
   }
 
@@ -157,7 +159,7 @@ export class Outbox {
    * at start-up, when nothing of this process is in flight); returns how many it handed on.
    */
   async relay(everything = false): Promise<number> {
-    return transaction(this.db, async (sql) => {
+    return transaction(this.options.db, async (sql) => {
       const { rows } = await sql.query<Row>(
         `SELECT id, target, body FROM outbox ${everything ? '' : 'WHERE available_at <= now()'} ORDER BY available_at, id LIMIT ${RELAY_PAGE} FOR UPDATE SKIP LOCKED`,
       );
@@ -165,7 +167,7 @@ export class Outbox {
       for (const row of rows) {
         if (await this.run(sql, row)) {
           handed += 1;
-          this.log.info({ to: row.target }, 'outbox message relayed');
+          this.options.log.info({ to: row.target }, 'outbox message relayed');
         }
       }
       return handed;
@@ -184,7 +186,7 @@ export class Outbox {
         this.relayQueued = false;
         while ((await this.relay()) === RELAY_PAGE);
       })
-      .catch((error: Error) => this.log.warn({ err: { type: error.name } }, 'outbox relay failed; retrying'));
+      .catch((error: Error) => this.options.log.warn({ err: { type: error.name } }, 'outbox relay failed; retrying'));
   }
 
   async start(intervalMs: number): Promise<void> {
@@ -196,7 +198,7 @@ export class Outbox {
   /** LISTEN on a connection of its own; when it breaks (database restarted), the sweep carries on and it is tried again. */
   private async listen(): Promise<void> {
     try {
-      const client = await this.db.connect();
+      const client = await this.options.db.connect();
       this.listener = client;
       client.on('notification', () => this.relaySoon());
       client.on('error', () => {
@@ -204,7 +206,7 @@ export class Outbox {
         if (this.listener === client) this.listener = undefined;
         if (this.timer) setTimeout(() => void this.listen(), 2000).unref();
       });
-      await client.query(`LISTEN "${this.channel}"`);
+      await client.query(`LISTEN "${this.options.channel}"`);
     } catch {
       if (this.timer) setTimeout(() => void this.listen(), 2000).unref();
     }

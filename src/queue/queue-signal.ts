@@ -1,6 +1,13 @@
 import type { Redis } from 'ioredis';
 import { openRedis } from '../store/redis.js';
 
+export interface QueueSignalOptions {
+  redisUrl: string;
+  /** The service's connection for commands; the subscriber gets a connection of its own. */
+  publisher: Redis;
+  channel: string;
+}
+
 /**
  * Wakes long-polling claimers when work becomes claimable, in every service process: a team id
  * published on one Redis channel. A missed message costs at most one poll interval.
@@ -8,10 +15,12 @@ import { openRedis } from '../store/redis.js';
 export class QueueSignal {
   private readonly subscriber: Redis;
   private readonly publisher: Redis;
+  private readonly channel: string;
   private readonly waiters = new Map<string, Set<() => void>>();
 
-  constructor(redisUrl: string, publisher: Redis, private readonly channel: string) {
+  constructor({ redisUrl, publisher, channel }: QueueSignalOptions) {
     this.publisher = publisher;
+    this.channel = channel;
     this.subscriber = openRedis(redisUrl, 'worker', { lazyConnect: true });
     this.subscriber.on('message', (_channel: string, teamId: string) => {
       for (const wake of this.waiters.get(teamId) ?? []) wake();

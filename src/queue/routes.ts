@@ -1,10 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Scope } from '../auth/route-access.js';
+import type { Config } from '../config.js';
 import { collectionBundle } from '../fhir/bundle.js';
 import { notFound } from '../fhir/operation-outcome.js';
 import { parseOrThrow } from '../fhir/validation.js';
 import { sendResource } from '../http/fhir/etag.js';
+import type { LeaseService } from './lease-service.js';
+import type { TeamQueues } from './team-queues.js';
 
 const MAX_WAIT_SECONDS = 30;
 
@@ -32,46 +35,46 @@ const CLAIM_BUNDLE_TYPES = ['Task', 'ServiceRequest', 'Patient', 'Consent', 'Pra
 const claim = { roles: ['coach'], scope: ['Task.u', ...CLAIM_BUNDLE_TYPES.map((type): Scope => `${type}.r`)] } as const;
 
 /** A coach system works only on its own team's queue; any other team answers as if it did not exist. */
-function ownTeam(app: FastifyInstance, request: FastifyRequest<{ Params: TeamParams }>): string {
+function ownTeam(queues: TeamQueues, request: FastifyRequest<{ Params: TeamParams }>): string {
   const { caller } = request;
   const { team } = request.params;
-  if (!app.queues.has(team) || (caller.role === 'coach' && caller.org !== team)) throw notFound(`Queue ${team}`);
+  if (!queues.has(team) || (caller.role === 'coach' && caller.org !== team)) throw notFound(`Queue ${team}`);
   return team;
 }
 
 /** The team queue (contract §6): claim with a lease, then ack, release or extend; counts. */
-export default async function queueRoutes(app: FastifyInstance) {
+export default async function queueRoutes(app: FastifyInstance, { config, queues, leases }: { config: Config; queues: TeamQueues; leases: LeaseService }) {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
 
   app.post<{ Params: TeamParams; Querystring: Record<string, string> }>('/queues/:team/claim', { config: claim }, async (request, reply) => {
-    const team = ownTeam(app, request);
+    const team = ownTeam(queues, request);
     const { wait } = parseOrThrow(claimQuery, request.query);
-    const claimed = await app.leases.claim(team, wait, () => closing);
+    const claimed = await leases.claim(team, wait, () => closing);
     if (!claimed) return reply.code(204).send();
-    return { lease: claimed.lease, bundle: collectionBundle(app.config.PUBLIC_BASE_URL, request.repo.disclosable(claimed.resources)) };
+    return { lease: claimed.lease, bundle: collectionBundle(config.PUBLIC_BASE_URL, request.repo.disclosable(claimed.resources)) };
   });
 
   app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/ack', { config: work }, async (request, reply) => {
-    const team = ownTeam(app, request);
+    const team = ownTeam(queues, request);
     const { status, statusReason } = parseOrThrow(ackBody, request.body);
-    return sendResource(reply, await app.leases.acknowledge(team, request.params.leaseId, status, statusReason, request.id));
+    return sendResource(reply, await leases.acknowledge(team, request.params.leaseId, status, statusReason, request.id));
   });
 
   app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/release', { config: work }, async (request, reply) => {
-    const team = ownTeam(app, request);
-    return sendResource(reply, await app.leases.release(team, request.params.leaseId));
+    const team = ownTeam(queues, request);
+    return sendResource(reply, await leases.release(team, request.params.leaseId));
   });
 
   app.post<{ Params: LeaseParams }>('/queues/:team/leases/:leaseId/extend', { config: work }, async (request) => {
-    const team = ownTeam(app, request);
-    return { lease: await app.leases.extend(team, request.params.leaseId) };
+    const team = ownTeam(queues, request);
+    return { lease: await leases.extend(team, request.params.leaseId) };
   });
 
   app.get<{ Params: TeamParams }>('/queues/:team', { config: { roles: ['coach', 'operator'], scope: 'Task.r' } }, async (request) => {
-    const team = ownTeam(app, request);
-    return { team, ...(await app.leases.counts(team)) };
+    const team = ownTeam(queues, request);
+    return { team, ...(await leases.counts(team)) };
   });
 }

@@ -14,6 +14,14 @@ export interface JobData {
   taskId: string;
 }
 
+export interface TeamQueuesOptions {
+  redisUrl: string;
+  prefix: string;
+  teams: Team[];
+  leaseMs: number;
+  onLeaseExpired: (teamId: string, taskId: string) => void;
+}
+
 /** BullMQ priorities: lower runs first; within a priority, oldest first. */
 const PRIORITY = { urgent: 1, routine: 2 } as const;
 
@@ -27,14 +35,10 @@ export class TeamQueues {
   private readonly workers = new Map<string, Worker<JobData>>();
   private readonly producer: Redis;
   private readonly consumer: Redis;
+  readonly leaseMs: number;
 
-  constructor(
-    redisUrl: string,
-    prefix: string,
-    teams: Team[],
-    readonly leaseMs: number,
-    onLeaseExpired: (teamId: string, taskId: string) => void,
-  ) {
+  constructor({ redisUrl, prefix, teams, leaseMs, onLeaseExpired }: TeamQueuesOptions) {
+    this.leaseMs = leaseMs;
     // Producers fail fast while Redis is away (the request answers 503); workers wait for it.
     this.producer = openRedis(redisUrl, 'request');
     this.consumer = openRedis(redisUrl, 'worker');

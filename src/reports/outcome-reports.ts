@@ -19,16 +19,23 @@ export interface ReportReader {
   org: string;
 }
 
+export interface OutcomeReportsOptions {
+  store: ResourceStore;
+  directory: Directory;
+  /** A count above zero but below this is masked. */
+  minimumCount: number;
+}
+
 export class OutcomeReports {
-  constructor(
-    private readonly store: ResourceStore,
-    private readonly directory: Directory,
-    readonly minimumCount: number,
-  ) {}
+  readonly minimumCount: number;
+
+  constructor(private readonly options: OutcomeReportsOptions) {
+    this.minimumCount = options.minimumCount;
+  }
 
   /** The team, if this reader may see its figures; which practice's referrals they are limited to. */
   access(reader: ReportReader, teamId: string): { team: Team; practice?: string } {
-    const team = this.directory.team(teamId);
+    const team = this.options.directory.team(teamId);
     if (!team) throw notFound(`Team ${teamId}`);
     switch (reader.role) {
       case 'operator':
@@ -55,7 +62,7 @@ export class OutcomeReports {
 
   private async teamFigures(reader: ReportReader, teamId: string, period: ReportPeriod): Promise<{ team: Team; figures: Figure[] }> {
     const { team, practice } = this.access(reader, teamId);
-    const facts = await readReferralFacts(this.store, { team: team.id, period, ...(practice ? { practice } : {}) });
+    const facts = await readReferralFacts(this.options.store, { team: team.id, period, ...(practice ? { practice } : {}) });
     return { team, figures: outcomeFigures(facts, { minimumCount: this.minimumCount }) };
   }
 
@@ -64,7 +71,7 @@ export class OutcomeReports {
     const { team, practice } = this.access(reader, teamId);
     const months = twelveMonthsTo(period);
     const span: ReportPeriod = { label: 'span', start: [months[0]!.start, period.start].sort()[0]!, end: period.end };
-    const facts = await readReferralFacts(this.store, { team: team.id, period: span, ...(practice ? { practice } : {}) });
+    const facts = await readReferralFacts(this.options.store, { team: team.id, period: span, ...(practice ? { practice } : {}) });
     const within = (range: ReportPeriod) => facts.filter((fact) => contains(range, amsterdamIsoDate(new Date(fact.receivedAt))));
     const options = { minimumCount: this.minimumCount };
     return {

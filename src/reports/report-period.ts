@@ -1,3 +1,4 @@
+import { amsterdamIsoDate } from '../calendar/working-days.js';
 import { badRequest } from '../fhir/operation-outcome.js';
 
 /** A reporting period in Amsterdam calendar dates, both ends included. */
@@ -16,6 +17,9 @@ const months = (year: number, first: number, last: number, label: string): Repor
   start: `${year}-${pad(first)}-01`,
   end: `${year}-${pad(last)}-${pad(lastDayOf(year, last))}`,
 });
+
+/** This month in Amsterdam, as a period label (`2026-10`). */
+export const currentMonth = () => amsterdamIsoDate(new Date()).slice(0, 7);
 
 /** A month (`2026-10`), quarter (`2026-Q3`) or year (`2026`). Throws 400 naming the parameter otherwise. */
 export function parsePeriod(value: string, parameter = 'period'): ReportPeriod {

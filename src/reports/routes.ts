@@ -1,21 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { Role } from '../auth/caller.js';
-import { amsterdamIsoDate } from '../calendar/working-days.js';
+import type { Config } from '../config.js';
+import type { Directory } from '../directory/directory.js';
 import { teamOrganizationId } from '../directory/team-organization.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { onlyParameters } from '../http/fhir/parameters.js';
 import { badRequest, FhirError, forbidden } from '../fhir/operation-outcome.js';
 import { MEASURE_ID, MEASURE_URL } from './measure-report.js';
-import { OutcomeReports, type ReportReader } from './outcome-reports.js';
-import { headline, reportCsv, reportPage } from './report-page.js';
-import { ReportLinks } from './report-links.js';
-import { parsePeriod, periodBetween } from './report-period.js';
+import type { OutcomeReports, ReportReader } from './outcome-reports.js';
+import { reportCsv, reportPage } from './report-page.js';
+import type { ReportLinks } from './report-links.js';
+import { currentMonth, parsePeriod, periodBetween } from './report-period.js';
 
 type Query = Record<string, string | undefined>;
 
-const currentMonth = () => amsterdamIsoDate(new Date()).slice(0, 7);
-
-const HEADLINE_SECONDS = 300;
 /** Who may read figures; which figures is the domain's rule (OutcomeReports.access). */
 const READERS: readonly Role[] = ['operator', 'coach', 'gp'];
 
@@ -27,38 +25,17 @@ function teamOfSubject(subject: string | undefined, fallback: string | undefined
   throw badRequest('subject must be a team Organization (Organization/team-{id})', 'subject');
 }
 
-/** Outcome figures: MeasureReports for API clients, and the report page for WoR coordinators. */
-export default async function reportRoutes(app: FastifyInstance) {
-  const reports = new OutcomeReports(app.store, app.directory, app.config.REPORT_MINIMUM_COUNT);
-  const links = new ReportLinks(app.config.WOR_SECRET, app.config.REPORT_LINK_DAYS);
-  const base = app.config.PUBLIC_BASE_URL;
-  const ownTeam = (reader: { role: string; org: string }) => (reader.role === 'coach' ? reader.org : undefined);
+export interface ReportRouteOptions {
+  config: Config;
+  directory: Directory;
+  reports: OutcomeReports;
+  reportLinks: ReportLinks;
+}
 
-  // The headline figures for a dashboard: this month's, per team, recomputed at most every few minutes.
-  let headlines: { at: number; values: Array<[{ team: string; figure: string }, number]> } | undefined;
-  app.metrics.gauge({
-    name: 'wor_outcome_figure',
-    help: `This month's outcome figures per team (counts, numerators, working days; masked ones left out), at most ${HEADLINE_SECONDS} s old`,
-    labelNames: ['team', 'figure'],
-    read: async () => {
-      if (!headlines || Date.now() - headlines.at > HEADLINE_SECONDS * 1000) {
-        const period = parsePeriod(currentMonth());
-        const perTeam = await Promise.all(
-          app.directory.teams.map(async (team) => ({ team: team.id, figures: await reports.figures({ role: 'operator', org: 'metrics' }, team.id, period) })),
-        );
-        headlines = {
-          at: Date.now(),
-          values: perTeam.flatMap(({ team, figures }) =>
-            figures.flatMap((figure): Array<[{ team: string; figure: string }, number]> => {
-              const value = headline(figure);
-              return typeof value === 'number' ? [[{ team, figure: figure.code }, value]] : [];
-            }),
-          ),
-        };
-      }
-      return headlines.values;
-    },
-  });
+/** Outcome figures: MeasureReports for API clients, and the report page for WoR coordinators. */
+export default async function reportRoutes(app: FastifyInstance, { config, directory, reports, reportLinks: links }: ReportRouteOptions) {
+  const base = config.PUBLIC_BASE_URL;
+  const ownTeam = (reader: { role: string; org: string }) => (reader.role === 'coach' ? reader.org : undefined);
 
   app.get<{ Querystring: Query }>('/fhir/MeasureReport', { config: { roles: READERS, scope: 'MeasureReport.s' } }, async (request, reply) => {
     onlyParameters(request.query, ['subject', 'period', 'measure']);
@@ -67,7 +44,7 @@ export default async function reportRoutes(app: FastifyInstance) {
     // Without a subject: every team the caller may see figures of (a coach system: its own).
     const teams = request.query.subject !== undefined || request.caller.role === 'coach'
       ? [teamOfSubject(request.query.subject, ownTeam(request.caller))]
-      : app.directory.teams.map((team) => team.id);
+      : directory.teams.map((team) => team.id);
     const found = await Promise.all(teams.map((team) => reports.measureReport(request.caller, team, period)));
     return reply.type(FHIR_JSON).send({
       resourceType: 'Bundle',

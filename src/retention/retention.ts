@@ -16,6 +16,14 @@ const refOf = (reference: Reference | undefined): [string, string] | undefined =
   return type && id ? [type, id] : undefined;
 };
 
+export interface RetentionOptions {
+  store: ResourceStore;
+  timers: DeadlineTimers;
+  leases: LeaseService;
+  inbound: InboundService;
+  log: FastifyBaseLogger;
+}
+
 /**
  * Erases referrals that ended longer ago than the retention period: every resource of the referral
  * with all its versions and index entries (its Patient, Practitioner, PractitionerRole and practice
@@ -24,33 +32,27 @@ const refOf = (reference: Reference | undefined): [string, string] | undefined =
  * each domain erasing its own tables. The audit trail stays (it has its own retention).
  */
 export class Retention {
-  constructor(
-    private readonly store: ResourceStore,
-    private readonly timers: DeadlineTimers,
-    private readonly leases: LeaseService,
-    private readonly inbound: InboundService,
-    private readonly log: FastifyBaseLogger,
-  ) {}
+  constructor(private readonly options: RetentionOptions) {}
 
   /** Erases what ended before `cutoff`; returns how many referrals. */
   async sweep(cutoff: Date): Promise<number> {
-    const { resources: ended } = await this.store.search({
+    const { resources: ended } = await this.options.store.search({
       type: 'Task',
       filters: [FINISHED.map((status): [string, string] => ['status', status])],
       lastUpdated: { max: cutoff.getTime() },
       count: 100,
     });
     for (const task of ended as Task[]) await this.erase(task);
-    if (ended.length > 0) this.log.info({ erased: ended.length }, 'retention: ended referrals erased');
+    if (ended.length > 0) this.options.log.info({ erased: ended.length }, 'retention: ended referrals erased');
     return ended.length;
   }
 
   private async erase(task: Task): Promise<void> {
     const serviceRequestRef = refOf(task.focus);
-    const request = serviceRequestRef ? await this.store.read<ServiceRequest>(...serviceRequestRef) : undefined;
+    const request = serviceRequestRef ? await this.options.store.read<ServiceRequest>(...serviceRequestRef) : undefined;
     const roleRef = refOf(request?.resource.requester);
-    const role = roleRef ? await this.store.read<{ resourceType: 'PractitionerRole'; practitioner?: Reference; organization?: Reference }>(...roleRef) : undefined;
-    const { resources: feedback } = await this.store.search({
+    const role = roleRef ? await this.options.store.read<{ resourceType: 'PractitionerRole'; practitioner?: Reference; organization?: Reference }>(...roleRef) : undefined;
+    const { resources: feedback } = await this.options.store.search({
       type: 'Communication',
       filters: [[['based-on', `ServiceRequest/${request?.resource.id}`]]],
       count: 100,
@@ -67,11 +69,11 @@ export class Retention {
       (ref): ref is [string, string] => Boolean(ref),
     );
 
-    await this.leases.erase(teamOfTask(task), task.id!);
-    await this.store.erase(own, [
-      this.timers.erase(task.id!),
-      ...(request ? [this.inbound.erase(request.resource.id!, submittingPortal(request.resource, request.acl)), masterDataUse.release(request.resource.id!)] : []),
-      this.store.eraseUnused(master, masterDataUse.inUse(master)),
+    await this.options.leases.erase(teamOfTask(task), task.id!);
+    await this.options.store.erase(own, [
+      this.options.timers.erase(task.id!),
+      ...(request ? [this.options.inbound.erase(request.resource.id!, submittingPortal(request.resource, request.acl)), masterDataUse.release(request.resource.id!)] : []),
+      this.options.store.eraseUnused(master, masterDataUse.inUse(master)),
     ]);
   }
 }

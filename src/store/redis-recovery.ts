@@ -2,6 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 
+export interface RedisRecoveryOptions {
+  redis: Redis;
+  epochKey: string;
+  log: FastifyBaseLogger;
+}
+
 /**
  * Redis holds only what can be rebuilt from PostgreSQL. An epoch key marks a Redis that holds what
  * the service put there; when it is missing — a FLUSHALL, an empty restart, a new Redis — every
@@ -13,11 +19,7 @@ export class RedisRecovery {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
-  constructor(
-    private readonly redis: Redis,
-    private readonly epochKey: string,
-    private readonly log: FastifyBaseLogger,
-  ) {}
+  constructor(private readonly options: RedisRecoveryOptions) {}
 
   /** `rebuild` puts the owner's part back and returns how many items it restored. */
   register(name: string, rebuild: () => Promise<number>): void {
@@ -26,20 +28,20 @@ export class RedisRecovery {
 
   /** Rebuilds when the epoch is gone; returns whether it did. */
   async check(): Promise<boolean> {
-    if ((await this.redis.exists(this.epochKey)) === 1) return false;
+    if ((await this.options.redis.exists(this.options.epochKey)) === 1) return false;
     for (const { name, rebuild } of this.rebuilders) {
       const restored = await rebuild();
-      this.log.info({ part: name, restored }, 'Redis was empty: rebuilt from PostgreSQL');
+      this.options.log.info({ part: name, restored }, 'Redis was empty: rebuilt from PostgreSQL');
     }
     // Set only after every part is back: a crash half-way makes the next check start again.
-    await this.redis.set(this.epochKey, randomUUID());
+    await this.options.redis.set(this.options.epochKey, randomUUID());
     return true;
   }
 
   start(intervalMs: number): void {
     this.timer = setInterval(() => {
       this.running ??= this.check()
-        .then(() => undefined, (error: Error) => this.log.warn({ err: { type: error.name } }, 'Redis check failed; retrying'))
+        .then(() => undefined, (error: Error) => this.options.log.warn({ err: { type: error.name } }, 'Redis check failed; retrying'))
         .finally(() => (this.running = undefined));
     }, intervalMs);
     this.timer.unref();

@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { ANY_ROLE } from '../auth/route-access.js';
+import type { Config } from '../config.js';
 import { searchsetBundle } from '../fhir/bundle.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { badRequest, FhirError, notFound } from '../fhir/operation-outcome.js';
 import { onlyParameters } from '../http/fhir/parameters.js';
 import { parseIfMatch, sendResource } from '../http/fhir/etag.js';
 import { notificationBundle, statusBundle } from './notification-bundle.js';
+import type { NotificationQueue } from './notification-queue.js';
+import type { SubscriptionService } from './subscription-service.js';
 import { parseSubscription, subscriptionResource } from './subscription-resource.js';
 import { FHIR_TYPES, topicById, topicResource, TOPICS } from './topics.js';
 
@@ -20,6 +23,12 @@ interface IdParams {
 const look = (interaction: 'r' | 's') => ({ config: { roles: ['gp', 'coach', 'operator'], scope: `Subscription.${interaction}` } }) as const;
 const subscribe = (interaction: 'c' | 'u' | 'd') => ({ config: { roles: ['gp', 'coach'], scope: `Subscription.${interaction}` } }) as const;
 
+export interface SubscriptionRouteOptions {
+  config: Config;
+  subscriptions: SubscriptionService;
+  notifications: NotificationQueue;
+}
+
 const eventNumber = (value: string | undefined, name: string) => {
   if (value === undefined) return undefined;
   if (!/^[0-9]{1,15}$/.test(value)) throw badRequest(`${name} must be a whole number`, name);
@@ -30,9 +39,8 @@ const eventNumber = (value: string | undefined, name: string) => {
  * Subscriptions (Subscriptions Backport IG, R4): the topics as Basic resources, Subscription
  * create/read/search/update/delete within the caller's tenancy, `$status` and `$events`.
  */
-export default async function subscriptionRoutes(app: FastifyInstance) {
-  const { subscriptions, notifications } = app;
-  const base = app.config.PUBLIC_BASE_URL;
+export default async function subscriptionRoutes(app: FastifyInstance, { config, subscriptions, notifications }: SubscriptionRouteOptions) {
+  const base = config.PUBLIC_BASE_URL;
 
   // The topics hold no patient data: any authenticated caller may read them.
   app.get<{ Querystring: Record<string, string> }>('/fhir/Basic', { config: { roles: ANY_ROLE } }, async (request, reply) => {

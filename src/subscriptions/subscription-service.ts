@@ -59,17 +59,19 @@ export interface QueuedEvent {
   number: number;
 }
 
+export interface SubscriptionServiceOptions {
+  db: Db;
+  store: ResourceStore;
+  directory: Directory;
+  development: boolean;
+}
+
 /**
  * Subscriptions in PostgreSQL, always within the caller's tenancy (another tenant's subscription
  * answers as missing), and the numbering of events per subscription.
  */
 export class SubscriptionService {
-  constructor(
-    private readonly db: Db,
-    private readonly store: ResourceStore,
-    private readonly directory: Directory,
-    private readonly development: boolean,
-  ) {}
+  constructor(private readonly options: SubscriptionServiceOptions) {}
 
   /**
    * Refuses what the caller may not ask for: an endpoint the directory does not allow for its
@@ -86,17 +88,17 @@ export class SubscriptionService {
     }
     if (filter.recipient !== undefined) {
       const [type, id = ''] = filter.recipient.split('/');
-      const target = type === 'PractitionerRole' ? await this.store.read('PractitionerRole', id) : undefined;
+      const target = type === 'PractitionerRole' ? await this.options.store.read('PractitionerRole', id) : undefined;
       if (!target || !canSee(caller, target.acl)) throw forbidden('A Subscription may filter only on a recipient within your own tenancy');
     }
-    const refusal = endpointRefusal(request.endpoint, this.directory.notificationHosts(tenantTag(caller)), this.development);
+    const refusal = endpointRefusal(request.endpoint, this.options.directory.notificationHosts(tenantTag(caller)), this.options.development);
     if (refusal) throw new FhirError(422, { code: 'business-rule', expression: 'Subscription.channel.endpoint', diagnostics: refusal });
     return { ...request, filter };
   }
 
   async create(caller: Caller, asked: SubscriptionRequest): Promise<SubscriptionRecord> {
     const request = await this.authorise(caller, asked);
-    const { rows } = await this.db.query<Row>(
+    const { rows } = await this.options.db.query<Row>(
       `INSERT INTO subscription (id, tenant, topic, filter, endpoint, headers, content, heartbeat_seconds, timeout_seconds, end_at, reason, status)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
       [randomUUID(), tenantTag(caller), ...this.columns(request)],
@@ -125,7 +127,7 @@ export class SubscriptionService {
     const current = await this.read(caller, id);
     if (expectVersion !== undefined && String(current.version) !== expectVersion) throw preconditionFailed('Subscription');
     const request = { ...authorised, headers: unmaskHeaders(asked.headers, current.headers) };
-    const { rows } = await this.db.query<Row>(
+    const { rows } = await this.options.db.query<Row>(
       `UPDATE subscription SET topic = $3, filter = $4, endpoint = $5, headers = $6, content = $7, heartbeat_seconds = $8, timeout_seconds = $9,
          end_at = $10, reason = $11, status = $12, error = NULL, failures = 0, version = version + 1, updated_at = now()
        WHERE id = $1 AND version = $2 RETURNING *`,
@@ -136,19 +138,19 @@ export class SubscriptionService {
   }
 
   async read(caller: Caller, id: string): Promise<SubscriptionRecord> {
-    const { rows } = await this.db.query<Row>('SELECT * FROM subscription WHERE id = $1 AND (tenant = $2 OR $3)', [id, tenantTag(caller), caller.role === 'operator']);
+    const { rows } = await this.options.db.query<Row>('SELECT * FROM subscription WHERE id = $1 AND (tenant = $2 OR $3)', [id, tenantTag(caller), caller.role === 'operator']);
     if (!rows[0]) throw notFound(`Subscription/${id}`);
     return record(rows[0]);
   }
 
   /** Without checking who asks: for the notification worker. */
   async find(id: string): Promise<SubscriptionRecord | undefined> {
-    const { rows } = await this.db.query<Row>('SELECT * FROM subscription WHERE id = $1', [id]);
+    const { rows } = await this.options.db.query<Row>('SELECT * FROM subscription WHERE id = $1', [id]);
     return rows[0] ? record(rows[0]) : undefined;
   }
 
   async search(caller: Caller, status?: string): Promise<SubscriptionRecord[]> {
-    const { rows } = await this.db.query<Row>(
+    const { rows } = await this.options.db.query<Row>(
       `SELECT * FROM subscription WHERE (tenant = $1 OR $2) AND ($3::text IS NULL OR status = $3) ORDER BY id LIMIT ${SEARCH_LIMIT}`,
       [tenantTag(caller), caller.role === 'operator', status ?? null],
     );
@@ -157,7 +159,7 @@ export class SubscriptionService {
 
   async delete(caller: Caller, id: string): Promise<void> {
     await this.read(caller, id);
-    await this.db.query('DELETE FROM subscription WHERE id = $1', [id]);
+    await this.options.db.query('DELETE FROM subscription WHERE id = $1', [id]);
   }
 
   /**
@@ -166,7 +168,7 @@ export class SubscriptionService {
    * have no gaps; an event handed on twice (same `eventId`) is numbered once.
    */
   async number(event: OutboxMessages['subscription-event']): Promise<QueuedEvent[]> {
-    return transaction(this.db, async (sql) => {
+    return transaction(this.options.db, async (sql) => {
       const { rows } = await sql.query<{ id: string }>(
         `SELECT id FROM subscription
          WHERE topic = $1 AND tenant = ANY($2) AND status IN ('requested', 'active', 'error') AND (end_at IS NULL OR end_at > now())
@@ -196,7 +198,7 @@ export class SubscriptionService {
 
   /** Events of a subscription in a range of numbers (`$events`), oldest first. */
   async events(id: string, since: number, until: number): Promise<NumberedEvent[]> {
-    const { rows } = await this.db.query<{ number: string; focus: string; created: boolean; occurred_at: Date }>(
+    const { rows } = await this.options.db.query<{ number: string; focus: string; created: boolean; occurred_at: Date }>(
       `SELECT number, focus, created, occurred_at FROM subscription_event WHERE subscription_id = $1 AND number BETWEEN $2 AND $3 ORDER BY number LIMIT ${EVENTS_LIMIT}`,
       [id, since, until],
     );
@@ -204,7 +206,7 @@ export class SubscriptionService {
   }
 
   async pendingEvent(id: string, number: number): Promise<NumberedEvent | undefined> {
-    const { rows } = await this.db.query<{ focus: string; created: boolean; occurred_at: Date }>(
+    const { rows } = await this.options.db.query<{ focus: string; created: boolean; occurred_at: Date }>(
       `SELECT focus, created, occurred_at FROM subscription_event WHERE subscription_id = $1 AND number = $2 AND status = 'pending'`,
       [id, number],
     );

@@ -25,6 +25,12 @@ export interface TaskChange {
 /** What an owner does when a Task changes (the queue lets go, the timers stop, the ServiceRequest follows). */
 export type TaskChangeListener = (change: TaskChange) => Promise<void>;
 
+export interface TaskServiceOptions {
+  store: ResourceStore;
+  outbox: Outbox;
+  log: FastifyBaseLogger;
+}
+
 /**
  * Every change of a Task goes through here, whichever door it came in by (queue lease, FHIR PUT or
  * PATCH, cancellation): the state machine is checked on the freshest version, and one `task-changed`
@@ -33,11 +39,7 @@ export type TaskChangeListener = (change: TaskChange) => Promise<void>;
 export class TaskService {
   private readonly listeners: TaskChangeListener[] = [];
 
-  constructor(
-    private readonly store: ResourceStore,
-    private readonly outbox: Outbox,
-    private readonly log: FastifyBaseLogger,
-  ) {}
+  constructor(private readonly options: TaskServiceOptions) {}
 
   onChange(listener: TaskChangeListener): void {
     this.listeners.push(listener);
@@ -52,25 +54,25 @@ export class TaskService {
     const now = new Date();
     let changed: OutboxMessage<'task-changed'> | undefined;
     let feedback: OutboxMessage<'feedback'> | undefined;
-    const result = await this.store.update<Task>(
+    const result = await this.options.store.update<Task>(
       'Task',
       taskId,
       (current) => {
         if (expectVersion !== undefined && current.resource.meta?.versionId !== expectVersion) throw preconditionFailed('Task');
         const next = nextTaskVersion(current.resource, propose(current.resource), party, now);
-        changed = this.outbox.op('task-changed', { taskId, from: current.resource.status, to: next.status });
+        changed = this.options.outbox.op('task-changed', { taskId, from: current.resource.status, to: next.status });
         const kind = next.status !== current.resource.status ? FEEDBACK_ON_STATUS[next.status] : undefined;
-        feedback = kind ? this.outbox.op('feedback', { taskId, kind, ...(requestId ? { requestId } : {}) }) : undefined;
+        feedback = kind ? this.options.outbox.op('feedback', { taskId, kind, ...(requestId ? { requestId } : {}) }) : undefined;
         return unchanged(current.resource, next) ? undefined : next;
       },
       { effects: () => [changed!.write, ...(feedback ? [feedback.write] : [])] },
     );
     if (!result) throw notFound(`Task/${taskId}`);
     if (result.before !== result.after) {
-      await this.outbox.dispatch(changed!);
+      await this.options.outbox.dispatch(changed!);
       // Delivery has retries of its own; should writing the letter fail now, the relay writes it shortly after.
-      if (feedback) await this.outbox.dispatch(feedback).catch((error: Error) => this.log.warn({ err: { type: error.name }, taskId }, 'feedback deferred'));
-      this.log.info({ taskId, from: changed!.body.from, to: changed!.body.to, party }, 'task changed');
+      if (feedback) await this.options.outbox.dispatch(feedback).catch((error: Error) => this.options.log.warn({ err: { type: error.name }, taskId }, 'feedback deferred'));
+      this.options.log.info({ taskId, from: changed!.body.from, to: changed!.body.to, party }, 'task changed');
     }
     return result.after;
   }
@@ -93,7 +95,7 @@ export class TaskService {
    * Listeners are idempotent, so a relay after a crash (when the Task may have moved on) does no harm.
    */
   async followChange({ taskId, from, to }: { taskId: string; from: string; to: string }): Promise<void> {
-    const task = (await this.store.read<Task>('Task', taskId))?.resource;
+    const task = (await this.options.store.read<Task>('Task', taskId))?.resource;
     if (!task) return;
     for (const listener of this.listeners) await listener({ task, from: from as Task['status'], to: to as Task['status'] });
   }

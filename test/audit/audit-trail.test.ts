@@ -236,7 +236,7 @@ describe('retention of the audit trail', () => {
   afterAll(() => fresh.close());
 
   const appendAt = (recorded: string) =>
-    fresh.app.audit.append(
+    fresh.app.services.audit.append(
       auditRecord({
         id: AuditTrail.newId(),
         caller: { role: 'coach', org: 'leiden-noord', clientId: 'coach-app-noord', grants: [] },
@@ -258,7 +258,7 @@ describe('retention of the audit trail', () => {
       (await fresh.db.query("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_event'::regclass ORDER BY 1")).rows.map((row) => row.relname);
     expect(await partitions()).toEqual(expect.arrayContaining(['audit_event_202001', 'audit_event_202002', 'audit_event_202003']));
 
-    expect(await fresh.app.audit.trim(0, Date.parse('2020-03-01T00:00:00Z'))).toBe(2);
+    expect(await fresh.app.services.audit.trim(0, Date.parse('2020-03-01T00:00:00Z'))).toBe(2);
     expect(await partitions()).not.toContain('audit_event_202001');
     expect(await partitions()).not.toContain('audit_event_202002');
     const kept = (await fresh.db.query('SELECT seq FROM audit_event ORDER BY seq')).rows.map((row) => Number(row.seq));

@@ -14,7 +14,7 @@ test('a pick-up deadline that passes while the service restarts gives exactly on
   const second = await startService({ prefix });
   const third = await startService({ prefix });
   try {
-    await Promise.all([second.app.deadlines.sweep(deadline + 1000), third.app.deadlines.sweep(deadline + 1000), second.app.deadlines.sweep(deadline + 2000)]);
+    await Promise.all([second.app.services.deadlines.sweep(deadline + 1000), third.app.services.deadlines.sweep(deadline + 1000), second.app.services.deadlines.sweep(deadline + 2000)]);
     const feedback = await second.request('GET', `/fhir/Communication?based-on=ServiceRequest/${serviceRequestId}`, { token: gp });
     expect(feedback.body.total).toBe(1);
     expect(feedback.body.entry[0].resource.category[0].coding[0].code).toBe('pickup-deadline-missed');

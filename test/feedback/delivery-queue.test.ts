@@ -56,7 +56,7 @@ practices:
   for (const agb of [BEARER_AGB, SMART_AGB, NO_ENDPOINT_AGB]) {
     const gp = await service.token('gp', agb);
     const { taskId } = await submitReferral(service, gp, { requester: { agb: '01012345', name: 'A. Jansen', practice: { agb } } });
-    tasks.set(agb, (await service.app.store.read<Task>('Task', taskId))!.resource);
+    tasks.set(agb, (await service.app.services.store.read<Task>('Task', taskId))!.resource);
   }
 });
 
@@ -101,7 +101,7 @@ async function storeCommunication(agb = BEARER_AGB): Promise<{ id: string; value
     // Patient data on purpose: it must reach the GP system and never a log line.
     payload: [{ contentString: 'Johanna van der Berg (BSN 999990019), Breestraat 1, 2311 CS Leiden: aangemeld.' }],
   };
-  await service.app.store.commit({ writes: [{ resource: communication, acl: [`gp:${agb}`] }] });
+  await service.app.services.store.commit({ writes: [{ resource: communication, acl: [`gp:${agb}`] }] });
   return { id, value };
 }
 
@@ -133,7 +133,7 @@ async function flushRedis(): Promise<void> {
 describe('DeliveryQueue: one Communication at the GP system per feedback', () => {
   test('delivered once by conditional create, with the bearer token and the request id; the patient data reaches the GP and not the log', async () => {
     const { id, value } = await storeCommunication();
-    await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB, requestId: 'req-direct-1' });
+    await service.app.services.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB, requestId: 'req-direct-1' });
     await eventually(() => storedFor(value) === 1);
     const [call, ...more] = callsFor(value);
     expect(more).toHaveLength(0);
@@ -161,9 +161,9 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
   test('the same Communication added twice, at once and after delivery, is delivered once', async () => {
     const { id, value } = await storeCommunication();
     const entry = { communicationId: id, practiceAgb: BEARER_AGB };
-    await Promise.all([service.app.deliveries.add(entry), service.app.deliveries.add(entry)]);
+    await Promise.all([service.app.services.deliveries.add(entry), service.app.services.deliveries.add(entry)]);
     await eventually(() => storedFor(value) === 1);
-    await service.app.deliveries.add(entry);
+    await service.app.services.deliveries.add(entry);
     await sleep(300);
     expect(callsFor(value)).toHaveLength(1);
   });
@@ -171,7 +171,7 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
   test('503 twice, then accepted: one Communication at the GP system, after three calls', async () => {
     gpSystem.failWith = [503, 503];
     const { id, value } = await storeCommunication();
-    await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
+    await service.app.services.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
     await eventually(() => storedFor(value) === 1);
     await sleep(300);
     expect(callsFor(value)).toHaveLength(3);
@@ -180,7 +180,7 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
   test('429 and 502 are retried too', async () => {
     gpSystem.failWith = [429, 502];
     const { id, value } = await storeCommunication();
-    await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
+    await service.app.services.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
     await eventually(() => storedFor(value) === 1);
     expect(callsFor(value)).toHaveLength(3);
   });
@@ -188,14 +188,14 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
   test('the answer lost (stored, then 503) or too late (past the timeout): the retry finds the stored one, still exactly one', async () => {
     gpSystem.storeThenFail = 1;
     const lost = await storeCommunication();
-    await service.app.deliveries.add({ communicationId: lost.id, practiceAgb: BEARER_AGB });
+    await service.app.services.deliveries.add({ communicationId: lost.id, practiceAgb: BEARER_AGB });
     await eventually(() => callsFor(lost.value).length >= 2);
 
     gpSystem.storeThenStall = 1;
     gpSystem.stallMs = 1_000;
     const late = await storeCommunication();
     const started = Date.now();
-    await service.app.deliveries.add({ communicationId: late.id, practiceAgb: BEARER_AGB });
+    await service.app.services.deliveries.add({ communicationId: late.id, practiceAgb: BEARER_AGB });
     await eventually(() => callsFor(late.value).length >= 2);
     expect(Date.now() - started).toBeLessThan(1_000); // the first call was abandoned at the timeout
 
@@ -210,7 +210,7 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
   test('a GP system that is down for a while gets it once when it comes back', async () => {
     await gpSystem.stop();
     const { id, value } = await storeCommunication();
-    await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
+    await service.app.services.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
     await sleep(120); // one or two attempts fail on a closed port, fewer than all four
     await gpSystem.start();
     await eventually(() => storedFor(value) === 1);
@@ -221,7 +221,7 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
   test.each([400, 401, 403, 404, 422])('a %i answer parks the delivery at once, without a retry', async (status) => {
     gpSystem.refuseWith = status;
     const { id, value } = await storeCommunication();
-    await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
+    await service.app.services.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
     const parked = await parkedEntry(id);
     expect(parked).toMatchObject({ communicationId: id, practiceAgb: BEARER_AGB, attempts: 1, reason: `HTTP ${status}` });
     await sleep(200);
@@ -232,7 +232,7 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
   test('down beyond the last retry: parked and listed; re-delivered once the operator asks, still exactly once', async () => {
     await gpSystem.stop();
     const { id, value } = await storeCommunication();
-    await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB, requestId: 'req-parked' });
+    await service.app.services.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB, requestId: 'req-parked' });
     const parked = await parkedEntry(id);
     expect(parked).toMatchObject({ communicationId: id, practiceAgb: BEARER_AGB, attempts: ATTEMPTS, reason: 'network' });
     expect(JSON.stringify(parked)).not.toMatch(/Johanna|999990019|OperationOutcome/);
@@ -258,7 +258,7 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
   test('a re-delivery that fails again is parked again with a fresh set of attempts', async () => {
     gpSystem.refuseWith = 400;
     const { id, value } = await storeCommunication();
-    await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
+    await service.app.services.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
     await parkedEntry(id);
     gpSystem.refuseWith = undefined;
     gpSystem.failWith = Array(ATTEMPTS).fill(503);
@@ -273,7 +273,7 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
   test('a delivered Communication is recorded delivered in PostgreSQL, with its attempts', async () => {
     gpSystem.failWith = [503];
     const { id, value } = await storeCommunication();
-    await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB, requestId: 'req-recorded' });
+    await service.app.services.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB, requestId: 'req-recorded' });
     await eventually(() => storedFor(value) === 1);
     const row = await eventually(async () => {
       const current = await deliveryRow(id);
@@ -288,7 +288,7 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
   test('a parked delivery survives a Redis flush: still listed, and re-delivered once when the operator asks', async () => {
     gpSystem.refuseWith = 422;
     const { id, value } = await storeCommunication();
-    await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
+    await service.app.services.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
     await parkedEntry(id);
     gpSystem.refuseWith = undefined;
 
@@ -298,7 +298,7 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
     expect(Date.parse(parked.parkedAt)).toBeLessThanOrEqual(Date.now());
 
     // A rebuild does not touch parked deliveries: parked means parked until the operator asks.
-    await service.app.deliveries.rebuild();
+    await service.app.services.deliveries.rebuild();
     await sleep(200);
     expect(callsFor(value)).toHaveLength(1);
 
@@ -314,7 +314,7 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
   test('Redis flushed while a delivery is pending: rebuild() queues it again and it is delivered exactly once', async () => {
     await gpSystem.stop();
     const { id, value } = await storeCommunication();
-    await service.app.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
+    await service.app.services.deliveries.add({ communicationId: id, practiceAgb: BEARER_AGB });
     // The first attempt failed and the job waits for its retry (well before the last one).
     await eventually(async () => (await deliveryRow(id))?.attempts >= 1);
     await flushRedis();
@@ -323,11 +323,11 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
     expect(await deliveryRow(id)).toMatchObject({ status: 'pending' }); // the job went with Redis
     expect(callsFor(value)).toHaveLength(0);
 
-    expect(await service.app.deliveries.rebuild()).toBeGreaterThanOrEqual(1);
-    await service.app.deliveries.rebuild(); // twice is harmless: same job id
+    expect(await service.app.services.deliveries.rebuild()).toBeGreaterThanOrEqual(1);
+    await service.app.services.deliveries.rebuild(); // twice is harmless: same job id
     await eventually(() => storedFor(value) === 1);
     await eventually(async () => (await deliveryRow(id))?.status === 'delivered');
-    await service.app.deliveries.rebuild(); // after delivery: nothing pending, nothing sent
+    await service.app.services.deliveries.rebuild(); // after delivery: nothing pending, nothing sent
     await sleep(300);
     expect(callsFor(value)).toHaveLength(1);
   });
@@ -347,7 +347,7 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
   test('a practice without an endpoint in the directory: nothing is called', async () => {
     const calls = gpSystem.calls.length;
     const { id } = await storeCommunication(NO_ENDPOINT_AGB);
-    await service.app.deliveries.add({ communicationId: id, practiceAgb: NO_ENDPOINT_AGB });
+    await service.app.services.deliveries.add({ communicationId: id, practiceAgb: NO_ENDPOINT_AGB });
     await sleep(300);
     expect(gpSystem.calls.length).toBe(calls);
   });
@@ -356,12 +356,12 @@ describe('DeliveryQueue: one Communication at the GP system per feedback', () =>
     const tokenRequests = gpSystem.tokenRequests;
     const first = await storeCommunication(SMART_AGB);
     const second = await storeCommunication(SMART_AGB);
-    await service.app.deliveries.add({ communicationId: first.id, practiceAgb: SMART_AGB });
+    await service.app.services.deliveries.add({ communicationId: first.id, practiceAgb: SMART_AGB });
     await eventually(() => storedFor(first.value) === 1);
     const token = callsFor(first.value)[0]!.authorization;
     expect(token).toMatch(/^Bearer smart-\d+$/);
     gpSystem.requiredToken = token!.slice('Bearer '.length);
-    await service.app.deliveries.add({ communicationId: second.id, practiceAgb: SMART_AGB });
+    await service.app.services.deliveries.add({ communicationId: second.id, practiceAgb: SMART_AGB });
     await eventually(() => storedFor(second.value) === 1);
     expect(callsFor(second.value)[0]!.authorization).toBe(token);
     expect(gpSystem.tokenRequests - tokenRequests).toBe(1);

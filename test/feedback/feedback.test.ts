@@ -216,10 +216,10 @@ describe('deadlines', () => {
     const { taskId, serviceRequestId } = await submitReferral(service, gp);
     const task = (await service.request('GET', `/fhir/Task/${taskId}`, { token: gp })).body;
     const deadline = Date.parse(task.restriction.period.end);
-    await service.app.deadlines.sweep(deadline - 1000);
+    await service.app.services.deadlines.sweep(deadline - 1000);
     expect(await feedbackFor(serviceRequestId)).toEqual([]);
-    await service.app.deadlines.sweep(deadline + 1000);
-    await service.app.deadlines.sweep(deadline + 60_000);
+    await service.app.services.deadlines.sweep(deadline + 1000);
+    await service.app.services.deadlines.sweep(deadline + 60_000);
     expect(kinds(await feedbackFor(serviceRequestId))).toEqual(['pickup-deadline-missed']);
     const queue = (await service.request('GET', `/queues/${TEAM}`, { token: coach })).body;
     expect(queue.waiting).toBeGreaterThan(0);
@@ -230,8 +230,8 @@ describe('deadlines', () => {
     await claimAndAck(taskId, 'accepted');
     const task = (await service.request('GET', `/fhir/Task/${taskId}`, { token: gp })).body;
     const contactDeadline = Date.parse(task.extension[0].valueDateTime);
-    await service.app.deadlines.sweep(contactDeadline + 1000);
-    await service.app.deadlines.sweep(contactDeadline + 2000);
+    await service.app.services.deadlines.sweep(contactDeadline + 1000);
+    await service.app.services.deadlines.sweep(contactDeadline + 2000);
     expect(kinds(await feedbackFor(serviceRequestId))).toEqual(['accepted', 'contact-deadline-missed']);
   });
 
@@ -246,7 +246,7 @@ describe('deadlines', () => {
       ]),
       headers: { 'content-type': 'application/json-patch+json' },
     });
-    await service.app.deadlines.sweep(Date.now() + 60 * 86_400_000);
+    await service.app.services.deadlines.sweep(Date.now() + 60 * 86_400_000);
     expect(kinds(await feedbackFor(serviceRequestId))).toEqual(['accepted']);
   });
 });

@@ -32,10 +32,10 @@ test('a GP system that polls Communication?_lastUpdated=gt<last seen> never miss
 
   // A slow writer: its letter's lastUpdated is taken when its transaction begins, it commits later.
   const slow = letter();
-  const slowWrite = service.app.store.commit({ writes: [{ resource: slow, acl }], effects: [() => sleep(1500)] });
+  const slowWrite = service.app.services.store.commit({ writes: [{ resource: slow, acl }], effects: [() => sleep(1500)] });
   await sleep(200);
   const fast = letter();
-  await service.app.store.commit({ writes: [{ resource: fast, acl }] });
+  await service.app.services.store.commit({ writes: [{ resource: fast, acl }] });
   // The poller runs while the slow write is in flight: it must not move past the slow letter's time.
   await poll();
   await poll();
@@ -61,7 +61,7 @@ test('a client following next links sees every match once, although a match is w
       first = false;
       const all = await service.request('GET', `/fhir/Task?owner=Organization/team-leiden-noord&status=requested&_count=100`, { token: coach });
       const changed = all.body.entry.at(-1).resource.id;
-      await service.app.store.update('Task', changed, (current) => ({ ...current.resource, note: [{ text: 'gebeld' }] }));
+      await service.app.services.store.update('Task', changed, (current) => ({ ...current.resource, note: [{ text: 'gebeld' }] }));
     }
     const next = page.body.link.find((link: any) => link.relation === 'next');
     if (!next) break;

@@ -36,7 +36,7 @@ const path = (url: string) => url.replace(BASE, '');
 /** A Communication written straight into the store, in the practice's tenancy. */
 async function storedLetter(identifier: Communication['identifier']): Promise<string> {
   const id = randomUUID();
-  await service.app.store.commit({ writes: [{ resource: { resourceType: 'Communication', id, status: 'completed', identifier } as Communication, acl: [`gp:${PRACTICE_AGB}`] }] });
+  await service.app.services.store.commit({ writes: [{ resource: { resourceType: 'Communication', id, status: 'completed', identifier } as Communication, acl: [`gp:${PRACTICE_AGB}`] }] });
   return id;
 }
 
@@ -204,7 +204,7 @@ describe('the BSN chain ServiceRequest?patient.identifier=', () => {
 describe('_revinclude', () => {
   test('ServiceRequest?_revinclude=Communication:based-on brings the letters about each referral, in the caller’s tenancy', async () => {
     const letter = randomUUID();
-    await service.app.store.commit({
+    await service.app.services.store.commit({
       writes: [
         {
           resource: { resourceType: 'Communication', id: letter, status: 'completed', basedOn: [{ reference: `ServiceRequest/${first.serviceRequestId}` }] } as Communication,

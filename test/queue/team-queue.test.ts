@@ -253,7 +253,7 @@ describe('lease expiry never undoes a newer lease', () => {
     expect(claimedTaskId(second)).toBe(taskId);
     expect(second.body.lease.id).not.toBe(first.body.lease.id);
     // Only now does the expiry handler of the first lease run (a slow event, or a second instance).
-    await service.app.leases.leaseExpired(TEAM, taskId);
+    await service.app.services.leases.leaseExpired(TEAM, taskId);
     expect((await taskOf(taskId)).status).toBe('received');
     expect(await service.redis.get(`${service.prefix}:lease-of:${taskId}`)).toBe(second.body.lease.id);
     expect((await service.request('GET', `/queues/${TEAM}`, { token: coach })).body).toMatchObject({ leased: 1 });

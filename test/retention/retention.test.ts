@@ -27,8 +27,8 @@ test('a referral that ended longer ago than the retention period is erased every
   const sharedIds = [task.for.reference, request.requester.reference, role.practitioner.reference, role.organization.reference].map((ref: string) => ref.split('/')[1]);
   expect((await service.request('GET', `/fhir/ServiceRequest/${open.serviceRequestId}`, { token: gp })).body.subject).toEqual(request.subject);
 
-  expect(await service.app.retention.sweep(new Date(Date.now() - 60_000))).toBe(0);
-  expect(await service.app.retention.sweep(new Date(Date.now() + 60_000))).toBe(1);
+  expect(await service.app.services.retention.sweep(new Date(Date.now() - 60_000))).toBe(0);
+  expect(await service.app.services.retention.sweep(new Date(Date.now() + 60_000))).toBe(1);
 
   for (const table of ['resource', 'resource_version', 'search_index']) {
     const { rows } = await service.db.query(`SELECT id FROM ${table} WHERE id = ANY($1::text[])`, [erasedIds]);
@@ -61,7 +61,7 @@ test('master data goes with the last referral that uses it', async () => {
     const referralId = (await service.request('GET', `/fhir/ServiceRequest/${id}`, { token: gp })).body.identifier[0].value;
     expect((await service.request('POST', `/referrals/${referralId}/cancel`, { token: gp, body: { reason: 'verhuisd' } })).status).toBe(200);
   }
-  expect(await service.app.retention.sweep(new Date(Date.now() + 60_000))).toBe(tasks.length);
+  expect(await service.app.services.retention.sweep(new Date(Date.now() + 60_000))).toBe(tasks.length);
   expect((await service.db.query(`SELECT 1 FROM referral_master_data`)).rows).toEqual([]);
   for (const type of ['Patient', 'Practitioner', 'PractitionerRole']) {
     expect({ type, rows: (await service.db.query('SELECT id FROM resource_version WHERE resource_type = $1', [type])).rows }).toEqual({ type, rows: [] });

@@ -77,7 +77,7 @@ const wholeTableReads = (node: PlanNode, partialIndexes: string[]): string[] => 
 beforeAll(async () => {
   process.env.ZORGDOMEIN_HMAC_SECRET = PORTAL_SECRET;
   service = await startService({ env: { DEADLINE_CHECK_MS: '200' } });
-  statements = watchStatements(service.app.db);
+  statements = watchStatements(service.app.services.db);
 });
 afterAll(() => service.close());
 
@@ -157,9 +157,9 @@ async function exerciseEverything() {
 
   // The background work: outbox relay, deadline sweep, Redis rebuild, retention.
   await service.redis.del(`${service.prefix}:epoch`);
-  await service.app.redisRecovery.check();
+  await service.app.services.redisRecovery.check();
   await new Promise((resolve) => setTimeout(resolve, 2500));
-  await service.app.retention.sweep(new Date(Date.now() + 60_000));
+  await service.app.services.retention.sweep(new Date(Date.now() + 60_000));
 }
 
 test('every statement the service runs — each search it offers, intake, queue, outbox, timers, audit, retention, Redis rebuild — is answered from an index range, never a read of a whole table', async () => {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Resource } from 'fhir/r4.js';
 import { ANY_ROLE } from '../../auth/route-access.js';
+import type { Config } from '../../config.js';
 import { searchsetBundle } from '../../fhir/bundle.js';
 import { CONFORMANCE_TYPES, loadConformanceResources } from '../../fhir/conformance.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
@@ -12,10 +13,10 @@ import { smartConfiguration } from './smart-configuration.js';
  * The CapabilityStatement (public) and the service's own profiles, code systems and value sets
  * (read-only, for any authenticated caller: they hold no patient data).
  */
-export default async function conformanceRoutes(app: FastifyInstance) {
+export default async function conformanceRoutes(app: FastifyInstance, { config }: { config: Config }) {
   const resources = loadConformanceResources();
-  const base = app.config.PUBLIC_BASE_URL;
-  const tokenUrl = app.config.AUTH_TOKEN_URL;
+  const base = config.PUBLIC_BASE_URL;
+  const tokenUrl = config.AUTH_TOKEN_URL;
   const metadata = capabilityStatement(base, [...resources.values()], { tokenUrl });
 
   app.get('/fhir/metadata', { config: { public: true } }, async (_request, reply) => reply.type(FHIR_JSON).send(metadata));

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ANY_ROLE, type Scope } from '../../auth/route-access.js';
 import type { TenantRepository } from '../../auth/tenant-repository.js';
+import type { Config } from '../../config.js';
 import { historyBundle } from '../../fhir/bundle.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
 import { badRequest, FhirError, notFound } from '../../fhir/operation-outcome.js';
@@ -44,8 +45,7 @@ const read = { roles: ANY_ROLE, scope: scopeOfType('r') };
 const searching = { roles: ANY_ROLE, scope: scopeOfType('s') };
 
 /** Read, vread, history and search of stored resources, always within the caller's tenancy. */
-export default async function fhirRestRoutes(app: FastifyInstance) {
-  const { config } = app;
+export default async function fhirRestRoutes(app: FastifyInstance, { config }: { config: Config }) {
 
   async function readVisible(repo: TenantRepository, type: string, id: string) {
     if (!ID_PATTERN.test(id)) throw badRequest('Invalid resource id', 'id');

@@ -3,10 +3,11 @@ import type { ServiceRequest, Task } from 'fhir/r4.js';
 import { tenantTag, type Caller } from '../../auth/caller.js';
 import { ANY_ROLE } from '../../auth/route-access.js';
 import type { TenantRepository } from '../../auth/tenant-repository.js';
+import type { Config } from '../../config.js';
 import { reviseReferral } from '../../intake/cancel-referral.js';
-import type { Stored } from '../../store/resource-store.js';
+import type { ResourceStore, Stored } from '../../store/resource-store.js';
 import type { Party } from '../../tasks/state-machine.js';
-import { teamOfTask } from '../../tasks/task-service.js';
+import { teamOfTask, type TaskService } from '../../tasks/task-service.js';
 import { applyJsonPatch, MAX_PATCH_OPERATIONS } from '../../fhir/json-patch.js';
 import { FhirError, notFound, preconditionFailed } from '../../fhir/operation-outcome.js';
 import { parseIfMatch, sendResource } from './etag.js';
@@ -33,7 +34,7 @@ function patchResource<T extends { resourceType: string }>(document: T, patch: u
  * Writes through FHIR REST: the Task lifecycle (PUT or JSON Patch, with If-Match) and the
  * referrer's revocation of a ServiceRequest. Every other change is refused.
  */
-export default async function fhirWriteRoutes(app: FastifyInstance) {
+export default async function fhirWriteRoutes(app: FastifyInstance, { config, store, tasks }: { config: Config; store: ResourceStore; tasks: TaskService }) {
   app.addContentTypeParser('application/json-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
   async function visibleTask(repo: TenantRepository, id: string): Promise<Stored<Task>> {
@@ -47,17 +48,17 @@ export default async function fhirWriteRoutes(app: FastifyInstance) {
     const stored = await visibleTask(request.repo, request.params.id);
     const expected = parseIfMatch(request.headers['if-match']);
     const proposed = request.body as Task;
-    const updated = await app.tasks.update(stored.resource.id!, partyFor(request.caller, stored), () => proposed, expected, request.id);
+    const updated = await tasks.update(stored.resource.id!, partyFor(request.caller, stored), () => proposed, expected, request.id);
     return sendResource(reply, updated.resource);
   });
 
   app.patch<{ Params: { id: string } }>('/fhir/Task/:id', { config: updateTask }, async (request, reply) => {
     const stored = await visibleTask(request.repo, request.params.id);
     const expected = parseIfMatch(request.headers['if-match']);
-    const updated = await app.tasks.update(
+    const updated = await tasks.update(
       stored.resource.id!,
       partyFor(request.caller, stored),
-      (current) => patchResource(current, request.body, app.config.BODY_LIMIT_BYTES),
+      (current) => patchResource(current, request.body, config.BODY_LIMIT_BYTES),
       expected,
       request.id,
     );
@@ -73,8 +74,8 @@ export default async function fhirWriteRoutes(app: FastifyInstance) {
     if (!stored) throw notFound(`ServiceRequest/${id}`);
     const expected = parseIfMatch(request.headers['if-match']);
     if (expected !== undefined && stored.resource.meta?.versionId !== expected) throw preconditionFailed('ServiceRequest');
-    const patched = patchResource(stored.resource, request.body, app.config.BODY_LIMIT_BYTES);
-    await reviseReferral(app.store, app.tasks, stored.resource, patched, caller.role === 'operator' ? 'operator' : 'referrer');
+    const patched = patchResource(stored.resource, request.body, config.BODY_LIMIT_BYTES);
+    await reviseReferral(store, tasks, stored.resource, patched, caller.role === 'operator' ? 'operator' : 'referrer');
     const current = await repo.inTenancy<ServiceRequest>('ServiceRequest', id);
     return sendResource(reply, current!.resource);
   });

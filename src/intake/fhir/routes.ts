@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Bundle, BundleEntry } from 'fhir/r4.js';
 import { practiceTag } from '../../auth/caller.js';
+import type { Config } from '../../config.js';
 import { resourceUrl } from '../../fhir/bundle.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
 import { FhirError } from '../../fhir/operation-outcome.js';
-import { submitReferral } from '../submit-referral.js';
+import { submitReferral, type IntakeDependencies } from '../submit-referral.js';
 import { refuseForeignIdentifierSystems, transactionToReferral, type TransactionReferral } from './transaction-to-referral.js';
 
 const ENTRY_TYPES: Record<keyof TransactionReferral['entries'], string> = {
@@ -20,7 +21,7 @@ const ENTRY_TYPES: Record<keyof TransactionReferral['entries'], string> = {
  * `POST /fhir`: a FHIR-capable HIS posts a transaction with the ServiceRequest and what it
  * references (contract §5.3). All or nothing; a second post of the same identifier creates nothing.
  */
-export default async function fhirTransactionRoutes(app: FastifyInstance) {
+export default async function fhirTransactionRoutes(app: FastifyInstance, { config, intake }: { config: Config; intake: IntakeDependencies }) {
   app.post('/fhir', { config: { roles: ['gp'], scope: 'ServiceRequest.c', referralChannel: 'fhir' } }, async (request, reply) => {
     const { caller } = request;
     const { referral, identifierSystem, entries, locate } = transactionToReferral(request.body);
@@ -33,7 +34,7 @@ export default async function fhirTransactionRoutes(app: FastifyInstance) {
       });
     }
     refuseForeignIdentifierSystems(request.body as Bundle, agb);
-    const result = await submitReferral(app.intake, referral, {
+    const result = await submitReferral(intake, referral, {
       name: 'fhir',
       party: practiceTag(agb),
       identifierSystem,
@@ -41,7 +42,7 @@ export default async function fhirTransactionRoutes(app: FastifyInstance) {
       locate,
     });
     const written = new Map(result.resources.map((resource) => [resource.resourceType, resource]));
-    const base = app.config.PUBLIC_BASE_URL;
+    const base = config.PUBLIC_BASE_URL;
     // Every entry is a part of the referral (the others were refused), so each is answered with what it became.
     const responseEntries: BundleEntry[] = (Object.keys(entries) as Array<keyof typeof entries>)
       .sort((a, b) => entries[a] - entries[b])

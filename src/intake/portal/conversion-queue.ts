@@ -7,6 +7,15 @@ import { NotYet } from './inbound-service.js';
 
 const QUEUE = 'inbound-conversion';
 
+export interface ConversionQueueOptions {
+  redisUrl: string;
+  prefix: string;
+  inbound: InboundService;
+  log: FastifyBaseLogger;
+  attempts: number;
+  backoffMs: number;
+}
+
 /**
  * The background conversion of stored portal documents: one at a time per process, so that the
  * documents of one referral are converted in the order they came; a letter that arrives before its
@@ -17,13 +26,8 @@ export class ConversionQueue {
   private readonly queue: Queue<{ messageId: string }>;
   private readonly worker: Worker<{ messageId: string }>;
 
-  constructor(
-    redisUrl: string,
-    prefix: string,
-    inbound: InboundService,
-    log: FastifyBaseLogger,
-    private readonly retry: { attempts: number; backoffMs: number },
-  ) {
+  constructor(private readonly options: ConversionQueueOptions) {
+    const { redisUrl, prefix, inbound, log } = options;
     this.connection = openRedis(redisUrl, 'worker');
     this.queue = new Queue(QUEUE, bullQueueOptions(this.connection, prefix));
     this.worker = new Worker(
@@ -32,7 +36,7 @@ export class ConversionQueue {
         try {
           await inbound.convert(job.data.messageId);
         } catch (error) {
-          if (error instanceof NotYet && job.attemptsMade + 1 >= retry.attempts) {
+          if (error instanceof NotYet && job.attemptsMade + 1 >= options.attempts) {
             await inbound.giveUp(job.data.messageId, error.message);
             return;
           }
@@ -57,8 +61,8 @@ export class ConversionQueue {
       { messageId },
       {
         jobId: replay ? `${messageId}-replay-${replay.replace(/[^0-9]/g, '')}` : messageId,
-        attempts: this.retry.attempts,
-        backoff: { type: 'exponential', delay: this.retry.backoffMs },
+        attempts: this.options.attempts,
+        backoff: { type: 'exponential', delay: this.options.backoffMs },
         removeOnComplete: { age: 7 * 86_400 },
         removeOnFail: { age: 30 * 86_400 },
       },

@@ -62,25 +62,27 @@ const messageOf = (row: MessageRow): InboundMessage => ({
   ...(row.task ? { task: row.task } : {}),
 });
 
+export interface InboundServiceOptions {
+  intake: IntakeDependencies;
+  store: ResourceStore;
+  tasks: TaskService;
+  db: Db;
+  outbox: Outbox;
+  log: FastifyBaseLogger;
+}
+
 /**
  * Portal documents (contract §5.2): stored durably as received, before anything else happens;
  * converted afterwards; the outcome kept per message for the portal and the operator.
  */
 export class InboundService {
-  constructor(
-    private readonly intake: IntakeDependencies,
-    private readonly store: ResourceStore,
-    private readonly tasks: TaskService,
-    private readonly db: Db,
-    private readonly outbox: Outbox,
-    private readonly log: FastifyBaseLogger,
-  ) {}
+  constructor(private readonly options: InboundServiceOptions) {}
 
   /** Stores the raw document with its conversion queued (one transaction); a duplicate returns the first. */
   async receive(portal: string, raw: string, envelope: DocumentEnvelope): Promise<{ id: string; created: boolean }> {
-    const conversion = this.outbox.op('inbound', { messageId: randomUUID() });
+    const conversion = this.options.outbox.op('inbound', { messageId: randomUUID() });
     const id = conversion.body.messageId;
-    const existing = await transaction(this.db, async (sql) => {
+    const existing = await transaction(this.options.db, async (sql) => {
       const inserted = await sql.query(
         `INSERT INTO inbound_message (id, portal, document_id, zd_number, kind, status, raw) VALUES ($1, $2, $3, $4, $5, 'received', $6)
          ON CONFLICT (portal, document_id) DO NOTHING`,
@@ -94,20 +96,20 @@ export class InboundService {
       return undefined;
     });
     if (existing) return { id: existing, created: false };
-    await this.outbox.dispatch(conversion).catch(() => undefined);
-    this.log.info({ messageId: id, portal, kind: envelope.kind }, 'portal document received');
+    await this.options.outbox.dispatch(conversion).catch(() => undefined);
+    this.options.log.info({ messageId: id, portal, kind: envelope.kind }, 'portal document received');
     return { id, created: true };
   }
 
   /** Documents not (yet) turned into a referral, by status: `received` (waiting) and `failed`. */
   async unprocessed(): Promise<Array<{ status: string; count: number }>> {
-    const { rows } = await this.db.query<{ status: string; count: number }>(`SELECT status, count(*)::int AS count FROM inbound_message WHERE status <> 'processed' GROUP BY status`);
+    const { rows } = await this.options.db.query<{ status: string; count: number }>(`SELECT status, count(*)::int AS count FROM inbound_message WHERE status <> 'processed' GROUP BY status`);
     return rows;
   }
 
   async message(id: string): Promise<InboundMessage | undefined> {
     if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
-    const { rows } = await this.db.query<MessageRow>(`SELECT ${COLUMNS} FROM inbound_message WHERE id = $1`, [id]);
+    const { rows } = await this.options.db.query<MessageRow>(`SELECT ${COLUMNS} FROM inbound_message WHERE id = $1`, [id]);
     return rows[0] ? messageOf(rows[0]) : undefined;
   }
 
@@ -117,7 +119,7 @@ export class InboundService {
   }
 
   private async settle(id: string, outcome: { status: MessageStatus; reason?: string; serviceRequest?: string; task?: string }): Promise<void> {
-    await this.db.query(
+    await this.options.db.query(
       'UPDATE inbound_message SET status = $2, reason = $3, service_request = coalesce($4, service_request), task = coalesce($5, task), processed_at = now() WHERE id = $1',
       [id, outcome.status, outcome.reason ?? null, outcome.serviceRequest ?? null, outcome.task ?? null],
     );
@@ -128,7 +130,7 @@ export class InboundService {
    * (the referral, the attachments, the cancellation) happens once however often this runs.
    */
   async convert(id: string): Promise<void> {
-    const { rows } = await this.db.query<MessageRow & { raw: string }>(`SELECT ${COLUMNS}, raw FROM inbound_message WHERE id = $1`, [id]);
+    const { rows } = await this.options.db.query<MessageRow & { raw: string }>(`SELECT ${COLUMNS}, raw FROM inbound_message WHERE id = $1`, [id]);
     const raw = rows[0]?.raw;
     const message = rows[0] && messageOf(rows[0]);
     if (!raw || !message || message.status === 'processed') return;
@@ -140,7 +142,7 @@ export class InboundService {
       if (envelope.kind === 'referral') {
         const { referral, locate } = documentToReferral(document, envelope);
         const agb = referral.requester.practice.agb;
-        const submitted = await submitReferral(this.intake, referral, {
+        const submitted = await submitReferral(this.options.intake, referral, {
           name: 'portal',
           party,
           identifierSystem: NAMING_SYSTEM.portalReferral(message.portal),
@@ -150,10 +152,10 @@ export class InboundService {
         await this.settle(id, { status: 'processed', serviceRequest: submitted.serviceRequestId, task: submitted.taskId });
         return;
       }
-      const ids = await findReferral(this.intake, party, envelope.zdNumber);
+      const ids = await findReferral(this.options.intake, party, envelope.zdNumber);
       if (!ids) throw new NotYet('No referral with this transaction number has been processed yet');
       if (envelope.kind === 'cancellation') {
-        await cancelReferral(this.store, this.tasks, ids.task, 'Geannuleerd via het verwijsportaal', 'referrer');
+        await cancelReferral(this.options.store, this.options.tasks, ids.task, 'Geannuleerd via het verwijsportaal', 'referrer');
       } else {
         await this.attach(id, ids.serviceRequest, documentAttachments(document), envelope);
       }
@@ -162,15 +164,15 @@ export class InboundService {
       if (error instanceof NotYet) throw error;
       const reason = error instanceof FhirError ? error.issues.map((issue) => `${issue.expression ?? 'document'}: ${issue.diagnostics}`).join('; ') : 'Internal error while converting';
       await this.settle(id, { status: 'failed', reason });
-      if (envelope.kind === 'referral' && error instanceof FhirError) this.intake.countReferral('portal', 'refused');
-      this.log.warn({ messageId: id, kind: envelope.kind, failure: error instanceof FhirError ? error.issues.map((issue) => issue.expression) : (error as Error).name }, 'portal document failed');
+      if (envelope.kind === 'referral' && error instanceof FhirError) this.options.intake.countReferral('portal', 'refused');
+      this.options.log.warn({ messageId: id, kind: envelope.kind, failure: error instanceof FhirError ? error.issues.map((issue) => issue.expression) : (error as Error).name }, 'portal document failed');
       if (!(error instanceof FhirError)) throw error;
     }
   }
 
   /** The letter or supplement, kept as DocumentReferences the team can read, linked from the ServiceRequest. */
   private async attach(messageId: string, serviceRequestId: string, attachments: ReturnType<typeof documentAttachments>, envelope: DocumentEnvelope): Promise<void> {
-    const request = await this.store.read<ServiceRequest>('ServiceRequest', serviceRequestId);
+    const request = await this.options.store.read<ServiceRequest>('ServiceRequest', serviceRequestId);
     if (!request) throw new NotYet('The referral is not stored');
     const now = new Date().toISOString();
     const documents: DocumentReference[] = attachments.map((attachment) => ({
@@ -188,7 +190,7 @@ export class InboundService {
       ...request.resource,
       supportingInfo: [...(request.resource.supportingInfo ?? []), ...documents.map((document) => ({ reference: `DocumentReference/${document.id}` }))],
     };
-    const result = await this.store.commit({
+    const result = await this.options.store.commit({
       writes: [...documents.map((resource) => ({ resource, acl: request.acl })), { resource: updated, previous: request, acl: request.acl }],
       guard: { scope: 'inbound-attached', key: messageId, value: now, owner: `ServiceRequest/${serviceRequestId}` },
     });
@@ -197,7 +199,7 @@ export class InboundService {
 
   /** Failed messages, oldest first, for the operator. */
   async failed(portal?: string): Promise<InboundMessage[]> {
-    const { rows } = await this.db.query<MessageRow>(
+    const { rows } = await this.options.db.query<MessageRow>(
       `SELECT ${COLUMNS} FROM inbound_message WHERE status = 'failed' AND ($1::text IS NULL OR portal = $1) ORDER BY received_at LIMIT 1000`,
       [portal ?? null],
     );
@@ -219,8 +221,8 @@ export class InboundService {
 
   /** Converts a failed message again, after its cause was fixed. */
   async replay(id: string): Promise<void> {
-    const conversion = this.outbox.op('inbound', { messageId: id, replay: new Date().toISOString() });
-    const replayed = await transaction(this.db, async (sql) => {
+    const conversion = this.options.outbox.op('inbound', { messageId: id, replay: new Date().toISOString() });
+    const replayed = await transaction(this.options.db, async (sql) => {
       const updated = await sql.query(`UPDATE inbound_message SET status = 'received', reason = NULL WHERE id = $1 AND status = 'failed'`, [
         /^[0-9a-f-]{36}$/.test(id) ? id : '00000000-0000-0000-0000-000000000000',
       ]);
@@ -229,6 +231,6 @@ export class InboundService {
       return true;
     });
     if (!replayed) throw new FhirError(404, { code: 'not-found', diagnostics: 'No failed message with this id' });
-    await this.outbox.dispatch(conversion);
+    await this.options.outbox.dispatch(conversion);
   }
 }

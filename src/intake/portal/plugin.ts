@@ -1,17 +1,13 @@
-import type { Secrets } from '../../config.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Portal } from '../../directory/directory.js';
+import type { Config, Secrets } from '../../config.js';
+import type { Directory, Portal } from '../../directory/directory.js';
 import { FhirError, notFound } from '../../fhir/operation-outcome.js';
-import { ConversionQueue } from './conversion-queue.js';
 import { readEnvelope } from './document-to-referral.js';
-import { InboundService, type InboundMessage } from './inbound-service.js';
+import type { InboundMessage, InboundService } from './inbound-service.js';
 
 declare module 'fastify' {
-  interface FastifyInstance {
-    inbound: InboundService;
-  }
   interface FastifyRequest {
     rawBody?: string;
   }
@@ -34,23 +30,21 @@ function verifySignature(portal: Portal, request: FastifyRequest, secrets: Secre
 /** What a portal may see of a message: the outcome, never the document. */
 const statusOf = (message: InboundMessage, base: string) => ({ ...message, statusUrl: `${base}/inbound/${message.portal}/messages/${message.id}` });
 
+export interface PortalRouteOptions {
+  config: Config;
+  directory: Directory;
+  secrets: Secrets;
+  inbound: InboundService;
+}
+
 /** Documents pushed by referral portals (contract §5.2): stored as received, converted in the background. */
 export default fp(
-  async function inbound(app: FastifyInstance, { secrets }: { secrets: Secrets }) {
-    const service = new InboundService(app.intake, app.store, app.tasks, app.db, app.outbox, app.log);
-    const conversions = new ConversionQueue(app.config.REDIS_URL, app.redisKeys.bull, service, app.log, {
-      attempts: app.config.INBOUND_RETRY_ATTEMPTS,
-      backoffMs: app.config.INBOUND_RETRY_BACKOFF_MS,
-    });
-    await conversions.start();
-    app.decorate('inbound', service);
-    app.outbox.handle('inbound', ({ messageId, replay }) => conversions.add(messageId, replay));
-    app.addHook('onClose', async () => conversions.close());
-    const base = app.config.PUBLIC_BASE_URL;
+  async function portalIntake(app: FastifyInstance, { config, directory, secrets, inbound: service }: PortalRouteOptions) {
+    const base = config.PUBLIC_BASE_URL;
 
     function ownPortal(request: FastifyRequest<{ Params: { portal: string } }>): Portal {
       const { caller } = request;
-      const portal = app.directory.portal(request.params.portal);
+      const portal = directory.portal(request.params.portal);
       if (!portal || (caller.role === 'portal' && caller.org !== portal.id)) throw notFound(`Portal ${request.params.portal}`);
       return portal;
     }
@@ -59,11 +53,11 @@ export default fp(
       // The signature covers the raw body, so these routes keep it next to the parsed JSON.
       portalRoutes.removeAllContentTypeParsers();
       const parseJson = portalRoutes.getDefaultJsonParser('error', 'error');
-      portalRoutes.addContentTypeParser(['application/fhir+json', 'application/json'], { parseAs: 'string', bodyLimit: app.config.INBOUND_BODY_LIMIT_BYTES }, (request, body, done) => {
+      portalRoutes.addContentTypeParser(['application/fhir+json', 'application/json'], { parseAs: 'string', bodyLimit: config.INBOUND_BODY_LIMIT_BYTES }, (request, body, done) => {
         request.rawBody = body as string;
         parseJson(request, body as string, done);
       });
-      const receive = async (request: FastifyRequest<{ Params: { portal: string } }>, reply: import('fastify').FastifyReply) => {
+      const receive = async (request: FastifyRequest<{ Params: { portal: string } }>, reply: FastifyReply) => {
         const portal = ownPortal(request);
         verifySignature(portal, request, secrets);
         const envelope = readEnvelope(request.body);
@@ -76,17 +70,6 @@ export default fp(
       const push = { config: { roles: ['portal'], scope: 'Bundle.c' } } as const;
       portalRoutes.post('/inbound/:portal', push, receive);
       portalRoutes.post('/inbound/:portal/Bundle', push, receive);
-    });
-
-    app.metrics.gauge({
-      name: 'wor_inbound_documents',
-      help: 'Portal documents not turned into a referral: received (waiting) or failed (waiting for an operator)',
-      labelNames: ['status'],
-      read: async () => [
-        [{ status: 'received' }, 0],
-        [{ status: 'failed' }, 0],
-        ...(await service.unprocessed()).map(({ status, count }): [{ status: string }, number] => [{ status }, count]),
-      ],
     });
 
     app.get<{ Params: { portal: string; id: string } }>('/inbound/:portal/messages/:id', { config: { roles: ['portal', 'operator'] } }, async (request) => {
@@ -105,5 +88,5 @@ export default fp(
       return reply.code(202).send({ id: request.params.id, status: 'received' });
     });
   },
-  { name: 'inbound', dependencies: ['store', 'outbox', 'queues', 'directory', 'metrics'] },
+  { name: 'portal-routes' },
 );
