@@ -9,7 +9,7 @@ import type { Directory } from './directory/directory.js';
 import directoryPlugin from './directory/plugin.js';
 import deliveryPlugin from './feedback/delivery/plugin.js';
 import feedbackPlugin from './feedback/plugin.js';
-import communicationRoutes from './feedback/communication-routes.js';
+import communicationRoutes from './http/fhir/communication-routes.js';
 import errorHandler from './http/error-handler.js';
 import fhirProtocol from './http/fhir-protocol.js';
 import conformanceRoutes from './http/fhir/conformance-routes.js';

@@ -4,7 +4,7 @@ import type { Scope } from '../auth/route-access.js';
 import { collectionBundle } from '../fhir/bundle.js';
 import { notFound } from '../fhir/operation-outcome.js';
 import { parseOrThrow } from '../fhir/validation.js';
-import { sendResource } from '../http/fhir/etag.js';
+import { sendResource } from '../fhir/etag.js';
 
 const MAX_WAIT_SECONDS = 30;
 

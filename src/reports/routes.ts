@@ -3,7 +3,7 @@ import type { Role } from '../auth/caller.js';
 import { amsterdamIsoDate } from '../calendar/working-days.js';
 import { teamOrganizationId } from '../directory/team-organization.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
-import { onlyParameters } from '../http/fhir/parameters.js';
+import { onlyParameters } from '../fhir/parameters.js';
 import { badRequest, FhirError, forbidden } from '../fhir/operation-outcome.js';
 import { MEASURE_ID, MEASURE_URL } from './measure-report.js';
 import { OutcomeReports, type ReportReader } from './outcome-reports.js';

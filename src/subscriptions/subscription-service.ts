@@ -49,6 +49,13 @@ const record = (row: Row): SubscriptionRecord => ({
   updatedAt: row.updated_at,
 });
 
+declare module '../outbox/outbox.js' {
+  interface OutboxMessages {
+    /** Number a topic event for its subscribers and queue their notifications. */
+    'subscription-event': TopicEvent & { eventId: string; occurredAt: string };
+  }
+}
+
 /** Subscriptions live until deleted; a page of them is plenty for one client's search. */
 const SEARCH_LIMIT = 100;
 const EVENTS_LIMIT = 100;
