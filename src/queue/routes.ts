@@ -11,7 +11,7 @@ const MAX_WAIT_SECONDS = 30;
 const claimQuery = z.strictObject({
   wait: z.coerce.number().int().min(0).max(MAX_WAIT_SECONDS, `wait is at most ${MAX_WAIT_SECONDS} seconds`).default(0),
 });
-const ackBody = z.strictObject({
+export const ackBody = z.strictObject({
   status: z.enum(['accepted', 'rejected']),
   statusReason: z.string().trim().min(1).max(2000).optional(),
 });

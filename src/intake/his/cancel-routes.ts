@@ -8,7 +8,7 @@ import { parseOrThrow } from '../../fhir/validation.js';
 import { cancelReferral } from '../cancel-referral.js';
 import { findReferral } from '../submit-referral.js';
 
-const cancelBody = z.strictObject({ reason: z.string().trim().min(1, 'a reason is required').max(2000) });
+export const cancelBody = z.strictObject({ reason: z.string().trim().min(1, 'a reason is required').max(2000) });
 
 /** `POST /referrals/{referralId}/cancel`: the practice withdraws its own referral (contract §5.4). */
 export default async function hisCancelRoutes(app: FastifyInstance) {
