@@ -4,7 +4,7 @@ import { amsterdamIsoDate } from '../calendar/working-days.js';
 import { teamOrganizationId } from '../directory/team-organization.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { onlyParameters } from '../fhir/parameters.js';
-import { badRequest, FhirError, forbidden } from '../fhir/operation-outcome.js';
+import { badRequest, FhirError } from '../fhir/operation-outcome.js';
 import { MEASURE_ID, MEASURE_URL } from './measure-report.js';
 import { OutcomeReports, type ReportReader } from './outcome-reports.js';
 import { headline, reportCsv, reportPage } from './report-page.js';
@@ -19,20 +19,11 @@ const HEADLINE_SECONDS = 300;
 /** Who may read figures; which figures is the domain's rule (OutcomeReports.access). */
 const READERS: readonly Role[] = ['operator', 'coach', 'gp'];
 
-/** `subject=Organization/team-{id}` (or the team id for a coach system that leaves it out). */
-function teamOfSubject(subject: string | undefined, fallback: string | undefined): string {
-  const match = subject === undefined ? undefined : /^Organization\/team-([A-Za-z0-9-]{1,64})$/.exec(subject);
-  if (match) return match[1]!;
-  if (subject === undefined && fallback) return fallback;
-  throw badRequest('subject must be a team Organization (Organization/team-{id})', 'subject');
-}
-
 /** Outcome figures: MeasureReports for API clients, and the report page for WoR coordinators. */
 export default async function reportRoutes(app: FastifyInstance) {
   const reports = new OutcomeReports(app.store, app.directory, app.config.REPORT_MINIMUM_COUNT);
   const links = new ReportLinks(app.config.WOR_SECRET, app.config.REPORT_LINK_DAYS);
   const base = app.config.PUBLIC_BASE_URL;
-  const ownTeam = (reader: { role: string; org: string }) => (reader.role === 'coach' ? reader.org : undefined);
 
   // The headline figures for a dashboard: this month's, per team, recomputed at most every few minutes.
   let headlines: { at: number; values: Array<[{ team: string; figure: string }, number]> } | undefined;
@@ -64,10 +55,7 @@ export default async function reportRoutes(app: FastifyInstance) {
     onlyParameters(request.query, ['subject', 'period', 'measure']);
     if (request.query.measure !== undefined && request.query.measure !== MEASURE_URL) throw badRequest(`measure must be ${MEASURE_URL}`, 'measure');
     const period = parsePeriod(request.query.period ?? currentMonth());
-    // Without a subject: every team the caller may see figures of (a coach system: its own).
-    const teams = request.query.subject !== undefined || request.caller.role === 'coach'
-      ? [teamOfSubject(request.query.subject, ownTeam(request.caller))]
-      : app.directory.teams.map((team) => team.id);
+    const teams = reports.searchedTeams(request.caller, request.query.subject);
     const found = await Promise.all(teams.map((team) => reports.measureReport(request.caller, team, period)));
     return reply.type(FHIR_JSON).send({
       resourceType: 'Bundle',
@@ -83,7 +71,7 @@ export default async function reportRoutes(app: FastifyInstance) {
     onlyParameters(request.query, ['periodStart', 'periodEnd', 'subject', 'reportType']);
     if (request.query.reportType !== undefined && request.query.reportType !== 'summary') throw badRequest('Only reportType summary is offered', 'reportType');
     const period = periodBetween(request.query.periodStart, request.query.periodEnd);
-    const report = await reports.measureReport(request.caller, teamOfSubject(request.query.subject, ownTeam(request.caller)), period);
+    const report = await reports.measureReport(request.caller, reports.subjectTeam(request.caller, request.query.subject), period);
     return reply.type(FHIR_JSON).send(report);
   });
 
@@ -96,13 +84,7 @@ export default async function reportRoutes(app: FastifyInstance) {
   app.get<{ Params: { team: string }; Querystring: Query }>('/reports/:team', { config: { signedLink: true, roles: ['operator', 'coach'], scope: 'MeasureReport.r' } }, async (request, reply) => {
     const { team: teamId } = request.params;
     onlyParameters(request.query, ['period', 'format', 'expires', 'signature']);
-    let reader: ReportReader;
-    if (request.caller) {
-      reader = request.caller;
-    } else {
-      if (!links.verify(teamId, request.query.expires, request.query.signature)) throw forbidden('This report link is not valid (expired, or not for this team)');
-      reader = { role: 'signed-link', org: teamId };
-    }
+    const reader: ReportReader = request.caller ?? links.reader(teamId, request.query.expires, request.query.signature);
     const period = parsePeriod(request.query.period ?? currentMonth());
     const format = request.query.format ?? 'html';
     if (format !== 'html' && format !== 'csv') throw badRequest('format must be html or csv', 'format');
