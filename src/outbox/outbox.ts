@@ -8,7 +8,7 @@ import type { Effect } from '../store/resource-store.js';
 /**
  * Work that must follow a write, named by where it goes. Ids only, never patient data. A message
  * whose body is made of its owner's own types is declared next to that owner's code (`declare module`),
- * so the outbox knows no domain.
+ * so the outbox imports no domain.
  */
 export interface OutboxMessages {
   /** Put a Task on its team queue. */
