@@ -7,7 +7,7 @@ import whoamiRoutes from './auth/whoami-routes.js';
 import type { Config, Secrets } from './config.js';
 import type { Directory } from './directory/directory.js';
 import deliveryRoutes from './feedback/delivery/routes.js';
-import communicationRoutes from './feedback/communication-routes.js';
+import communicationRoutes from './http/fhir/communication-routes.js';
 import errorHandler from './http/error-handler.js';
 import fhirProtocol from './http/fhir-protocol.js';
 import conformanceRoutes from './http/fhir/conformance-routes.js';

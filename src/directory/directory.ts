@@ -95,6 +95,8 @@ const directorySchema = z
 export type Team = z.infer<typeof teamSchema>;
 export type Practice = z.infer<typeof practiceSchema>;
 export type Portal = z.infer<typeof portalSchema>;
+/** A directory file as written (defaults left out). */
+export type DirectoryFile = z.input<typeof directorySchema>;
 
 function expandPostcodes(entries: string[]): number[] {
   return entries.flatMap((entry) => {

@@ -9,6 +9,13 @@ import { conflict } from '../fhir/operation-outcome.js';
 import { ownIdentifier } from './delivery/gp-communication.js';
 import { feedbackCommunication, type FeedbackKind } from './feedback-letter.js';
 
+declare module '../outbox/outbox.js' {
+  interface OutboxMessages {
+    /** Write the feedback Communication for a Task event. */
+    feedback: { taskId: string; kind: FeedbackKind; requestId?: string };
+  }
+}
+
 /** The idempotency record of a Communication: its id, and for a client's report a hash of what it said. */
 interface GuardRecord {
   id: string;

@@ -1,26 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
-import type { FeedbackKind } from '../feedback/feedback-letter.js';
 import { BatchWriter } from '../store/batch-writer.js';
 import { transaction, type Db, type Sql } from '../store/postgres.js';
-import type { TopicEvent } from '../subscriptions/topics.js';
 import type { Effect } from '../store/resource-store.js';
 
-/** Work that must follow a write, named by where it goes. Ids only, never patient data. */
+/**
+ * Work that must follow a write, named by where it goes. Ids only, never patient data. A message
+ * whose body is made of its owner's own types is declared next to that owner's code (`declare module`),
+ * so the outbox imports no domain.
+ */
 export interface OutboxMessages {
   /** Put a Task on its team queue. */
   team: { taskId: string; teamId: string; urgent: boolean };
   /** What follows from a Task's change of status (the queue let go, the ServiceRequest, the timers). */
   'task-changed': { taskId: string; from: string; to: string };
-  /** Write the feedback Communication for a Task event. */
-  feedback: { taskId: string; kind: FeedbackKind; requestId?: string };
   /** Convert a portal document that was stored as received. */
   inbound: { messageId: string; replay?: string };
   /** Deliver a Communication to the practice's FHIR endpoint. */
   delivery: { communicationId: string; practiceAgb: string; requestId?: string };
-  /** Number a topic event for its subscribers and queue their notifications (src/subscriptions). */
-  'subscription-event': TopicEvent & { eventId: string; occurredAt: string };
 }
 export type OutboxTarget = keyof OutboxMessages;
 /** `relayed`: the message is old (a crash or failure came between); the world may have moved on. */

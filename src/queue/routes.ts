@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { collectionBundle } from '../fhir/bundle.js';
 import { notFound } from '../fhir/operation-outcome.js';
 import { parseOrThrow } from '../fhir/validation.js';
-import { sendResource } from '../http/fhir/etag.js';
+import { sendResource } from '../fhir/etag.js';
 import type { LeaseService } from './lease-service.js';
 import type { TeamQueues } from './team-queues.js';
 
@@ -14,7 +14,7 @@ const MAX_WAIT_SECONDS = 30;
 const claimQuery = z.strictObject({
   wait: z.coerce.number().int().min(0).max(MAX_WAIT_SECONDS, `wait is at most ${MAX_WAIT_SECONDS} seconds`).default(0),
 });
-const ackBody = z.strictObject({
+export const ackBody = z.strictObject({
   status: z.enum(['accepted', 'rejected']),
   statusReason: z.string().trim().min(1).max(2000).optional(),
 });

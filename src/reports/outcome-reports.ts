@@ -3,7 +3,7 @@ import type { Caller } from '../auth/caller.js';
 import { amsterdamIsoDate } from '../calendar/working-days.js';
 import type { Directory, Team } from '../directory/directory.js';
 import { teamReference } from '../directory/team-organization.js';
-import { forbidden, notFound } from '../fhir/operation-outcome.js';
+import { badRequest, forbidden, notFound } from '../fhir/operation-outcome.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import { measureReport } from './measure-report.js';
 import { outcomeFigures, type Figure } from './outcome-figures.js';
@@ -25,6 +25,8 @@ export interface OutcomeReportsOptions {
   /** A count above zero but below this is masked. */
   minimumCount: number;
 }
+
+const TEAM_SUBJECT = /^Organization\/team-([A-Za-z0-9-]{1,64})$/;
 
 export class OutcomeReports {
   readonly minimumCount: number;
@@ -49,6 +51,20 @@ export class OutcomeReports {
       default:
         throw forbidden(`Outcome reports are not for the role ${reader.role}`);
     }
+  }
+
+  /** The team `subject` names (`Organization/team-{id}`); left out, a coach system's own team. */
+  subjectTeam(reader: ReportReader, subject: string | undefined): string {
+    const match = subject === undefined ? undefined : TEAM_SUBJECT.exec(subject);
+    if (match) return match[1]!;
+    if (subject === undefined && reader.role === 'coach') return reader.org;
+    throw badRequest('subject must be a team Organization (Organization/team-{id})', 'subject');
+  }
+
+  /** The teams a search covers: the subject's; without one, every team the reader may see figures of (a coach system: its own). */
+  searchedTeams(reader: ReportReader, subject: string | undefined): string[] {
+    if (subject !== undefined || reader.role === 'coach') return [this.subjectTeam(reader, subject)];
+    return this.options.directory.teams.map((team) => team.id);
   }
 
   async figures(reader: ReportReader, teamId: string, period: ReportPeriod): Promise<Figure[]> {

@@ -1,5 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
+import { forbidden } from '../fhir/operation-outcome.js';
 import { KeyedHash } from '../store/keyed-hash.js';
+import type { ReportReader } from './outcome-reports.js';
 
 /**
  * Short-lived links to a team's report page that an operator hands to a WoR coordinator without an
@@ -20,8 +22,13 @@ export class ReportLinks {
     return { expires, signature: this.hash.of(`${teamId}|${expires}`) };
   }
 
-  /** True for an unexpired link signed for this team. */
-  verify(teamId: string, expires: string | undefined, signature: string | undefined, now = new Date()): boolean {
+  /** Who a link lets in: the team's own figures, for an unexpired link signed for this team; else 403. */
+  reader(teamId: string, expires: string | undefined, signature: string | undefined, now = new Date()): ReportReader {
+    if (!this.verify(teamId, expires, signature, now)) throw forbidden('This report link is not valid (expired, or not for this team)');
+    return { role: 'signed-link', org: teamId };
+  }
+
+  private verify(teamId: string, expires: string | undefined, signature: string | undefined, now: Date): boolean {
     if (!expires || !/^\d{1,12}$/.test(expires) || !signature || Number(expires) * 1000 < now.getTime()) return false;
     const expected = Buffer.from(this.hash.of(`${teamId}|${expires}`));
     const given = Buffer.from(signature);

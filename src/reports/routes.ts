@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Role } from '../auth/caller.js';
 import type { Config } from '../config.js';
-import type { Directory } from '../directory/directory.js';
 import { teamOrganizationId } from '../directory/team-organization.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
-import { onlyParameters } from '../http/fhir/parameters.js';
-import { badRequest, FhirError, forbidden } from '../fhir/operation-outcome.js';
+import { onlyParameters } from '../fhir/parameters.js';
+import { badRequest, FhirError } from '../fhir/operation-outcome.js';
 import { MEASURE_ID, MEASURE_URL } from './measure-report.js';
 import type { OutcomeReports, ReportReader } from './outcome-reports.js';
 import { reportCsv, reportPage } from './report-page.js';
@@ -17,34 +16,21 @@ type Query = Record<string, string | undefined>;
 /** Who may read figures; which figures is the domain's rule (OutcomeReports.access). */
 const READERS: readonly Role[] = ['operator', 'coach', 'gp'];
 
-/** `subject=Organization/team-{id}` (or the team id for a coach system that leaves it out). */
-function teamOfSubject(subject: string | undefined, fallback: string | undefined): string {
-  const match = subject === undefined ? undefined : /^Organization\/team-([A-Za-z0-9-]{1,64})$/.exec(subject);
-  if (match) return match[1]!;
-  if (subject === undefined && fallback) return fallback;
-  throw badRequest('subject must be a team Organization (Organization/team-{id})', 'subject');
-}
-
 export interface ReportRouteOptions {
   config: Config;
-  directory: Directory;
   reports: OutcomeReports;
   reportLinks: ReportLinks;
 }
 
 /** Outcome figures: MeasureReports for API clients, and the report page for WoR coordinators. */
-export default async function reportRoutes(app: FastifyInstance, { config, directory, reports, reportLinks: links }: ReportRouteOptions) {
+export default async function reportRoutes(app: FastifyInstance, { config, reports, reportLinks: links }: ReportRouteOptions) {
   const base = config.PUBLIC_BASE_URL;
-  const ownTeam = (reader: { role: string; org: string }) => (reader.role === 'coach' ? reader.org : undefined);
 
   app.get<{ Querystring: Query }>('/fhir/MeasureReport', { config: { roles: READERS, scope: 'MeasureReport.s' } }, async (request, reply) => {
     onlyParameters(request.query, ['subject', 'period', 'measure']);
     if (request.query.measure !== undefined && request.query.measure !== MEASURE_URL) throw badRequest(`measure must be ${MEASURE_URL}`, 'measure');
     const period = parsePeriod(request.query.period ?? currentMonth());
-    // Without a subject: every team the caller may see figures of (a coach system: its own).
-    const teams = request.query.subject !== undefined || request.caller.role === 'coach'
-      ? [teamOfSubject(request.query.subject, ownTeam(request.caller))]
-      : directory.teams.map((team) => team.id);
+    const teams = reports.searchedTeams(request.caller, request.query.subject);
     const found = await Promise.all(teams.map((team) => reports.measureReport(request.caller, team, period)));
     return reply.type(FHIR_JSON).send({
       resourceType: 'Bundle',
@@ -60,7 +46,7 @@ export default async function reportRoutes(app: FastifyInstance, { config, direc
     onlyParameters(request.query, ['periodStart', 'periodEnd', 'subject', 'reportType']);
     if (request.query.reportType !== undefined && request.query.reportType !== 'summary') throw badRequest('Only reportType summary is offered', 'reportType');
     const period = periodBetween(request.query.periodStart, request.query.periodEnd);
-    const report = await reports.measureReport(request.caller, teamOfSubject(request.query.subject, ownTeam(request.caller)), period);
+    const report = await reports.measureReport(request.caller, reports.subjectTeam(request.caller, request.query.subject), period);
     return reply.type(FHIR_JSON).send(report);
   });
 
@@ -73,13 +59,7 @@ export default async function reportRoutes(app: FastifyInstance, { config, direc
   app.get<{ Params: { team: string }; Querystring: Query }>('/reports/:team', { config: { signedLink: true, roles: ['operator', 'coach'], scope: 'MeasureReport.r' } }, async (request, reply) => {
     const { team: teamId } = request.params;
     onlyParameters(request.query, ['period', 'format', 'expires', 'signature']);
-    let reader: ReportReader;
-    if (request.caller) {
-      reader = request.caller;
-    } else {
-      if (!links.verify(teamId, request.query.expires, request.query.signature)) throw forbidden('This report link is not valid (expired, or not for this team)');
-      reader = { role: 'signed-link', org: teamId };
-    }
+    const reader: ReportReader = request.caller ?? links.reader(teamId, request.query.expires, request.query.signature);
     const period = parsePeriod(request.query.period ?? currentMonth());
     const format = request.query.format ?? 'html';
     if (format !== 'html' && format !== 'csv') throw badRequest('format must be html or csv', 'format');

@@ -4,8 +4,8 @@ import type { Config } from '../config.js';
 import { searchsetBundle } from '../fhir/bundle.js';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { badRequest, FhirError, notFound } from '../fhir/operation-outcome.js';
-import { onlyParameters } from '../http/fhir/parameters.js';
-import { parseIfMatch, sendResource } from '../http/fhir/etag.js';
+import { onlyParameters } from '../fhir/parameters.js';
+import { parseIfMatch, sendResource } from '../fhir/etag.js';
 import { notificationBundle, statusBundle } from './notification-bundle.js';
 import type { NotificationQueue } from './notification-queue.js';
 import type { SubscriptionService } from './subscription-service.js';
@@ -104,13 +104,12 @@ export default async function subscriptionRoutes(app: FastifyInstance, { config,
   app.get<{ Params: IdParams; Querystring: Record<string, string> }>('/fhir/Subscription/:id/$events', look('r'), async (request, reply) => {
     const { caller } = request;
     onlyParameters(request.query, ['eventsSinceNumber', 'eventsUntilNumber', 'content']);
-    const subscription = await subscriptions.read(caller, request.params.id);
-    const { content = subscription.content } = request.query;
+    const { content } = request.query;
     if (content === 'full-resource') throw new FhirError(422, { code: 'not-supported', expression: 'content', diagnostics: 'full-resource is refused: read the resources with your own token' });
-    if (content !== 'empty' && content !== 'id-only') throw badRequest('content must be empty or id-only', 'content');
-    const since = eventNumber(request.query.eventsSinceNumber, 'eventsSinceNumber') ?? 1;
-    const until = eventNumber(request.query.eventsUntilNumber, 'eventsUntilNumber') ?? subscription.eventsSinceStart;
-    const events = await subscriptions.events(subscription.id, since, until);
-    return reply.type(FHIR_JSON).send(notificationBundle(base, subscription, 'query-event', events, content));
+    if (content !== undefined && content !== 'empty' && content !== 'id-only') throw badRequest('content must be empty or id-only', 'content');
+    const since = eventNumber(request.query.eventsSinceNumber, 'eventsSinceNumber');
+    const until = eventNumber(request.query.eventsUntilNumber, 'eventsUntilNumber');
+    const { subscription, events } = await subscriptions.events(caller, request.params.id, since, until);
+    return reply.type(FHIR_JSON).send(notificationBundle(base, subscription, 'query-event', events, content ?? subscription.content));
   });
 }

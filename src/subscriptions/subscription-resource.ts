@@ -50,7 +50,7 @@ const extension = z.object({ url: z.string() }).passthrough();
 const RESERVED_HEADERS = /^(host|content-type|content-length|connection|transfer-encoding):/i;
 
 /** Unknown elements are refused rather than ignored: a receiver must not believe it got what it asked for. */
-const subscriptionSchema = z.strictObject({
+export const subscriptionSchema = z.strictObject({
   resourceType: z.literal('Subscription'),
   id: z.string().optional(),
   meta: z.object({}).passthrough().optional(),

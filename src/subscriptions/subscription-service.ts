@@ -49,6 +49,13 @@ const record = (row: Row): SubscriptionRecord => ({
   updatedAt: row.updated_at,
 });
 
+declare module '../outbox/outbox.js' {
+  interface OutboxMessages {
+    /** Number a topic event for its subscribers and queue their notifications. */
+    'subscription-event': TopicEvent & { eventId: string; occurredAt: string };
+  }
+}
+
 /** Subscriptions live until deleted; a page of them is plenty for one client's search. */
 const SEARCH_LIMIT = 100;
 const EVENTS_LIMIT = 100;
@@ -196,13 +203,17 @@ export class SubscriptionService {
     });
   }
 
-  /** Events of a subscription in a range of numbers (`$events`), oldest first. */
-  async events(id: string, since: number, until: number): Promise<NumberedEvent[]> {
+  /**
+   * Events of one of the caller's subscriptions in a range of numbers (`$events`), oldest first; by
+   * default from the first to the latest. Another tenant's subscription answers as missing.
+   */
+  async events(caller: Caller, id: string, since = 1, until?: number): Promise<{ subscription: SubscriptionRecord; events: NumberedEvent[] }> {
+    const subscription = await this.read(caller, id);
     const { rows } = await this.options.db.query<{ number: string; focus: string; created: boolean; occurred_at: Date }>(
       `SELECT number, focus, created, occurred_at FROM subscription_event WHERE subscription_id = $1 AND number BETWEEN $2 AND $3 ORDER BY number LIMIT ${EVENTS_LIMIT}`,
-      [id, since, until],
+      [subscription.id, since, until ?? subscription.eventsSinceStart],
     );
-    return rows.map((row) => ({ number: Number(row.number), focus: row.focus, created: row.created, occurredAt: row.occurred_at }));
+    return { subscription, events: rows.map((row) => ({ number: Number(row.number), focus: row.focus, created: row.created, occurredAt: row.occurred_at })) };
   }
 
   async pendingEvent(id: string, number: number): Promise<NumberedEvent | undefined> {

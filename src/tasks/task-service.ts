@@ -3,7 +3,6 @@ import type { FastifyBaseLogger } from 'fastify';
 import { canonicalJson } from '../canonical-json.js';
 import { notFound, preconditionFailed } from '../fhir/operation-outcome.js';
 import type { ResourceStore, Stored } from '../store/resource-store.js';
-import { FEEDBACK_ON_STATUS } from '../feedback/feedback-letter.js';
 import type { Outbox, OutboxMessage } from '../outbox/outbox.js';
 import type { Party } from './state-machine.js';
 import { nextTaskVersion } from './task-update.js';
@@ -25,6 +24,12 @@ export interface TaskChange {
 /** What an owner does when a Task changes (the queue lets go, the timers stop, the ServiceRequest follows). */
 export type TaskChangeListener = (change: TaskChange) => Promise<void>;
 
+/**
+ * Work an owner commits with a change of status, as an outbox message (feedback: the letter the new
+ * status calls for), or nothing.
+ */
+export type StatusFollowUp = (change: { taskId: string; from: Task['status']; to: Task['status']; requestId?: string }) => OutboxMessage | undefined;
+
 export interface TaskServiceOptions {
   store: ResourceStore;
   outbox: Outbox;
@@ -38,6 +43,7 @@ export interface TaskServiceOptions {
  */
 export class TaskService {
   private readonly listeners: TaskChangeListener[] = [];
+  private readonly followUps: StatusFollowUp[] = [];
 
   constructor(private readonly options: TaskServiceOptions) {}
 
@@ -45,15 +51,20 @@ export class TaskService {
     this.listeners.push(listener);
   }
 
+  /** Registers work to commit with every change of status (the owner's outbox message), handed on after the commit. */
+  onStatusChange(followUp: StatusFollowUp): void {
+    this.followUps.push(followUp);
+  }
+
   /**
    * Applies `propose` to the current Task (re-run on a concurrent write). What the change leads to,
-   * and the feedback letter a new status calls for, are committed with the Task as outbox messages,
-   * so a crash cannot lose them; they are handed on before the answer.
+   * and the follow-ups a new status calls for, are committed with the Task as outbox messages, so a
+   * crash cannot lose them; they are handed on before the answer.
    */
   async update(taskId: string, party: Party, propose: (current: Task) => Task, expectVersion?: string, requestId?: string): Promise<Stored<Task>> {
     const now = new Date();
     let changed: OutboxMessage<'task-changed'> | undefined;
-    let feedback: OutboxMessage<'feedback'> | undefined;
+    let followUps: OutboxMessage[] = [];
     const result = await this.options.store.update<Task>(
       'Task',
       taskId,
@@ -61,17 +72,19 @@ export class TaskService {
         if (expectVersion !== undefined && current.resource.meta?.versionId !== expectVersion) throw preconditionFailed('Task');
         const next = nextTaskVersion(current.resource, propose(current.resource), party, now);
         changed = this.options.outbox.op('task-changed', { taskId, from: current.resource.status, to: next.status });
-        const kind = next.status !== current.resource.status ? FEEDBACK_ON_STATUS[next.status] : undefined;
-        feedback = kind ? this.options.outbox.op('feedback', { taskId, kind, ...(requestId ? { requestId } : {}) }) : undefined;
+        const change = { taskId, from: current.resource.status, to: next.status, ...(requestId ? { requestId } : {}) };
+        followUps = next.status === current.resource.status ? [] : this.followUps.flatMap((followUp) => followUp(change) ?? []);
         return unchanged(current.resource, next) ? undefined : next;
       },
-      { effects: () => [changed!.write, ...(feedback ? [feedback.write] : [])] },
+      { effects: () => [changed!.write, ...followUps.map((message) => message.write)] },
     );
     if (!result) throw notFound(`Task/${taskId}`);
     if (result.before !== result.after) {
       await this.options.outbox.dispatch(changed!);
-      // Delivery has retries of its own; should writing the letter fail now, the relay writes it shortly after.
-      if (feedback) await this.options.outbox.dispatch(feedback).catch((error: Error) => this.options.log.warn({ err: { type: error.name }, taskId }, 'feedback deferred'));
+      // Should a follow-up fail now (a letter not yet written), the relay hands it on shortly after.
+      for (const message of followUps) {
+        await this.options.outbox.dispatch(message).catch((error: Error) => this.options.log.warn({ err: { type: error.name }, taskId, to: message.to }, 'follow-up deferred'));
+      }
       this.options.log.info({ taskId, from: changed!.body.from, to: changed!.body.to, party }, 'task changed');
     }
     return result.after;

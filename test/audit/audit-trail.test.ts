@@ -4,7 +4,7 @@ import { AuditTrail } from '../../src/audit/audit-trail.js';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { startService, withService, type TestService } from '../support/service.js';
 
 /** Runs statements as the superuser with the append-only trigger switched off, as an attacker with database access could. */
 async function asOwner(target: TestService, ...statements: string[]): Promise<void> {
@@ -22,18 +22,13 @@ async function asOwner(target: TestService, ...statements: string[]): Promise<vo
 
 const rowCount = async (target: TestService) => Number((await target.db.query('SELECT count(*) FROM audit_event')).rows[0].count);
 
-let service: TestService;
-let gp: string;
-let coach: string;
-let operator: string;
-
-beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB, { clientId: 'his-de-linde' });
-  coach = await service.token('coach', 'leiden-noord', { clientId: 'coach-app-noord' });
-  operator = await service.token('operator', 'regio-leiden');
+const { service, gp, coach, operator } = await withService({
+  tokens: {
+    gp: ['gp', PRACTICE_AGB, { clientId: 'his-de-linde' }],
+    coach: ['coach', 'leiden-noord', { clientId: 'coach-app-noord' }],
+    operator: ['operator', 'regio-leiden'],
+  },
 });
-afterAll(() => service.close());
 
 const auditFor = async (query: string) => (await service.request('GET', `/operator/audit?${query}`, { token: operator })).body;
 

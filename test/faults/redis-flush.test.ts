@@ -2,27 +2,21 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 import { startLocalRedis } from '../../src/store/local-redis.js';
 import type { LocalServer } from '../../src/store/local-server.js';
 
 const TEAM = 'leiden-noord';
 let redis: LocalServer;
-let service: TestService;
 
 beforeAll(async () => {
   // A Redis of its own: this test empties it with FLUSHALL.
   redis = await startLocalRedis({ dir: `test/.logs/redis-flush-${process.pid}` });
-  service = await startService({ env: { REDIS_URL: redis.url } });
 });
-afterAll(async () => {
-  await service.close();
-  await redis.stop();
-});
+const { service, gp, coach } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB], coach: ['coach', TEAM] } }, () => ({ env: { REDIS_URL: redis.url } }));
+afterAll(() => redis.stop());
 
 test('FLUSHALL under intake load while the queue drains: Redis refills itself from PostgreSQL, and every acknowledged referral is claimed exactly once', async () => {
-  const gp = await service.token('gp', PRACTICE_AGB);
-  const coach = await service.token('coach', TEAM);
   const acknowledged = new Set<string>();
   for (let i = 0; i < 20; i += 1) acknowledged.add((await submitReferral(service, gp)).taskId);
 

@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/gl
 import type { Communication, Task } from 'fhir/r4.js';
 import { GpFhirServer } from '../support/gp-fhir-server.js';
 import { submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { LEIDEN_NOORD } from '../support/directory.js';
+import { withService } from '../support/service.js';
 
 /**
  * The DeliveryQueue on its own: Communications written straight into the store and handed to
@@ -20,8 +21,7 @@ const NO_ENDPOINT_AGB = '01099999';
 const ATTEMPTS = 4;
 
 const gpSystem = new GpFhirServer();
-let service: TestService;
-let operator: string;
+let keyFile: string;
 /** A referral per practice, for the Communications to be about. */
 const tasks = new Map<string, Task>();
 
@@ -29,30 +29,33 @@ beforeAll(async () => {
   await gpSystem.start();
   // SMART backend with an RSA key as PKCS#8 PEM (the other delivery test uses an ES384 JWK).
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyFile = join(mkdtempSync(join(tmpdir(), 'wor-smart-')), 'client.pem');
+  keyFile = join(mkdtempSync(join(tmpdir(), 'wor-smart-')), 'client.pem');
   writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
   gpSystem.smart = { key: publicKey, clientId: 'wor-bridge-test' };
   process.env.TEST_GP_TOKEN = 'gp-bearer-secret';
-  const directoryYaml = `
-teams:
-  - { id: leiden-noord, name: Sociaal Wijkteam Leiden Noord, municipality: Leiden, postcodes: ["2311-2316"] }
-practices:
-  - agb: "${BEARER_AGB}"
-    name: Huisartsenpraktijk De Linde
-    fhirEndpoint: { url: "http://127.0.0.1:${gpSystem.port}/fhir", auth: { type: bearer, tokenEnv: TEST_GP_TOKEN } }
-  - agb: "${SMART_AGB}"
-    name: Gezondheidscentrum Merenwijk
-    fhirEndpoint:
-      url: "http://127.0.0.1:${gpSystem.port}/fhir"
-      auth: { type: smart-backend, client_id: wor-bridge-test, tokenUrl: "http://127.0.0.1:${gpSystem.port}/token", keyFile: "${keyFile}" }
-  - agb: "${NO_ENDPOINT_AGB}"
-    name: Huisartsenpraktijk Zonder Koppeling
-`;
-  service = await startService({
-    directoryYaml,
-    env: { DELIVERY_ATTEMPTS: String(ATTEMPTS), DELIVERY_BACKOFF_MS: '50', DELIVERY_TIMEOUT_MS: '400' },
-  });
-  operator = await service.token('operator', 'regio');
+});
+const { service, operator } = await withService(
+  { env: { DELIVERY_ATTEMPTS: String(ATTEMPTS), DELIVERY_BACKOFF_MS: '50', DELIVERY_TIMEOUT_MS: '400' }, tokens: { operator: ['operator', 'regio'] } },
+  // The GP system's port is known once it listens.
+  () => ({
+    directory: {
+      teams: [LEIDEN_NOORD],
+      practices: [
+        { agb: BEARER_AGB, name: 'Huisartsenpraktijk De Linde', fhirEndpoint: { url: `http://127.0.0.1:${gpSystem.port}/fhir`, auth: { type: 'bearer', tokenEnv: 'TEST_GP_TOKEN' } } },
+        {
+          agb: SMART_AGB,
+          name: 'Gezondheidscentrum Merenwijk',
+          fhirEndpoint: {
+            url: `http://127.0.0.1:${gpSystem.port}/fhir`,
+            auth: { type: 'smart-backend', client_id: 'wor-bridge-test', tokenUrl: `http://127.0.0.1:${gpSystem.port}/token`, keyFile },
+          },
+        },
+        { agb: NO_ENDPOINT_AGB, name: 'Huisartsenpraktijk Zonder Koppeling' },
+      ],
+    },
+  }),
+);
+beforeAll(async () => {
   for (const agb of [BEARER_AGB, SMART_AGB, NO_ENDPOINT_AGB]) {
     const gp = await service.token('gp', agb);
     const { taskId } = await submitReferral(service, gp, { requester: { agb: '01012345', name: 'A. Jansen', practice: { agb } } });
@@ -65,10 +68,7 @@ afterEach(() => gpSystem.reset());
 const callsFor = (value: string) => gpSystem.callsFor(`${SYSTEM}|${value}`);
 const storedFor = (value: string) => gpSystem.communications(`${SYSTEM}|${value}`).length;
 
-afterAll(async () => {
-  await service?.close();
-  await gpSystem.stop();
-});
+afterAll(() => gpSystem.stop());
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -7,7 +7,8 @@ import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { GpFhirServer } from '../support/gp-fhir-server.js';
 import { claimAndAnswer, submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { LEIDEN_NOORD } from '../support/directory.js';
+import { withService } from '../support/service.js';
 import { loadProfiles } from '../../src/fhir/profile-validator.js';
 
 const OTHER_AGB = '01067890';
@@ -17,11 +18,7 @@ const SYSTEM = 'https://wor-bridge.nl/fhir/NamingSystem/communication';
 const BSN = { system: 'http://fhir.nl/fhir/NamingSystem/bsn', value: '999990019' };
 const gpServer = new GpFhirServer();
 const openServer = new GpFhirServer();
-let service: TestService;
-let gp: string;
-let otherGp: string;
-let coach: string;
-let operator: string;
+let keyFile: string;
 
 // The validator's definitions take seconds to load on a busy machine: before the scenarios' clocks start.
 beforeAll(() => void loadProfiles(), 120_000);
@@ -30,35 +27,34 @@ beforeAll(async () => {
   await openServer.start();
   openServer.allowExternalReferences = true;
   const { publicKey, privateKey } = await generateKeyPair('ES384', { extractable: true });
-  const keyFile = join(mkdtempSync(join(tmpdir(), 'wor-smart-')), 'client.jwk.json');
+  keyFile = join(mkdtempSync(join(tmpdir(), 'wor-smart-')), 'client.jwk.json');
   writeFileSync(keyFile, JSON.stringify({ ...(await exportJWK(privateKey)), alg: 'ES384', kid: 'test' }));
   gpServer.smart = { key: publicKey, clientId: 'wor-bridge-merenwijk' };
   process.env.TEST_GP_TOKEN = 'de-linde-secret';
-  const directoryYaml = `
-teams:
-  - { id: leiden-noord, name: Sociaal Wijkteam Leiden Noord, municipality: Leiden, postcodes: ["2311-2316"] }
-practices:
-  - agb: "${PRACTICE_AGB}"
-    name: Huisartsenpraktijk De Linde
-    fhirEndpoint: { url: "${gpServer.baseUrl}", auth: { type: bearer, tokenEnv: TEST_GP_TOKEN } }
-  - agb: "${OTHER_AGB}"
-    name: Gezondheidscentrum Merenwijk
-    fhirEndpoint:
-      url: "${gpServer.baseUrl}"
-      auth: { type: smart-backend, client_id: wor-bridge-merenwijk, tokenUrl: "${gpServer.tokenUrl}", keyFile: "${keyFile}" }
-  - agb: "${OPEN_AGB}"
-    name: Huisartsenpraktijk Open Koppeling
-    fhirEndpoint: { url: "${openServer.baseUrl}", acceptsExternalReferences: true }
-`;
-  service = await startService({ directoryYaml, env: { DELIVERY_ATTEMPTS: '4', DELIVERY_BACKOFF_MS: '100' } });
-  gp = await service.token('gp', PRACTICE_AGB);
-  otherGp = await service.token('gp', OTHER_AGB);
-  coach = await service.token('coach', 'leiden-noord');
-  operator = await service.token('operator', 'regio');
 });
+const { service, gp, otherGp, coach, operator } = await withService(
+  {
+    env: { DELIVERY_ATTEMPTS: '4', DELIVERY_BACKOFF_MS: '100' },
+    tokens: { gp: ['gp', PRACTICE_AGB], otherGp: ['gp', OTHER_AGB], coach: ['coach', 'leiden-noord'], operator: ['operator', 'regio'] },
+  },
+  // The GP systems' addresses are known once they listen.
+  () => ({
+    directory: {
+      teams: [LEIDEN_NOORD],
+      practices: [
+        { agb: PRACTICE_AGB, name: 'Huisartsenpraktijk De Linde', fhirEndpoint: { url: gpServer.baseUrl, auth: { type: 'bearer', tokenEnv: 'TEST_GP_TOKEN' } } },
+        {
+          agb: OTHER_AGB,
+          name: 'Gezondheidscentrum Merenwijk',
+          fhirEndpoint: { url: gpServer.baseUrl, auth: { type: 'smart-backend', client_id: 'wor-bridge-merenwijk', tokenUrl: gpServer.tokenUrl, keyFile } },
+        },
+        { agb: OPEN_AGB, name: 'Huisartsenpraktijk Open Koppeling', fhirEndpoint: { url: openServer.baseUrl, acceptsExternalReferences: true } },
+      ],
+    },
+  }),
+);
 afterEach(() => gpServer.reset());
 afterAll(async () => {
-  await service.close();
   await gpServer.stop();
   await openServer.stop();
 });

@@ -1,21 +1,17 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { exampleTransaction } from '../fixtures/fhir-transaction.js';
 import { expectValidFhir, validateAgainstR4Schema } from '../support/fhir-validation.js';
 import { submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { startService, withService } from '../support/service.js';
 
 const TOKEN_URL = 'https://idp.example.nl/oauth2/token';
-let service: TestService;
-let gp: string;
+const { service, gp } = await withService({ env: { AUTH_TOKEN_URL: TOKEN_URL }, tokens: { gp: ['gp', PRACTICE_AGB] } });
 let referral: Awaited<ReturnType<typeof submitReferral>>;
 
 beforeAll(async () => {
-  service = await startService({ env: { AUTH_TOKEN_URL: TOKEN_URL } });
-  gp = await service.token('gp', PRACTICE_AGB);
   referral = await submitReferral(service, gp);
 });
-afterAll(() => service.close());
 
 describe('HTTP as FHIR clients expect', () => {
   test('an interaction the server does not offer answers 405 with Allow and an OperationOutcome; an unknown type stays 404', async () => {

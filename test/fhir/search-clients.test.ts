@@ -1,32 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import type { Communication } from 'fhir/r4.js';
 import { OTHER_PRACTICE_AGB, PRACTICE_AGB, exampleReferral } from '../fixtures/referral.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
 const BSN_SYSTEM = 'http://fhir.nl/fhir/NamingSystem/bsn';
 const BASE = 'http://wor-bridge.test';
-let service: TestService;
-let gp: string;
-let otherGp: string;
+const { service, gp, otherGp } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB], otherGp: ['gp', OTHER_PRACTICE_AGB] } });
 let first: Awaited<ReturnType<typeof submitReferral>>;
 let second: Awaited<ReturnType<typeof submitReferral>>;
 let otherBsn: Awaited<ReturnType<typeof submitReferral>>;
 let otherPractice: Awaited<ReturnType<typeof submitReferral>>;
 
 beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
-  otherGp = await service.token('gp', OTHER_PRACTICE_AGB);
   first = await submitReferral(service, gp);
   second = await submitReferral(service, gp);
   otherBsn = await submitReferral(service, gp, { patient: { ...exampleReferral().patient, bsn: '999990020' } });
   const practice = { ...exampleReferral().requester.practice, agb: OTHER_PRACTICE_AGB };
   otherPractice = await submitReferral(service, otherGp, { requester: { ...exampleReferral().requester, practice } });
 });
-afterAll(() => service.close());
 
 const get = (path: string, token = gp) => service.request('GET', path, { token });
 const ids = (bundle: { entry?: Array<{ resource: { id: string }; search?: { mode: string } }> }, mode = 'match') =>

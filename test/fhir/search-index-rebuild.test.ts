@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { SEARCH_INDEX_VERSION } from '../../src/fhir/search-parameters.js';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { startService, withService } from '../support/service.js';
 
-let service: TestService;
-let gp: string;
-
-beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
-});
-afterAll(() => service.close());
+const { service, gp } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB] } });
 
 test('a search parameter added in a new version finds what was written before: the index is rebuilt once at start-up', async () => {
   const { taskId } = await submitReferral(service, gp);

@@ -1,23 +1,17 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { exampleTransaction } from '../fixtures/fhir-transaction.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
 /** Consent is checked in one place for every channel: nothing reaches the team without it. */
 const SECRET = 'portal-consent-secret';
-let service: TestService;
-let gp: string;
-let portal: string;
-
-beforeAll(async () => {
-  process.env.ZORGDOMEIN_HMAC_SECRET = SECRET;
-  service = await startService({ env: { INBOUND_RETRY_ATTEMPTS: '2', INBOUND_RETRY_BACKOFF_MS: '50' } });
-  gp = await service.token('gp', PRACTICE_AGB);
-  portal = await service.token('portal', 'zorgdomein');
+process.env.ZORGDOMEIN_HMAC_SECRET = SECRET;
+const { service, gp, portal } = await withService({
+  env: { INBOUND_RETRY_ATTEMPTS: '2', INBOUND_RETRY_BACKOFF_MS: '50' },
+  tokens: { gp: ['gp', PRACTICE_AGB], portal: ['portal', 'zorgdomein'] },
 });
-afterAll(() => service.close());
 
 /** Everything a referral writes: resources of any type, the team's queue (outbox), deadline timers, idempotency records. */
 async function written() {

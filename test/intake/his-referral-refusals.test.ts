@@ -1,23 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { exampleReferral, OTHER_PRACTICE_AGB, PRACTICE_AGB } from '../fixtures/referral.js';
 import { PATIENT_DATA_IN_FIXTURES } from '../support/patient-data.js';
-import { startService, type TestService } from '../support/service.js';
+import { LEIDEN_NOORD } from '../support/directory.js';
+import { withService, type TestService } from '../support/service.js';
 
-let service: TestService;
-let noFallback: TestService;
-let gp: string;
-
-beforeAll(async () => {
-  service = await startService();
-  noFallback = await startService({
-    directoryYaml: 'teams:\n  - { id: leiden-noord, name: Sociaal Wijkteam Leiden Noord, municipality: Leiden, postcodes: ["2311-2316"] }\n',
-  });
-  gp = await service.token('gp', PRACTICE_AGB);
-});
-afterAll(async () => {
-  await noFallback.close();
-  await service.close();
-});
+const { service, gp } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB] } });
+/** A directory with one team and no fallback: a referral from outside its postcodes has nowhere to go. */
+const { service: noFallback } = await withService({ directory: { teams: [LEIDEN_NOORD] } });
 
 /** A copy of the example with one field changed (`undefined` removes it). */
 function variant(path: string, value: unknown): Record<string, any> {

@@ -2,21 +2,15 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Queue } from 'bullmq';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
-let gp: string;
+const { service, gp } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB] } });
 let queue: Queue;
 
-beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
+beforeAll(() => {
   queue = new Queue('team-leiden-noord', { connection: service.redis, prefix: `${service.prefix}:bull` });
 });
-afterAll(async () => {
-  await queue.close();
-  await service.close();
-});
+afterAll(() => queue.close());
 
 const submit = (body: unknown, token = gp) => service.request('POST', '/referrals', { token, body });
 const byType = (bundle: any) => Object.fromEntries(bundle.entry.map((entry: any) => [entry.resource.resourceType, entry.resource]));

@@ -1,24 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { exampleReferral, OTHER_PRACTICE_AGB, PRACTICE_AGB } from '../fixtures/referral.js';
 import { exampleTransaction } from '../fixtures/fhir-transaction.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { claimAndAnswer, patientAt, submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
-let gp: string;
-let otherGp: string;
-let coach: string;
-let operator: string;
-
-beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
-  otherGp = await service.token('gp', OTHER_PRACTICE_AGB);
-  coach = await service.token('coach', 'leiden-noord');
-  operator = await service.token('operator', 'regio');
+const { service, gp, otherGp, coach, operator } = await withService({
+  tokens: { gp: ['gp', PRACTICE_AGB], otherGp: ['gp', OTHER_PRACTICE_AGB], coach: ['coach', 'leiden-noord'], operator: ['operator', 'regio'] },
 });
-afterAll(() => service.close());
 
 /** Stored ids of a type; the teams' own Organizations (from the directory) left out. */
 const stored = async (type: string) =>

@@ -1,20 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import type { HumanName } from 'fhir/r4.js';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { nlCore, nlCoreTransaction, type NlCoreParts } from '../fixtures/nl-core/index.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { claimAndAnswer } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 import { addressedName, assembledSurname, nlCoreNames } from '../../src/fhir/nl-core.js';
 
-let service: TestService;
-let gp: string;
-
-beforeAll(async () => {
-  service = await startService();
-  gp = await service.token('gp', PRACTICE_AGB);
-});
-afterAll(() => service.close());
+const { service, gp } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB] } });
 
 let sequence = 0;
 const post = (parts: NlCoreParts) => {

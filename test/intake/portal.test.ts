@@ -1,26 +1,16 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
 const SECRET = 'portal-test-secret';
-let service: TestService;
-let portal: string;
-let gp: string;
-let coach: string;
-let operator: string;
-
-beforeAll(async () => {
-  process.env.ZORGDOMEIN_HMAC_SECRET = SECRET;
-  service = await startService({ env: { INBOUND_RETRY_ATTEMPTS: '2', INBOUND_RETRY_BACKOFF_MS: '50' } });
-  portal = await service.token('portal', 'zorgdomein');
-  gp = await service.token('gp', PRACTICE_AGB);
-  coach = await service.token('coach', 'leiden-noord');
-  operator = await service.token('operator', 'regio');
+process.env.ZORGDOMEIN_HMAC_SECRET = SECRET;
+const { service, portal, gp, coach, operator } = await withService({
+  env: { INBOUND_RETRY_ATTEMPTS: '2', INBOUND_RETRY_BACKOFF_MS: '50' },
+  tokens: { portal: ['portal', 'zorgdomein'], gp: ['gp', PRACTICE_AGB], coach: ['coach', 'leiden-noord'], operator: ['operator', 'regio'] },
 });
-afterAll(() => service.close());
 
 const fixture = (name: string, changes: (document: any) => void = () => undefined) => {
   const document = JSON.parse(readFileSync(`test/fixtures/portal/${name}.json`, 'utf8'));

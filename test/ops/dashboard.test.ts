@@ -1,22 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { exampleTransaction } from '../fixtures/fhir-transaction.js';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
 const dashboard = JSON.parse(readFileSync('config/grafana/wor-bridge-dashboard.json', 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
 /** Metric names in a PromQL expression (functions and label names are not followed by `{`, `[` or a space-separated operator). */
 const metricNames = (expr: string) => [...expr.matchAll(/\b(wor_[a-z_]+)/g)].map((match) => match[1]!.replace(/_(bucket|sum|count)$/, ''));
 
-let service: TestService;
-let operator: string;
+const { service, operator, gp } = await withService({ tokens: { operator: ['operator', 'regio-holland-rijnland'], gp: ['gp', PRACTICE_AGB] } });
 let metrics: string;
 
 beforeAll(async () => {
-  service = await startService();
-  operator = await service.token('operator', 'regio-holland-rijnland');
-  const gp = await service.token('gp', PRACTICE_AGB);
   await submitReferral(service, gp);
   // a FHIR transaction, answered 200 like every transaction, is counted as created; the same again as replayed
   for (let i = 0; i < 2; i += 1) await service.request('POST', '/fhir', { token: gp, body: exampleTransaction('FHIR-METRICS-1') });
@@ -25,7 +21,6 @@ beforeAll(async () => {
   await service.request('GET', '/fhir/Task?_count=1', { token: operator });
   metrics = String((await service.request('GET', '/metrics', { token: operator })).body);
 });
-afterAll(() => service.close());
 
 describe('metrics that carry the dashboard', () => {
   test('every metric a dashboard panel queries is exported by the service', () => {

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { parse } from 'yaml';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
+const { service } = await withService();
 const document = parse(readFileSync('openapi.yaml', 'utf8')) as { paths: Record<string, Record<string, unknown>> };
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 /** MeasureReports are computed for a real team, period and Measure; a made-up value is refused (400). */
@@ -12,11 +12,6 @@ const COMPUTED_REPORT_VALUES: Record<string, string> = {
   period: '2026-11',
   measure: 'https://wor-bridge.nl/fhir/Measure/wor-outcomes',
 };
-
-beforeAll(async () => {
-  service = await startService();
-});
-afterAll(() => service.close());
 
 describe('openapi.yaml, /docs and the CapabilityStatement', () => {
   test('every operation openapi.yaml describes exists in the service', () => {

@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { chromium } from 'playwright-core';
 import { OTHER_PRACTICE_AGB, PRACTICE_AGB } from '../fixtures/referral.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
 import { claimAndAnswer, submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
 const TEAM = 'leiden-noord';
 const STEP = 'https://wor-bridge.nl/fhir/CodeSystem/wor-business-step';
@@ -12,11 +12,10 @@ const ARRANGEMENT = 'https://wor-bridge.nl/fhir/StructureDefinition/wor-arrangem
 const FIGURE = 'https://wor-bridge.nl/fhir/CodeSystem/wor-outcome-figure';
 const MINIMUM = 3;
 
-let service: TestService;
-let gp: string;
-let otherGp: string;
-let coach: string;
-let operator: string;
+const { service, gp, otherGp, coach, operator } = await withService({
+  env: { REPORT_MINIMUM_COUNT: String(MINIMUM) },
+  tokens: { gp: ['gp', PRACTICE_AGB], otherGp: ['gp', OTHER_PRACTICE_AGB], coach: ['coach', TEAM], operator: ['operator', 'regio-holland-rijnland'] },
+});
 
 /** Amsterdam calendar months of now and the month before, and the quarter(s) they fall in. */
 const amsterdamMonth = (date: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Amsterdam', year: 'numeric', month: '2-digit' }).format(date).slice(0, 7);
@@ -57,12 +56,6 @@ async function receivedLastMonth(taskId: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  service = await startService({ env: { REPORT_MINIMUM_COUNT: String(MINIMUM) } });
-  gp = await service.token('gp', PRACTICE_AGB);
-  otherGp = await service.token('gp', OTHER_PRACTICE_AGB);
-  coach = await service.token('coach', TEAM);
-  operator = await service.token('operator', 'regio-holland-rijnland');
-
   // Each referral is answered before the next is sent: the queue hands them out one by one.
   const answered = async (token: string, answer: Parameters<typeof claimAndAnswer>[3], overrides = {}) => {
     const referral = await submitReferral(service, token, overrides);
@@ -87,7 +80,6 @@ beforeAll(async () => {
   expect((await reportArrangements(bAccepted, ['interactie', 'zingeving'])).status).toBe(201);
   for (const taskId of [bAccepted, bRejected]) await receivedLastMonth(taskId);
 }, 120_000);
-afterAll(() => service.close());
 
 const group = (report: any, code: string) => report.group.find((candidate: any) => candidate.code.coding[0].code === code);
 const count = (report: any, code: string, population = 'initial-population') => {

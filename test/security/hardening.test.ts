@@ -1,13 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
-
-beforeAll(async () => {
-  service = await startService({ env: { RATE_LIMIT_PER_MINUTE: '5' } });
-});
-afterAll(() => service.close());
+const { service } = await withService({ env: { RATE_LIMIT_PER_MINUTE: '5' } });
 
 describe('API hardening', () => {
   test('a client over its request budget gets 429 with Retry-After as an OperationOutcome; another client is not affected', async () => {

@@ -1,26 +1,22 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { disclosureOf } from '../../src/audit/audit-event.js';
 import { parseScopes } from '../../src/auth/scopes.js';
 import { FhirError } from '../../src/fhir/operation-outcome.js';
 import { readEnvelope } from '../../src/intake/portal/document-to-referral.js';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
 import { submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
 /** Names every plain object inherits: a lookup keyed by request input must not find them. */
 const INHERITED = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf'];
 
-let service: TestService;
-let coach: string;
+const { service, coach, gp } = await withService({ tokens: { coach: ['coach', 'leiden-noord'], gp: ['gp', PRACTICE_AGB] } });
 let taskId: string;
 
 beforeAll(async () => {
-  service = await startService();
-  coach = await service.token('coach', 'leiden-noord');
-  ({ taskId } = await submitReferral(service, await service.token('gp', PRACTICE_AGB)));
+  ({ taskId } = await submitReferral(service, gp));
 });
-afterAll(() => service.close());
 
 describe('lookups keyed by request input see own entries only (issue 15, finding 7)', () => {
   test.each(INHERITED)('_include=Task:%s is reported as unsupported (400), or left out with handling=lenient', async (name) => {

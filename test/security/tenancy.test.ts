@@ -1,21 +1,22 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { OTHER_PRACTICE_AGB, PRACTICE_AGB } from '../fixtures/referral.js';
 import { patientAt, submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
-const tokens: Record<string, string> = {};
+const { service, ...tokens } = await withService({
+  tokens: {
+    linde: ['gp', PRACTICE_AGB],
+    merenwijk: ['gp', OTHER_PRACTICE_AGB],
+    noord: ['coach', 'leiden-noord'],
+    zuid: ['coach', 'leiden-zuid'],
+    operator: ['operator', 'regio'],
+  },
+});
 let noord: Awaited<ReturnType<typeof submitReferral>>;
 let zuid: Awaited<ReturnType<typeof submitReferral>>;
 let noordRefs: string[];
 
 beforeAll(async () => {
-  service = await startService();
-  tokens.linde = await service.token('gp', PRACTICE_AGB);
-  tokens.merenwijk = await service.token('gp', OTHER_PRACTICE_AGB);
-  tokens.noord = await service.token('coach', 'leiden-noord');
-  tokens.zuid = await service.token('coach', 'leiden-zuid');
-  tokens.operator = await service.token('operator', 'regio');
   noord = await submitReferral(service, tokens.linde!);
   zuid = await submitReferral(service, tokens.merenwijk!, {
     ...patientAt('2317 AB'),
@@ -24,7 +25,6 @@ beforeAll(async () => {
   const bundle = (await service.request('GET', `/fhir/Task?focus=ServiceRequest/${noord.serviceRequestId}&_include=Task:focus&_include=Task:patient&_include=Task:requester`, { token: tokens.operator })).body;
   noordRefs = bundle.entry.map((entry: any) => `${entry.resource.resourceType}/${entry.resource.id}`);
 });
-afterAll(() => service.close());
 
 const missing = async (token: string) => (await service.request('GET', '/fhir/Task/00000000-0000-4000-8000-000000000000', { token })).body;
 
@@ -32,8 +32,8 @@ describe('tenancy is absolute: another tenant’s data answers exactly like data
   test.each([
     ['the other practice', 'merenwijk'],
     ['the other team', 'zuid'],
-  ])('%s reads, vreads and lists the history of nothing of a referral', async (_name, who) => {
-    const token = tokens[who]!;
+  ] as const)('%s reads, vreads and lists the history of nothing of a referral', async (_name, who) => {
+    const token = tokens[who];
     const notFound = await missing(token);
     for (const ref of noordRefs) {
       for (const path of [`/fhir/${ref}`, `/fhir/${ref}/_history/1`, `/fhir/${ref}/_history`]) {

@@ -1,18 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { base64url, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { DEV_AUDIENCE, DEV_ISSUER } from '../../src/dev-defaults.js';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
-let service: TestService;
+const { service } = await withService();
 const devKey = JSON.parse(readFileSync('config/dev/signing-key.json', 'utf8')) as JWK;
 const claims = { scope: 'system/*.cruds', wor_role: 'gp', wor_org: PRACTICE_AGB };
-
-beforeAll(async () => {
-  service = await startService();
-});
-afterAll(() => service.close());
 
 async function signed(payload: Record<string, unknown>, options: { issuer?: string; audience?: string; expires?: string | number; notBefore?: string; key?: JWK; alg?: string } = {}) {
   const alg = options.alg ?? 'ES256';

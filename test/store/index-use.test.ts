@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { beforeAll, expect, test } from '@jest/globals';
 import type pg from 'pg';
 import { STORED_TYPES } from '../../src/http/fhir/resource-types.js';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { claimAndAnswer, submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { withService } from '../support/service.js';
 
 const TEAM = 'leiden-noord';
 const PORTAL_SECRET = 'index-use-secret';
@@ -17,7 +17,8 @@ const ACCEPTED: Array<[table: string, statement: RegExp, why: string]> = [
   ...['outbox', 'outbox_pkey', 'outbox_due', 'outbox_task'].map((read): [string, RegExp, string] => [read, /^SELECT count\(\*\)::int AS waiting FROM outbox$/, 'the outbox backlog gauge']),
 ];
 
-let service: TestService;
+process.env.ZORGDOMEIN_HMAC_SECRET = PORTAL_SECRET;
+const { service } = await withService({ env: { DEADLINE_CHECK_MS: '200' } });
 let statements: Map<string, unknown[]>;
 
 /**
@@ -74,12 +75,9 @@ const wholeTableReads = (node: PlanNode, partialIndexes: string[]): string[] => 
   ...(node.Plans ?? []).flatMap((child) => wholeTableReads(child, partialIndexes)),
 ];
 
-beforeAll(async () => {
-  process.env.ZORGDOMEIN_HMAC_SECRET = PORTAL_SECRET;
-  service = await startService({ env: { DEADLINE_CHECK_MS: '200' } });
+beforeAll(() => {
   statements = watchStatements(service.app.services.db);
 });
-afterAll(() => service.close());
 
 async function exerciseEverything() {
   const gp = await service.token('gp', PRACTICE_AGB);

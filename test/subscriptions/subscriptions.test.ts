@@ -6,7 +6,8 @@ import { OTHER_PRACTICE_AGB, PRACTICE_AGB } from '../fixtures/referral.js';
 import { validateAgainstR4Schema } from '../support/fhir-validation.js';
 import { PATIENT_DATA_IN_FIXTURES } from '../support/patient-data.js';
 import { claimAndAnswer, submitReferral } from '../support/referrals.js';
-import { startService, type TestService } from '../support/service.js';
+import { LEIDEN_NOORD, LEIDEN_ZUID } from '../support/directory.js';
+import { startService, withService } from '../support/service.js';
 
 const TOPIC = 'https://wor-bridge.nl/fhir/SubscriptionTopic';
 const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
@@ -121,34 +122,22 @@ function subscription(topic: string, endpoint: string, options: { content?: stri
 }
 
 const receiver = new WebhookReceiver();
-let service: TestService;
-let gp: string;
-let otherGp: string;
-let coach: string;
-let otherCoach: string;
-
-const directoryYaml = `
-teams:
-  - { id: leiden-noord, name: Sociaal Wijkteam Leiden Noord, municipality: Leiden, postcodes: ["2311-2316"], notificationHosts: ["127.0.0.1"] }
-  - { id: leiden-zuid, name: Sociaal Wijkteam Leiden Zuid, municipality: Leiden, postcodes: ["2317-2320"], notificationHosts: ["127.0.0.1"] }
-practices:
-  - { agb: "${PRACTICE_AGB}", name: Huisartsenpraktijk De Linde, notificationHosts: ["127.0.0.1"] }
-  - { agb: "${OTHER_PRACTICE_AGB}", name: Gezondheidscentrum Merenwijk }
-`;
+const directory = {
+  teams: [LEIDEN_NOORD, LEIDEN_ZUID].map((team) => ({ ...team, notificationHosts: ['127.0.0.1'] })),
+  practices: [
+    { agb: PRACTICE_AGB, name: 'Huisartsenpraktijk De Linde', notificationHosts: ['127.0.0.1'] },
+    { agb: OTHER_PRACTICE_AGB, name: 'Gezondheidscentrum Merenwijk' },
+  ],
+};
 const env = { WOR_DEV: '1', DELIVERY_ATTEMPTS: '2', DELIVERY_BACKOFF_MS: '50', DELIVERY_TIMEOUT_MS: '2000', SUBSCRIPTION_ERROR_AFTER: '2', SUBSCRIPTION_SWEEP_MS: '200' };
 
-beforeAll(async () => {
-  await receiver.start();
-  service = await startService({ directoryYaml, env });
-  gp = await service.token('gp', PRACTICE_AGB);
-  otherGp = await service.token('gp', OTHER_PRACTICE_AGB);
-  coach = await service.token('coach', 'leiden-noord');
-  otherCoach = await service.token('coach', 'leiden-zuid');
+beforeAll(() => receiver.start());
+const { service, gp, otherGp, coach, otherCoach } = await withService({
+  directory,
+  env,
+  tokens: { gp: ['gp', PRACTICE_AGB], otherGp: ['gp', OTHER_PRACTICE_AGB], coach: ['coach', 'leiden-noord'], otherCoach: ['coach', 'leiden-zuid'] },
 });
-afterAll(async () => {
-  await service.close();
-  await receiver.stop();
-});
+afterAll(() => receiver.stop());
 
 /** Subscribes and waits for the handshake to make it active. */
 async function subscribe(token: string, body: ReturnType<typeof subscription>, path: string) {
@@ -419,7 +408,7 @@ describe('delivery', () => {
   });
 
   test('with two service processes every event is numbered once and notified once', async () => {
-    const second = await startService({ directoryYaml, env, prefix: service.prefix });
+    const second = await startService({ directory, env, prefix: service.prefix });
     try {
       const id = await subscribe(coach, subscription('task-created', receiver.url('/two-processes')), '/two-processes');
       const tasks: string[] = [];

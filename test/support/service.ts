@@ -7,7 +7,8 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, readSecrets, type Config } from '../../src/config.js';
 import { DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET } from '../../src/dev-defaults.js';
 import pg from 'pg';
-import { loadDirectory, parseDirectory, type Directory } from '../../src/directory/directory.js';
+import { stringify as toYaml } from 'yaml';
+import { loadDirectory, parseDirectory, type Directory, type DirectoryFile } from '../../src/directory/directory.js';
 import { mintDevToken, type DevTokenOptions } from '../../scripts/dev-token.js';
 
 export interface Response<T = any> {
@@ -40,7 +41,8 @@ export interface TestService {
 }
 
 export interface ServiceOptions {
-  directoryYaml?: string;
+  /** The service's own directory instead of config/directory.example.yaml (see test/support/directory.ts). */
+  directory?: DirectoryFile;
   env?: Record<string, string>;
   /** Share the key prefix and schema of another service (two processes on one store). */
   prefix?: string;
@@ -71,7 +73,7 @@ export function testConfig(prefix: string, env: Record<string, string> = {}): Co
 export async function startService(options: ServiceOptions = {}): Promise<TestService> {
   const prefix = options.prefix ?? `test-${randomUUID().slice(0, 8)}`;
   const config = testConfig(prefix, options.env);
-  const directory: Directory = options.directoryYaml ? parseDirectory(options.directoryYaml) : loadDirectory(config.WOR_DIRECTORY);
+  const directory: Directory = options.directory ? parseDirectory(toYaml(options.directory)) : loadDirectory(config.WOR_DIRECTORY);
   const logStream = createWriteStream(`test/.logs/${prefix}-${process.pid}-${randomUUID().slice(0, 4)}.log`, { flags: 'a' });
   // Tests set the secrets the directory names (portal signature, GP token) in process.env before starting.
   const app = await buildApp({ config, directory, secrets: readSecrets(directory.secretVariables(), process.env), logStream });
@@ -133,15 +135,17 @@ type TokenSpec = [role: string, org: string, options?: Omit<DevTokenOptions, 'ro
 /**
  * The set-up most test files share, called once at the top of the file with `await`: the service
  * starts before the file's tests (beforeAll) and stops after them (afterAll); the named tokens are
- * minted at once. `service` stands for the started service from beforeAll on.
+ * minted at once. `service` stands for the started service from beforeAll on. Options known only
+ * once the file's earlier beforeAll hooks have run (a port, a key file) come from `later`.
  */
 export async function withService<Name extends string = never>(
   options: ServiceOptions & { tokens?: Record<Name, TokenSpec> } = {},
+  later?: () => ServiceOptions | Promise<ServiceOptions>,
 ): Promise<{ service: TestService } & Record<Name, string>> {
   const { tokens = {} as Record<Name, TokenSpec>, ...serviceOptions } = options;
   let started: TestService | undefined;
   beforeAll(async () => {
-    started = await startService(serviceOptions);
+    started = await startService({ ...serviceOptions, ...(await later?.()) });
   });
   afterAll(() => started?.close());
   const service = new Proxy({} as TestService, {

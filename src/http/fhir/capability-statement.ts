@@ -5,13 +5,13 @@ import { INCLUDES, revIncludes, SEARCH_PARAMETERS } from '../../fhir/search-para
 import { SUBSCRIPTION_CAPABILITIES } from '../../subscriptions/capabilities.js';
 import { STORED_TYPES } from './resource-types.js';
 
-/** The writes /fhir takes besides the transaction (src/http/fhir/write-routes.ts, src/feedback/communication-routes.ts). */
+/** The writes /fhir takes besides the transaction (src/http/fhir/write-routes.ts, src/http/fhir/communication-routes.ts). */
 const WRITES: Record<string, Array<'update' | 'patch' | 'create'>> = {
   Task: ['update', 'patch'],
   ServiceRequest: ['patch'],
   Communication: ['create'],
 };
-/** Creates that honour `If-None-Exist` (src/feedback/communication-routes.ts). */
+/** Creates that honour `If-None-Exist` (src/http/fhir/communication-routes.ts). */
 const CONDITIONAL_CREATE = new Set(['Communication']);
 
 export const SMART_SECURITY_SERVICE = { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' };

@@ -6,7 +6,7 @@ import { historyBundle } from '../../fhir/bundle.js';
 import { FHIR_JSON } from '../../fhir/media-type.js';
 import { badRequest, FhirError, notFound } from '../../fhir/operation-outcome.js';
 import { notOffered } from './interactions.js';
-import { sendResource } from './etag.js';
+import { sendResource } from '../../fhir/etag.js';
 import { ID_PATTERN, storedType } from './resource-types.js';
 import { search } from './search.js';
 

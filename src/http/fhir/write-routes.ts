@@ -10,7 +10,7 @@ import type { Party } from '../../tasks/state-machine.js';
 import { teamOfTask, type TaskService } from '../../tasks/task-service.js';
 import { applyJsonPatch, MAX_PATCH_OPERATIONS } from '../../fhir/json-patch.js';
 import { FhirError, notFound, preconditionFailed } from '../../fhir/operation-outcome.js';
-import { parseIfMatch, sendResource } from './etag.js';
+import { parseIfMatch, sendResource } from '../../fhir/etag.js';
 import { ID_PATTERN } from './resource-types.js';
 
 /** The caller's part in a Task it can see: its team, its referrer, or an operator. */

@@ -11,7 +11,7 @@ import type { TaskService } from '../../tasks/task-service.js';
 import { cancelReferral } from '../cancel-referral.js';
 import { findReferral, type IntakeDependencies } from '../submit-referral.js';
 
-const cancelBody = z.strictObject({ reason: z.string().trim().min(1, 'a reason is required').max(2000) });
+export const cancelBody = z.strictObject({ reason: z.string().trim().min(1, 'a reason is required').max(2000) });
 
 export interface HisCancelRouteOptions {
   config: Config;

@@ -1,4 +1,4 @@
-import { FhirError } from '../../fhir/operation-outcome.js';
+import { FhirError } from './operation-outcome.js';
 
 /** Refuses (400, one issue each) the query parameters a route does not take: never ignored. */
 export function onlyParameters(query: Record<string, unknown>, allowed: string[]): void {

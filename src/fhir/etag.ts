@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { Resource } from 'fhir/r4.js';
-import { FHIR_JSON } from '../../fhir/media-type.js';
-import { badRequest } from '../../fhir/operation-outcome.js';
+import { FHIR_JSON } from './media-type.js';
+import { badRequest } from './operation-outcome.js';
 
 /** Sends a resource with its version as a weak ETag and Last-Modified (contract §2). */
 export function sendResource(reply: FastifyReply, resource: Resource, status = 200): FastifyReply {

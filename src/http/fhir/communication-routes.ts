@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Communication, Task } from 'fhir/r4.js';
-import type { TenantRepository } from '../auth/tenant-repository.js';
-import type { Config } from '../config.js';
-import type { Directory } from '../directory/directory.js';
-import { FhirError, notFound } from '../fhir/operation-outcome.js';
-import { parseOrThrow } from '../fhir/validation.js';
-import { sendResource } from '../http/fhir/etag.js';
-import { parseSearch } from '../http/fhir/search.js';
-import { teamOfTask } from '../tasks/task-service.js';
-import { reportCommunication, reportHash, reportKey, reportSchema, taskIdOf } from './coach-report.js';
-import type { FeedbackService } from './feedback-service.js';
+import type { TenantRepository } from '../../auth/tenant-repository.js';
+import type { Config } from '../../config.js';
+import type { Directory } from '../../directory/directory.js';
+import { reportCommunication, reportHash, reportKey, reportSchema, taskIdOf } from '../../feedback/coach-report.js';
+import type { FeedbackService } from '../../feedback/feedback-service.js';
+import { sendResource } from '../../fhir/etag.js';
+import { FhirError, notFound } from '../../fhir/operation-outcome.js';
+import { parseOrThrow } from '../../fhir/validation.js';
+import { teamOfTask } from '../../tasks/task-service.js';
+import { parseSearch } from './search.js';
 
 /** `POST /fhir/Communication`: a coach system reports to the GP (an intake report, chosen activities). */
 export default async function communicationRoutes(app: FastifyInstance, { config, directory, feedback }: { config: Config; directory: Directory; feedback: FeedbackService }) {
