@@ -8,3 +8,10 @@ export function cappedJitterBackoff(backoffMs: number, maxBackoffMs: number) {
     return Math.round(delay / 2 + Math.random() * (delay / 2));
   };
 }
+
+/** How calls to a partner's endpoint are tried: how often, how far apart at first, how long each may take. */
+export interface PartnerCallPolicy {
+  attempts: number;
+  backoffMs: number;
+  timeoutMs: number;
+}

@@ -4,6 +4,7 @@ import { AuditTrail } from './audit/audit-trail.js';
 import { scheduleAuditMaintenance } from './audit/wiring.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import type { Config, Secrets } from './config.js';
+import type { PartnerCallPolicy } from './delivery-backoff.js';
 import type { Directory } from './directory/directory.js';
 import { publishTeamOrganizations } from './directory/wiring.js';
 import { DeadlineSweeper } from './feedback/deadline-sweeper.js';
@@ -130,6 +131,8 @@ export async function createServices({ config, directory, secrets, log }: Servic
     const tasks = new TaskService({ store, outbox, log });
     wireTasks({ tasks, outbox });
 
+    // Feedback deliveries and subscription notifications call partners' endpoints under one policy.
+    const partnerCalls: PartnerCallPolicy = { attempts: config.DELIVERY_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS, timeoutMs: config.DELIVERY_TIMEOUT_MS };
     const deliveries = new DeliveryQueue({
       redisUrl: config.REDIS_URL,
       prefix: redisKeys.bull,
@@ -138,9 +141,7 @@ export async function createServices({ config, directory, secrets, log }: Servic
       db,
       log,
       registry: metrics.registry,
-      attempts: config.DELIVERY_ATTEMPTS,
-      backoffMs: config.DELIVERY_BACKOFF_MS,
-      timeoutMs: config.DELIVERY_TIMEOUT_MS,
+      ...partnerCalls,
       secrets,
       publicBaseUrl: config.PUBLIC_BASE_URL,
     });
@@ -160,9 +161,7 @@ export async function createServices({ config, directory, secrets, log }: Servic
       db,
       log,
       registry: metrics.registry,
-      attempts: config.DELIVERY_ATTEMPTS,
-      backoffMs: config.DELIVERY_BACKOFF_MS,
-      timeoutMs: config.DELIVERY_TIMEOUT_MS,
+      ...partnerCalls,
       errorAfter: config.SUBSCRIPTION_ERROR_AFTER,
     });
     stops.push(() => notifications.close());

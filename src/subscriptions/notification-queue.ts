@@ -3,7 +3,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { bullQueueOptions, openRedis } from '../store/redis.js';
 import { Counter, type Registry } from 'prom-client';
-import { cappedJitterBackoff } from '../delivery-backoff.js';
+import { cappedJitterBackoff, type PartnerCallPolicy } from '../delivery-backoff.js';
 import type { Directory } from '../directory/directory.js';
 import { DeliveryFailure, failedAnswer, noAnswer } from '../feedback/delivery/fhir-endpoint-client.js';
 import type { Db } from '../store/postgres.js';
@@ -18,7 +18,7 @@ type NotificationJob =
   | { kind: 'heartbeat'; subscriptionId: string }
   | { kind: 'event'; subscriptionId: string; number: number };
 
-export interface NotificationOptions {
+export interface NotificationOptions extends PartnerCallPolicy {
   redisUrl: string;
   prefix: string;
   baseUrl: string;
@@ -28,9 +28,6 @@ export interface NotificationOptions {
   db: Db;
   log: FastifyBaseLogger;
   registry: Registry;
-  attempts: number;
-  backoffMs: number;
-  timeoutMs: number;
   /** Notifications given up on in a row before the subscription goes to `error`. */
   errorAfter: number;
 }

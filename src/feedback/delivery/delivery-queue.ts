@@ -5,7 +5,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { bullQueueOptions, openRedis } from '../../store/redis.js';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { cappedJitterBackoff } from '../../delivery-backoff.js';
+import { cappedJitterBackoff, type PartnerCallPolicy } from '../../delivery-backoff.js';
 import type { Directory } from '../../directory/directory.js';
 import { notFound } from '../../fhir/operation-outcome.js';
 import type { Db } from '../../store/postgres.js';
@@ -21,7 +21,7 @@ export interface DeliveryEntry {
   requestId?: string;
 }
 
-export interface DeliveryOptions {
+export interface DeliveryOptions extends PartnerCallPolicy {
   redisUrl: string;
   /** The GP endpoints' bearer tokens, by the variable the directory names. */
   secrets: Secrets;
@@ -31,10 +31,7 @@ export interface DeliveryOptions {
   db: Db;
   log: FastifyBaseLogger;
   registry: Registry;
-  attempts: number;
-  backoffMs: number;
   maxBackoffMs?: number;
-  timeoutMs: number;
   /** Where the resources referred to live, for GP systems that accept absolute references. */
   publicBaseUrl: string;
 }
