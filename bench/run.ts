@@ -110,7 +110,9 @@ export async function startBenchService(): Promise<{ url: string; pid: number; r
   const redis = await startLocalRedis({ dir });
   const port = await freePort();
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  // BENCH_CWD runs the service of another checkout under the same load, to compare before and after.
   const service = spawn('node', [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
+    cwd: resolve(process.env.BENCH_CWD ?? '.'),
     env: { ...process.env, ...benchServiceEnv({ port, redisUrl: redis.url, schema }) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

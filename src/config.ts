@@ -12,7 +12,7 @@ export const envSchema = z
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected postgres://user@host:port/database').default('postgres://postgres@127.0.0.1:5432/wor_bridge'),
     /** Schema of the service's tables, so that several deployments or test runs can share one database. */
     DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier').default('public'),
-    DATABASE_POOL_SIZE: positiveInt(20),
+    DATABASE_POOL_SIZE: positiveInt(10),
     /** Key of the keyed hashes (search-index values, the audit chain): at least 32 characters, kept secret. */
     WOR_SECRET: required().min(32, 'must be at least 32 characters'),
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),

@@ -18,7 +18,7 @@ export function describeDatabase(url: string, schema: string): { host: string; p
  * The service's connection pool: every connection works in the configured schema, and a query that
  * cannot get a connection fails within a few seconds (the request answers 503) instead of waiting.
  */
-export function createPool(url: string, schema: string, max = 20): Db {
+export function createPool(url: string, schema: string, max = 10): Db {
   const pool = new pg.Pool({
     connectionString: url,
     max,
