@@ -173,32 +173,28 @@ export class AuditTrail {
    * the tail included, is reported. One snapshot, so that concurrent appends do not interfere.
    */
   async verify(): Promise<ChainCheck> {
-    return transaction(
-      this.db,
-      async (sql) => {
-        const { rows: heads } = await sql.query<{ seq: string; hash: string; first_seq: string; first_previous: string }>('SELECT seq, hash, first_seq, first_previous FROM audit_chain_head');
-        const head = heads[0]!;
-        let expectedSeq = Number(head.first_seq);
-        let expectedPrevious = head.first_previous;
-        let after = BEFORE_ANY_SEQ;
-        for (;;) {
-          const { rows } = await sql.query<Row>(`SELECT ${COLUMNS} FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT ${VERIFY_PAGE}`, [after]);
-          for (const row of rows) {
-            if (Number(row.seq) !== expectedSeq || row.previous !== expectedPrevious || this.hash(row.previous, expectedSeq, recordOf(row)) !== row.hash) {
-              return { valid: false, events: expectedSeq - Number(head.first_seq), brokenAt: expectedSeq };
-            }
-            expectedSeq += 1;
-            expectedPrevious = row.hash;
+    return transaction(this.db, async (sql) => {
+      const { rows: heads } = await sql.query<{ seq: string; hash: string; first_seq: string; first_previous: string }>('SELECT seq, hash, first_seq, first_previous FROM audit_chain_head');
+      const head = heads[0]!;
+      let expectedSeq = Number(head.first_seq);
+      let expectedPrevious = head.first_previous;
+      let after = BEFORE_ANY_SEQ;
+      for (;;) {
+        const { rows } = await sql.query<Row>(`SELECT ${COLUMNS} FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT ${VERIFY_PAGE}`, [after]);
+        for (const row of rows) {
+          if (Number(row.seq) !== expectedSeq || row.previous !== expectedPrevious || this.hash(row.previous, expectedSeq, recordOf(row)) !== row.hash) {
+            return { valid: false, events: expectedSeq - Number(head.first_seq), brokenAt: expectedSeq };
           }
-          if (rows.length < VERIFY_PAGE) break;
-          after = rows[rows.length - 1]!.seq;
+          expectedSeq += 1;
+          expectedPrevious = row.hash;
         }
-        const events = expectedSeq - Number(head.first_seq);
-        if (expectedSeq - 1 !== Number(head.seq) || expectedPrevious !== head.hash) return { valid: false, events, brokenAt: expectedSeq };
-        return { valid: true, events };
-      },
-      'snapshot',
-    );
+        if (rows.length < VERIFY_PAGE) break;
+        after = rows[rows.length - 1]!.seq;
+      }
+      const events = expectedSeq - Number(head.first_seq);
+      if (expectedSeq - 1 !== Number(head.seq) || expectedPrevious !== head.hash) return { valid: false, events, brokenAt: expectedSeq };
+      return { valid: true, events };
+    }, 'snapshot');
   }
 
   /** Drops every month that ended more than `retentionDays` ago; the chain then starts at the oldest row kept. */
