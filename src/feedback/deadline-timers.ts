@@ -24,12 +24,11 @@ export class DeadlineTimers {
   /** Sets a Task's timers, one per kind, in the transaction of the write they belong to. */
   schedule(taskId: string, teamId: string, due: Partial<Record<DeadlineKind, string>>): Effect {
     const kinds = Object.keys(due) as DeadlineKind[];
-    return (sql) =>
-      sql.query(
-        `INSERT INTO timer (kind, task_id, team_id, due_at) SELECT kind, $1, $2, due_at FROM unnest($3::text[], $4::timestamptz[]) AS t(kind, due_at)
+    return {
+      text: `INSERT INTO timer (kind, task_id, team_id, due_at) SELECT kind, $1, $2, due_at FROM unnest($3::text[], $4::timestamptz[]) AS t(kind, due_at)
          ON CONFLICT (kind, task_id) DO UPDATE SET due_at = EXCLUDED.due_at`,
-        [taskId, teamId, kinds, kinds.map((kind) => due[kind])],
-      );
+      values: [taskId, teamId, kinds, kinds.map((kind) => due[kind])],
+    };
   }
 
   async clear(taskId: string, kinds: DeadlineKind[]): Promise<void> {
@@ -38,7 +37,7 @@ export class DeadlineTimers {
 
   /** Erasure of a referral: its timers go with it. */
   erase(taskId: string): Effect {
-    return (sql) => sql.query('DELETE FROM timer WHERE task_id = $1', [taskId]);
+    return { text: 'DELETE FROM timer WHERE task_id = $1', values: [taskId] };
   }
 
   /** Tasks of the team whose pick-up deadline has passed. */

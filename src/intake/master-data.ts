@@ -108,11 +108,10 @@ export function masterDataWrites(
 /** The master data a referral uses: recorded with the referral, released when it is erased. */
 export const masterDataUse = {
   record(serviceRequestId: string, authoredOn: string, refs: Ref[]): Effect {
-    return (sql: Sql) =>
-      sql.query(
-        'INSERT INTO referral_master_data (service_request, authored_on, resource_type, id) SELECT $1, $2, t, i FROM unnest($3::text[], $4::text[]) AS w(t, i)',
-        [serviceRequestId, authoredOn, refs.map(([type]) => type), refs.map(([, id]) => id)],
-      );
+    return {
+      text: 'INSERT INTO referral_master_data (service_request, authored_on, resource_type, id) SELECT $1, $2, t, i FROM unnest($3::text[], $4::text[]) AS w(t, i)',
+      values: [serviceRequestId, authoredOn, refs.map(([type]) => type), refs.map(([, id]) => id)],
+    };
   },
 
   /** For each of `refs`: whether a referral written after `authoredOn` uses it. */
@@ -127,7 +126,7 @@ export const masterDataUse = {
   },
 
   release(serviceRequestId: string): Effect {
-    return (sql: Sql) => sql.query('DELETE FROM referral_master_data WHERE service_request = $1', [serviceRequestId]);
+    return { text: 'DELETE FROM referral_master_data WHERE service_request = $1', values: [serviceRequestId] };
   },
 
   /** Which of `refs` a referral still uses (asked inside the erasing transaction). */

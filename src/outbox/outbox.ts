@@ -88,14 +88,17 @@ export class Outbox {
   op<K extends OutboxTarget>(to: K, body: OutboxMessages[K], { relayed = false } = {}): OutboxMessage<K> {
     const id = randomUUID();
     const grace = relayed ? 0 : WRITER_GRACE_SECONDS;
+    const insert = { text: `INSERT INTO outbox (id, target, body, available_at) VALUES ($1, $2, $3, now() + make_interval(secs => ${grace}))`, values: [id, to, JSON.stringify(body)] };
     return {
       id,
       to,
       body,
-      write: async (sql: Sql) => {
-        await sql.query(`INSERT INTO outbox (id, target, body, available_at) VALUES ($1, $2, $3, now() + make_interval(secs => ${grace}))`, [id, to, JSON.stringify(body)]);
-        if (relayed) await sql.query('SELECT pg_notify($1, $2)', [this.options.channel, id]);
-      },
+      write: relayed
+        ? async (sql: Sql) => {
+            await sql.query(insert.text, insert.values);
+            await sql.query('SELECT pg_notify($1, $2)', [this.options.channel, id]);
+          }
+        : insert,
     };
   }
 

@@ -22,8 +22,50 @@ export interface Write {
   acl: string[];
 }
 
+/**
+ * A data-modifying statement (INSERT, UPDATE or DELETE, nothing returned) that commits with a write.
+ * Consecutive ones reach PostgreSQL together, as one statement of data-modifying CTEs: one round trip.
+ * They then see one snapshot, so no two of them may touch the same rows.
+ */
+export interface Statement {
+  text: string;
+  values: unknown[];
+}
+
 /** More SQL that must happen in the same transaction (outbox messages, timers, documents). */
-export type Effect = (sql: Sql) => Promise<unknown>;
+export type Effect = ((sql: Sql) => Promise<unknown>) | Statement;
+
+const DATA_MODIFYING = /^\s*(INSERT|UPDATE|DELETE)\b/i;
+
+/** Runs effects in their order; consecutive statements in one round trip. */
+export async function runEffects(sql: Sql, effects: Effect[]): Promise<void> {
+  let statements: Statement[] = [];
+  const send = async () => {
+    if (statements.length > 0) await sql.query(...asOneStatement(statements));
+    statements = [];
+  };
+  for (const effect of effects) {
+    if (typeof effect !== 'function') {
+      if (!DATA_MODIFYING.test(effect.text)) throw new Error(`an effect statement must be an INSERT, UPDATE or DELETE: ${effect.text.slice(0, 40)}`);
+      statements.push(effect);
+      continue;
+    }
+    await send();
+    await effect(sql);
+  }
+  await send();
+}
+
+function asOneStatement(statements: Statement[]): [string, unknown[]] {
+  if (statements.length === 1) return [statements[0]!.text, statements[0]!.values];
+  const values: unknown[] = [];
+  const parts = statements.map(({ text, values: own }, index) => {
+    const offset = values.length;
+    values.push(...own);
+    return `effect_${index} AS (${text.replace(/\$(\d+)/g, (_, number: string) => `$${Number(number) + offset}`)})`;
+  });
+  return [`WITH ${parts.join(', ')} SELECT 1`, values];
+}
 
 /** A write as committed (new version with its meta), with the version it replaced. */
 export interface CommittedWrite {
@@ -204,11 +246,8 @@ export class ResourceStore {
         if (request.guard) await this.writeGuard(sql, request.guard);
         if (request.unchanged?.length) await this.lockUnchanged(sql, request.unchanged);
         const written = request.writes.length > 0 ? await this.writeResources(sql, request.writes, startedAt) : [];
-        for (const effect of request.effects ?? []) await effect(sql);
-        if (written.length > 0) {
-          const committed = written.map((resource, index) => ({ resource, previous: request.writes[index]!.previous?.resource, acl: request.writes[index]!.acl }));
-          for (const effect of this.commitHooks.flatMap((hook) => hook(committed))) await effect(sql);
-        }
+        const committed = written.map((resource, index) => ({ resource, previous: request.writes[index]!.previous?.resource, acl: request.writes[index]!.acl }));
+        await runEffects(sql, [...(request.effects ?? []), ...(written.length > 0 ? this.commitHooks.flatMap((hook) => hook(committed)) : [])]);
         return written;
       });
       return { outcome: 'committed', resources };
@@ -355,7 +394,7 @@ export class ResourceStore {
   async erase(refs: Array<[type: string, id: string]>, effects: Effect[] = []): Promise<void> {
     await transaction(this.db, async (sql) => {
       await this.deleteResources(sql, refs);
-      for (const effect of effects) await effect(sql);
+      await runEffects(sql, effects);
     });
   }
 

@@ -5,8 +5,8 @@ import { portalTag, practiceTag } from '../../auth/caller.js';
 import { FhirError } from '../../fhir/operation-outcome.js';
 import { NAMING_SYSTEM, PROFILE } from '../../fhir/profiles.js';
 import type { Outbox } from '../../outbox/outbox.js';
-import { transaction, type Db, type Sql } from '../../store/postgres.js';
-import type { Effect, ResourceStore } from '../../store/resource-store.js';
+import { transaction, type Db } from '../../store/postgres.js';
+import { runEffects, type Effect, type ResourceStore } from '../../store/resource-store.js';
 import type { TaskService } from '../../tasks/task-service.js';
 import { cancelReferral } from '../cancel-referral.js';
 import { findReferral, submitReferral, type IntakeDependencies } from '../submit-referral.js';
@@ -92,7 +92,7 @@ export class InboundService {
         const { rows } = await sql.query<{ id: string }>('SELECT id FROM inbound_message WHERE portal = $1 AND document_id = $2', [portal, envelope.documentId]);
         return rows[0]!.id;
       }
-      await conversion.write(sql);
+      await runEffects(sql, [conversion.write]);
       return undefined;
     });
     if (existing) return { id: existing, created: false };
@@ -211,12 +211,10 @@ export class InboundService {
    * portal itself submitted — the failed ones under its transaction number.
    */
   erase(serviceRequestId: string, submittedBy?: { portal: string; zdNumber: string }): Effect {
-    return (sql: Sql) =>
-      sql.query('DELETE FROM inbound_message WHERE service_request = $1 OR (portal = $2 AND zd_number = $3)', [
-        serviceRequestId,
-        submittedBy?.portal ?? null,
-        submittedBy?.zdNumber ?? null,
-      ]);
+    return {
+      text: 'DELETE FROM inbound_message WHERE service_request = $1 OR (portal = $2 AND zd_number = $3)',
+      values: [serviceRequestId, submittedBy?.portal ?? null, submittedBy?.zdNumber ?? null],
+    };
   }
 
   /** Converts a failed message again, after its cause was fixed. */
@@ -227,7 +225,7 @@ export class InboundService {
         /^[0-9a-f-]{36}$/.test(id) ? id : '00000000-0000-0000-0000-000000000000',
       ]);
       if (updated.rowCount === 0) return false;
-      await conversion.write(sql);
+      await runEffects(sql, [conversion.write]);
       return true;
     });
     if (!replayed) throw new FhirError(404, { code: 'not-found', diagnostics: 'No failed message with this id' });
