@@ -125,7 +125,7 @@ export async function createServices({ config, directory, secrets, log }: Servic
     const metrics = createMetrics(log);
     await publishTeamOrganizations(store, directory);
 
-    const outbox = new Outbox({ db, channel: `wor_outbox_${config.DATABASE_SCHEMA}`, log });
+    const outbox = new Outbox({ db, schema: config.DATABASE_SCHEMA, log });
     wireOutbox({ outbox, metrics });
 
     const tasks = new TaskService({ store, outbox, log });

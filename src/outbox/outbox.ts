@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type pg from 'pg';
 import { BatchWriter } from '../store/batch-writer.js';
-import { transaction, type Db, type Sql } from '../store/postgres.js';
-import type { Effect } from '../store/resource-store.js';
+import { shiftParameters, transaction, type Db, type Sql } from '../store/postgres.js';
+import type { Statement } from '../store/resource-store.js';
 
 /**
  * Work that must follow a write, named by where it goes. Ids only, never patient data. A message
@@ -29,7 +29,7 @@ export interface OutboxMessage<K extends OutboxTarget = OutboxTarget> {
   id: string;
   to: K;
   body: OutboxMessages[K];
-  write: Effect;
+  write: Statement;
 }
 
 interface Row {
@@ -46,7 +46,8 @@ const RELAY_PAGE = 100;
 
 export interface OutboxOptions {
   db: Db;
-  channel: string;
+  /** The schema of the outbox table: its trigger wakes the relay on `wor_outbox_<schema>` (migration 014). */
+  schema: string;
   log: FastifyBaseLogger;
 }
 
@@ -75,7 +76,11 @@ export class Outbox {
     { windowMs: 0, maxBatch: 500 },
   );
 
-  constructor(private readonly options: OutboxOptions) {}
+  private readonly channel: string;
+
+  constructor(private readonly options: OutboxOptions) {
+    this.channel = `wor_outbox_${options.schema}`;
+  }
 
   handle<K extends OutboxTarget>(target: K, handler: Handler<K>): void {
     this.handlers.set(target, handler as Handler<never>);
@@ -83,22 +88,22 @@ export class Outbox {
 
   /**
    * The message, to be written in the transaction of the write it follows. `relayed`: no writer
-   * hands it on; the relay takes it as soon as the transaction commits (its NOTIFY is sent then).
+   * hands it on; the relay takes it as soon as the transaction commits (the table's trigger wakes
+   * it then). `onlyIf`: a condition (SQL with its own parameters) the database decides in the same
+   * statement; when it does not hold, no message is written.
    */
-  op<K extends OutboxTarget>(to: K, body: OutboxMessages[K], { relayed = false } = {}): OutboxMessage<K> {
+  op<K extends OutboxTarget>(to: K, body: OutboxMessages[K], { relayed = false, onlyIf }: { relayed?: boolean; onlyIf?: Statement } = {}): OutboxMessage<K> {
     const id = randomUUID();
     const grace = relayed ? 0 : WRITER_GRACE_SECONDS;
-    const insert = { text: `INSERT INTO outbox (id, target, body, available_at) VALUES ($1, $2, $3, now() + make_interval(secs => ${grace}))`, values: [id, to, JSON.stringify(body)] };
+    const values = [id, to, JSON.stringify(body)];
+    const row = `$1, $2, $3, now() + make_interval(secs => ${grace})`;
     return {
       id,
       to,
       body,
-      write: relayed
-        ? async (sql: Sql) => {
-            await sql.query(insert.text, insert.values);
-            await sql.query('SELECT pg_notify($1, $2)', [this.options.channel, id]);
-          }
-        : insert,
+      write: onlyIf
+        ? { text: `INSERT INTO outbox (id, target, body, available_at) SELECT ${row} WHERE ${shiftParameters(onlyIf.text, values.length)}`, values: [...values, ...onlyIf.values] }
+        : { text: `INSERT INTO outbox (id, target, body, available_at) VALUES (${row})`, values },
     };
   }
 
@@ -112,7 +117,7 @@ export class Outbox {
       await this.handlerFor(message.to)(message.body as never, false);
     } catch (error) {
       await this.options.db
-        .query('WITH released AS (UPDATE outbox SET attempts = attempts + 1, available_at = now() WHERE id = $1) SELECT pg_notify($2, $1::text)', [message.id, this.options.channel])
+        .query('WITH released AS (UPDATE outbox SET attempts = attempts + 1, available_at = now() WHERE id = $1) SELECT pg_notify($2, $1::text)', [message.id, this.channel])
         .catch(() => undefined);
       throw error;
     }
@@ -207,7 +212,7 @@ export class Outbox {
         if (this.listener === client) this.listener = undefined;
         if (this.timer) setTimeout(() => void this.listen(), 2000).unref();
       });
-      await client.query(`LISTEN "${this.options.channel}"`);
+      await client.query(`LISTEN "${this.channel}"`);
     } catch {
       if (this.timer) setTimeout(() => void this.listen(), 2000).unref();
     }

@@ -67,6 +67,11 @@ function prepareRepeatedStatements(names: StatementNames): (client: pg.PoolClien
   };
 }
 
+/** The statement with its parameters renumbered from `offset + 1`, to go after another statement's parameters. */
+export function shiftParameters(text: string, offset: number): string {
+  return text.replace(/\$(\d+)/g, (_, number: string) => `$${Number(number) + offset}`);
+}
+
 /** How a transaction sees concurrent commits: `snapshot` reads one snapshot throughout and writes nothing. */
 const TRANSACTION_MODES = { default: '', snapshot: ' ISOLATION LEVEL REPEATABLE READ, READ ONLY' } as const;
 

@@ -1,7 +1,7 @@
 import type { Resource } from 'fhir/r4.js';
 import { indexEntries, SEARCH_INDEX_VERSION } from '../fhir/search-parameters.js';
 import { KeyedHash } from './keyed-hash.js';
-import { APPLICATION_NAME, transaction, type Db, type Sql } from './postgres.js';
+import { APPLICATION_NAME, shiftParameters, transaction, type Db, type Sql } from './postgres.js';
 
 /** The pseudo-tenant under which every resource is indexed, for operators. */
 const OPERATOR_TAG = '_all';
@@ -62,7 +62,7 @@ function asOneStatement(statements: Statement[]): [string, unknown[]] {
   const parts = statements.map(({ text, values: own }, index) => {
     const offset = values.length;
     values.push(...own);
-    return `effect_${index} AS (${text.replace(/\$(\d+)/g, (_, number: string) => `$${Number(number) + offset}`)})`;
+    return `effect_${index} AS (${shiftParameters(text, offset)})`;
   });
   return [`WITH ${parts.join(', ')} SELECT 1`, values];
 }

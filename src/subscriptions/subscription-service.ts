@@ -4,8 +4,8 @@ import type { Directory } from '../directory/directory.js';
 import { teamOrganizationId } from '../directory/team-organization.js';
 import { FhirError, forbidden, notFound, preconditionFailed } from '../fhir/operation-outcome.js';
 import type { OutboxMessages } from '../outbox/outbox.js';
-import { transaction, type Db, type Sql } from '../store/postgres.js';
-import type { ResourceStore } from '../store/resource-store.js';
+import { transaction, type Db } from '../store/postgres.js';
+import type { ResourceStore, Statement } from '../store/resource-store.js';
 import { endpointRefusal } from './endpoint-policy.js';
 import type { NumberedEvent } from './notification-bundle.js';
 import { unmaskHeaders, type SubscriptionRecord, type SubscriptionRequest } from './subscription-resource.js';
@@ -224,9 +224,14 @@ export class SubscriptionService {
     return rows[0] ? { number, focus: rows[0].focus, created: rows[0].created, occurredAt: rows[0].occurred_at } : undefined;
   }
 
-  /** Does anyone hear of this event? Asked in the writer's transaction, so writes nobody subscribed to cost one index lookup. */
-  async hasSubscribers(sql: Sql, event: TopicEvent): Promise<boolean> {
-    const { rows } = await sql.query(`SELECT 1 FROM subscription WHERE topic = $1 AND tenant = ANY($2) AND status IN ('requested', 'active', 'error') LIMIT 1`, [event.topic, event.tenants]);
-    return rows.length > 0;
+  /**
+   * Does anyone hear of this event? A condition the writer's own statement checks, so that a write
+   * nobody subscribed to costs one index lookup and no round trip.
+   */
+  heardOf(event: TopicEvent): Statement {
+    return {
+      text: `EXISTS (SELECT 1 FROM subscription WHERE topic = $1 AND tenant = ANY($2) AND status IN ('requested', 'active', 'error'))`,
+      values: [event.topic, event.tenants],
+    };
   }
 }

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Outbox } from '../outbox/outbox.js';
-import type { Sql } from '../store/postgres.js';
 import type { RedisRecovery } from '../store/redis-recovery.js';
-import { runEffects, type ResourceStore } from '../store/resource-store.js';
+import type { ResourceStore } from '../store/resource-store.js';
 import type { NotificationQueue } from './notification-queue.js';
 import type { SubscriptionService } from './subscription-service.js';
 import { topicEvents } from './topics.js';
@@ -23,10 +22,9 @@ export interface SubscriptionWiring {
  */
 export function wireSubscriptions({ subscriptions, notifications, store, outbox, redisRecovery }: SubscriptionWiring): void {
   store.onCommit((written) =>
-    written.flatMap(topicEvents).map((event) => async (sql: Sql) => {
-      if (!(await subscriptions.hasSubscribers(sql, event))) return;
-      await runEffects(sql, [outbox.op('subscription-event', { ...event, eventId: randomUUID(), occurredAt: new Date().toISOString() }, { relayed: true }).write]);
-    }),
+    written
+      .flatMap(topicEvents)
+      .map((event) => outbox.op('subscription-event', { ...event, eventId: randomUUID(), occurredAt: new Date().toISOString() }, { relayed: true, onlyIf: subscriptions.heardOf(event) }).write),
   );
   outbox.handle('subscription-event', async (event) => notifications.events(await subscriptions.number(event)));
   redisRecovery.register('subscription notifications', () => notifications.rebuild());
