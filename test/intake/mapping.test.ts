@@ -10,6 +10,7 @@ import { documentToReferral, readEnvelope } from '../../src/intake/portal/docume
 import { referralToFhir, type ReferralResources } from '../../src/intake/referral-to-fhir.js';
 import { referralSchema, type Referral } from '../../src/intake/referral.js';
 import { exampleTransaction } from '../fixtures/fhir-transaction.js';
+import { nlCoreTransaction, type NlCoreParts } from '../fixtures/nl-core/index.js';
 import { exampleReferral } from '../fixtures/referral.js';
 import { exampleContext, exampleResources } from '../fixtures/referral-resources.js';
 import { expectValidFhir } from '../support/fhir-validation.js';
@@ -294,6 +295,31 @@ describe('transactionToReferral: a FHIR transaction becomes the referral', () =>
       'Bundle.entry[0].resource.priority',
       'Bundle',
     ]);
+  });
+
+  const practice = { agb: '01054321', ura: '87654321', name: 'Huisartsenpraktijk De Linde' };
+  test.each<[string, NlCoreParts, Referral['patient']['name'], Referral['requester']]>([
+    [
+      'a partner name with assembly order NL4 and a usual call name, a practitioner by AGB, the UZI role in specialty',
+      { patient: 'patient-partner-name', practitioner: 'practitioner-agb', role: 'practitioner-role-specialty', practice: 'practice-agb-ura' },
+      { text: 'Johanna Petronella Maria (Jo) van Putten-van der Giessen', given: ['Johanna', 'Petronella', 'Maria'], callName: 'Jo', prefix: 'van', family: 'Putten', partnerPrefix: 'van der', partnerFamily: 'Giessen', assemblyOrder: 'NL4' },
+      { agb: '01012345', name: 'A. Jansen', role: { code: '01.015', display: 'Huisarts', element: 'specialty' }, practice },
+    ],
+    [
+      'the partner name only (NL2) with initials, a practitioner by BIG, the UZI role in code',
+      { patient: 'patient-partner-name-only', practitioner: 'practitioner-big', role: 'practitioner-role-code', practice: 'practice-agb-ura' },
+      { initials: ['H.', 'W.'], family: 'Kortenhoeven', partnerPrefix: 'de', partnerFamily: 'Wit', assemblyOrder: 'NL2' },
+      { big: '19012345601', name: 'M. de Boer', role: { code: '01.015', display: 'Huisarts', element: 'code' }, practice },
+    ],
+    [
+      'the own name (NL1) with first names, initials and a call name, a practitioner by UZI',
+      { patient: 'patient-own-name-call-name', practitioner: 'practitioner-uzi', role: 'practitioner-role-specialty', practice: 'practice-agb-ura' },
+      { text: 'Hendrik Jan (Henk) ter Horst', given: ['Hendrik', 'Jan'], initials: ['H.', 'J.'], callName: 'Henk', prefix: 'ter', family: 'Horst', assemblyOrder: 'NL1' },
+      { uzi: '900012345', name: 'S. Öztürk', role: { code: '01.015', display: 'Huisarts', element: 'specialty' }, practice },
+    ],
+  ])('nl-core resources as HIS vendors send them are read into their parts: %s', (_scenario, parts, name, requester) => {
+    const { referral } = transactionToReferral(nlCoreTransaction('NLCORE-1', parts));
+    expect({ name: referral.patient.name, requester: referral.requester }).toEqual({ name, requester });
   });
 
   test.each([
