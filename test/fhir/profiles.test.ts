@@ -1,29 +1,15 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Resource } from 'fhir/r4.js';
-import { referralToFhir } from '../../src/intake/referral-to-fhir.js';
 import { teamOrganization } from '../../src/directory/team-organization.js';
 import { feedbackCommunication } from '../../src/feedback/feedback-letter.js';
 import { gpCommunication } from '../../src/feedback/delivery/gp-communication.js';
-import { referralSchema } from '../../src/intake/referral.js';
 import { loadDirectory } from '../../src/directory/directory.js';
 import { exampleReferral } from '../fixtures/referral.js';
+import { exampleResources, exampleTeam } from '../fixtures/referral-resources.js';
 import { expectValidFhir, validateAgainstProfile, validateAgainstR4Schema } from '../support/fhir-validation.js';
 
-const directory = loadDirectory('config/directory.example.yaml');
-const team = directory.team('leiden-noord')!;
+const team = loadDirectory('config/directory.example.yaml').team('leiden-noord')!;
 const withMeta = <T extends Resource>(resource: T): T => ({ ...resource, meta: { ...resource.meta, versionId: '1', lastUpdated: '2026-11-24T09:00:00.000Z' } });
-
-function exampleResources(overrides: Record<string, unknown> = {}) {
-  const referral = referralSchema.parse(exampleReferral(overrides));
-  return referralToFhir(referral, {
-    ids: { patient: 'p1', practitioner: 'pr1', practitionerRole: 'prr1', practice: 'o1', consent: 'c1', serviceRequest: 'sr1', task: 't1' },
-    team,
-    identifierSystem: 'https://wor-bridge.nl/fhir/NamingSystem/referral/01054321',
-    receivedAt: new Date('2026-11-20T10:20:00+01:00'),
-    pickupDeadline: '2026-11-27T23:59:59+01:00',
-    contactDeadline: '2026-12-04T23:59:59+01:00',
-  });
-}
 
 describe('the profiles in profiles/', () => {
   test.each(Object.entries(exampleResources()))('the %s the intake writes is valid R4 and satisfies its profile', (_name, resource) => {
@@ -47,6 +33,10 @@ describe('the profiles in profiles/', () => {
     const { patient } = exampleResources({ patient: { ...exampleReferral().patient, name: { given: ['Johanna'], family: 'Berg', callName: 'Jo' } } });
     expect(validateAgainstProfile(withMeta(patient))).toEqual([]);
     expect(validateAgainstProfile(withMeta({ ...patient, name: [{ use: 'official', given: ['Johanna'] }] })).join('\n')).toMatch(/wor-pat-1/);
+  });
+
+  test('the unit tests’ example team is the example directory’s leiden-noord', () => {
+    expect(exampleTeam).toEqual(team);
   });
 
   test('a team Organization from the directory satisfies the team profile', () => {
