@@ -160,6 +160,15 @@ describe('gpCommunication: the letter as a GP’s FHIR server can store it', () 
     expect(outbound).not.toHaveProperty('id');
   });
 
+  test('a party the referral no longer has is left out of the recipients, never referred to by an id that is not there', () => {
+    const { practitioner: _practitioner, ...withoutPractitioner } = parties();
+    for (const options of [{}, { externalBase: 'https://wor-bridge.example.nl' }]) {
+      expect(gpCommunication(stored(letterFor('accepted')), withoutPractitioner, options).recipient).toEqual([
+        expect.objectContaining({ type: 'Organization', identifier: { system: AGB_SYSTEM, value: '01054321' } }),
+      ]);
+    }
+  });
+
   test('a practitioner known by BIG only is addressed by BIG; the identifiers carry system and value only', () => {
     const practitioner = { ...referral.practitioner, identifier: [{ use: 'official' as const, system: BIG_SYSTEM, value: '19012345601' }] };
     expect(gpCommunication(letterFor('accepted'), parties({ practitioner })).recipient![0]).toEqual({

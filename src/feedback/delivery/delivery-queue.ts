@@ -221,6 +221,8 @@ export class DeliveryQueue {
       ['Practitioner', idOf(practitioner?.reference)],
       ['Organization', idOf(organization?.reference)],
     ]);
+    // A Communication needs a recipient (1..*): without the GP or the practice it waits for an operator.
+    if (!practitionerOf && !practice) throw new DeliveryFailure('recipient not found', false);
     return {
       serviceRequest: serviceRequest.resource as ServiceRequest,
       patient: patient.resource as Patient,

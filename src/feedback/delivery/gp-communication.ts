@@ -48,9 +48,10 @@ export function gpCommunication(communication: Communication, parties: ReferralP
   const referral = serviceRequest.identifier?.[0];
   const practitionerId = firstOf(practitioner?.identifier, AGB_SYSTEM, URA_SYSTEM) ?? practitioner?.identifier?.[0];
   const practiceId = firstOf(practice?.identifier, AGB_SYSTEM, URA_SYSTEM);
+  // Only the parties the referral still has: never a reference to an id that is not there.
   const recipient = [
-    ...logical('Practitioner', practitionerId, practitioner?.name?.[0]?.text, `Practitioner/${practitioner?.id}`),
-    ...logical('Organization', practiceId, practice?.name, `Organization/${practice?.id}`),
+    ...(practitioner ? logical('Practitioner', practitionerId, practitioner.name?.[0]?.text, `Practitioner/${practitioner.id}`) : []),
+    ...(practice ? logical('Organization', practiceId, practice.name, `Organization/${practice.id}`) : []),
   ];
   const { id: _id, meta, basedOn: _basedOn, subject: _subject, about: _about, recipient: _recipient, sender: _sender, ...content } = communication;
   return {
