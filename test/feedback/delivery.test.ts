@@ -207,6 +207,23 @@ describe('delivery of feedback to the GP system', () => {
     expect((await service.request('POST', `/operator/deliveries/${parked[0].communicationId}/redeliver`, { token: operator })).status).toBe(404);
   });
 
+  test('a referral whose requester is no longer known cannot be addressed: the delivery parks as "recipient not found" and nothing is sent', async () => {
+    const { taskId, serviceRequestId } = await submitReferral(service, gp);
+    const requester: string = (await service.request('GET', `/fhir/ServiceRequest/${serviceRequestId}`, { token: gp })).body.requester.reference;
+    const [type, id] = requester.split('/');
+    // The PractitionerRole gone from the store, as if erased; the next referral of this practice writes it again.
+    for (const table of ['search_index', 'resource_version', 'resource']) await service.db.query(`DELETE FROM ${table} WHERE resource_type = $1 AND id = $2`, [type, id]);
+    const before = gpServer.calls.length;
+    await accept(taskId);
+    let parked: any[] = [];
+    for (let i = 0; i < 100 && parked.length === 0; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      parked = (await service.request('GET', '/operator/deliveries', { token: operator })).body.parked.filter((item: any) => item.reason === 'recipient not found');
+    }
+    expect(parked).toEqual([expect.objectContaining({ practiceAgb: PRACTICE_AGB, attempts: 1, reason: 'recipient not found' })]);
+    expect(gpServer.calls.length - before).toBe(0);
+  });
+
   test('a GP system down beyond the last retry: parked, visible, and delivered once when an operator asks', async () => {
     gpServer.failWith = Array(100).fill(503);
     const { taskId } = await submitReferral(service, gp);
