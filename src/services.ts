@@ -4,7 +4,7 @@ import { AuditTrail } from './audit/audit-trail.js';
 import { scheduleAuditMaintenance } from './audit/wiring.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import type { Config, Secrets } from './config.js';
-import type { PartnerCallPolicy } from './delivery-backoff.js';
+import type { PartnerCallPolicy } from './feedback/delivery/partner-calls.js';
 import type { Directory } from './directory/directory.js';
 import { publishTeamOrganizations } from './directory/wiring.js';
 import { DeadlineSweeper } from './feedback/deadline-sweeper.js';

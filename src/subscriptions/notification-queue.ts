@@ -1,9 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { bullQueueOptions, openRedis } from '../store/redis.js';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { Counter, type Registry } from 'prom-client';
-import { cappedJitterBackoff, type PartnerCallPolicy } from '../delivery-backoff.js';
+import { PartnerCallQueue, type PartnerCallPolicy } from '../feedback/delivery/partner-calls.js';
 import type { Directory } from '../directory/directory.js';
 import { DeliveryFailure, failedAnswer, noAnswer } from '../feedback/delivery/fhir-endpoint-client.js';
 import type { Db } from '../store/postgres.js';
@@ -46,27 +44,13 @@ const jobId = (job: NotificationJob) =>
  * rows when Redis lost it. A job whose subscription or event has moved on does nothing.
  */
 export class NotificationQueue {
-  private readonly producer: Redis;
-  private readonly connection: Redis;
-  private readonly queue: Queue<NotificationJob>;
-  private readonly worker: Worker<NotificationJob>;
+  private readonly calls: PartnerCallQueue<NotificationJob>;
   private readonly outcomes: Counter<'outcome'>;
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: NotificationOptions) {
-    const { redisUrl, prefix, backoffMs } = options;
-    this.producer = openRedis(redisUrl, 'request');
-    this.connection = openRedis(redisUrl, 'worker');
-    this.queue = new Queue<NotificationJob>(QUEUE, bullQueueOptions(this.producer, prefix));
-    this.worker = new Worker<NotificationJob>(QUEUE, (job) => this.attempt(job), {
-      connection: this.connection,
-      prefix,
-      concurrency: 8,
-      autorun: false,
-      settings: { backoffStrategy: cappedJitterBackoff(backoffMs, 5 * 60_000) },
-    });
-    this.worker.on('error', () => {});
+    this.calls = new PartnerCallQueue<NotificationJob>(QUEUE, options, (job) => this.attempt(job));
     this.outcomes = new Counter({
       name: 'wor_subscription_notifications_total',
       help: 'Subscription notification attempts by outcome (delivered, retry, given-up)',
@@ -76,8 +60,7 @@ export class NotificationQueue {
   }
 
   async start(sweepMs: number): Promise<void> {
-    await this.queue.waitUntilReady();
-    this.worker.run().catch((error: Error) => this.options.log.error({ err: { type: error.name } }, 'subscription notification worker stopped'));
+    await this.calls.start((error) => this.options.log.error({ err: { type: error.name } }, 'subscription notification worker stopped'));
     this.sweeper = setInterval(() => {
       this.sweeping = this.sweeping.then(() => this.sweep()).catch((error: Error) => this.options.log.warn({ err: { type: error.name } }, 'subscription sweep failed'));
     }, sweepMs);
@@ -85,7 +68,7 @@ export class NotificationQueue {
   }
 
   private async add(job: NotificationJob): Promise<void> {
-    await this.queue.add(job.kind, job, { jobId: jobId(job), attempts: this.options.attempts, backoff: { type: 'custom' }, removeOnComplete: true, removeOnFail: true });
+    await this.calls.queue.add(job.kind, job, { jobId: jobId(job), attempts: this.options.attempts, backoff: { type: 'custom' }, removeOnComplete: true, removeOnFail: true });
   }
 
   handshake(subscription: SubscriptionRecord): Promise<void> {
@@ -238,8 +221,6 @@ export class NotificationQueue {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     await this.sweeping;
-    await this.worker.close();
-    await this.queue.close();
-    for (const connection of [this.producer, this.connection]) await connection.quit().catch(() => connection.disconnect());
+    await this.calls.close();
   }
 }

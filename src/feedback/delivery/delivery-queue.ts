@@ -1,11 +1,9 @@
 import type { Secrets } from '../../config.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Communication, Organization, Patient, Practitioner, PractitionerRole, ServiceRequest, Task } from 'fhir/r4.js';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { bullQueueOptions, openRedis } from '../../store/redis.js';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { cappedJitterBackoff, type PartnerCallPolicy } from '../../delivery-backoff.js';
+import { PartnerCallQueue, type PartnerCallPolicy } from './partner-calls.js';
 import type { Directory } from '../../directory/directory.js';
 import { notFound } from '../../fhir/operation-outcome.js';
 import type { Db } from '../../store/postgres.js';
@@ -31,7 +29,6 @@ export interface DeliveryOptions extends PartnerCallPolicy {
   db: Db;
   log: FastifyBaseLogger;
   registry: Registry;
-  maxBackoffMs?: number;
   /** Where the resources referred to live, for GP systems that accept absolute references. */
   publicBaseUrl: string;
 }
@@ -64,28 +61,13 @@ const jobId = (communicationId: string, round: number) => (round === 0 ? communi
  * again. A job whose row has moved on (delivered, parked, a later round) does nothing.
  */
 export class DeliveryQueue {
-  private readonly producer: Redis;
-  private readonly connection: Redis;
-  private readonly queue: Queue<DeliveryJob>;
-  private readonly worker: Worker<DeliveryJob>;
+  private readonly calls: PartnerCallQueue<DeliveryJob>;
   private readonly clients = new Map<string, FhirEndpointClient>();
   private readonly outcomes: Counter<'outcome'>;
   private readonly latency: Histogram;
 
   constructor(private readonly options: DeliveryOptions) {
-    const { redisUrl, prefix, backoffMs, maxBackoffMs = 5 * 60_000 } = options;
-    // As for the team queues: adding fails fast while Redis is away; the worker waits for it.
-    this.producer = openRedis(redisUrl, 'request');
-    this.connection = openRedis(redisUrl, 'worker');
-    this.queue = new Queue<DeliveryJob>(QUEUE, bullQueueOptions(this.producer, prefix));
-    this.worker = new Worker<DeliveryJob>(QUEUE, (job) => this.attempt(job), {
-      connection: this.connection,
-      prefix,
-      concurrency: 8,
-      autorun: false,
-      settings: { backoffStrategy: cappedJitterBackoff(backoffMs, maxBackoffMs) },
-    });
-    this.worker.on('error', () => {});
+    this.calls = new PartnerCallQueue<DeliveryJob>(QUEUE, options, (job) => this.attempt(job));
     this.outcomes = new Counter({ name: 'wor_feedback_deliveries_total', help: 'Feedback delivery attempts by outcome', labelNames: ['outcome'], registers: [options.registry] });
     this.latency = new Histogram({
       name: 'wor_feedback_delivery_seconds',
@@ -102,8 +84,7 @@ export class DeliveryQueue {
   }
 
   async start(): Promise<void> {
-    await this.queue.waitUntilReady();
-    this.worker.run().catch((error: Error) => this.options.log.error({ err: { type: error.name } }, 'feedback delivery worker stopped'));
+    await this.calls.start((error) => this.options.log.error({ err: { type: error.name } }, 'feedback delivery worker stopped'));
   }
 
   /** Records the delivery as pending (once: adding twice delivers once) and queues its job. */
@@ -133,7 +114,7 @@ export class DeliveryQueue {
         [after],
       );
       if (rows.length === 0) return pending;
-      await this.queue.addBulk(rows.map(({ communication_id, round }) => this.job(communication_id, round)));
+      await this.calls.queue.addBulk(rows.map(({ communication_id, round }) => this.job(communication_id, round)));
       pending += rows.length;
       after = rows.at(-1)!.communication_id;
     }
@@ -150,7 +131,7 @@ export class DeliveryQueue {
 
   private async enqueue(communicationId: string, round: number): Promise<void> {
     const { name, data, opts } = this.job(communicationId, round);
-    await this.queue.add(name, data, opts);
+    await this.calls.queue.add(name, data, opts);
   }
 
   private async attempt(job: Job<DeliveryJob>): Promise<void> {
@@ -279,8 +260,6 @@ export class DeliveryQueue {
   }
 
   async close(): Promise<void> {
-    await this.worker.close();
-    await this.queue.close();
-    for (const connection of [this.producer, this.connection]) await connection.quit().catch(() => connection.disconnect());
+    await this.calls.close();
   }
 }
