@@ -1,6 +1,7 @@
 import type { Outbox } from '../outbox/outbox.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { DEADLINE_RUNS, type DeadlineKind, type DeadlineTimers } from './deadline-timers.js';
+import { own } from '../own-property.js';
 import { FEEDBACK_ON_STATUS } from './feedback-letter.js';
 import type { FeedbackService } from './feedback-service.js';
 
@@ -9,7 +10,7 @@ export function wireFeedback({ feedback, deadlineTimers, outbox, tasks }: { feed
   outbox.handle('feedback', (message) => feedback.writeFeedback(message.taskId, message.kind, message.requestId));
   // The letter a new status calls for is committed with the Task's change.
   tasks.onStatusChange(({ taskId, to, requestId }) => {
-    const kind = FEEDBACK_ON_STATUS[to];
+    const kind = own(FEEDBACK_ON_STATUS, to);
     return kind ? outbox.op('feedback', { taskId, kind, ...(requestId ? { requestId } : {}) }) : undefined;
   });
   tasks.onChange(async ({ task }) => {

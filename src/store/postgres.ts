@@ -18,7 +18,7 @@ export function describeDatabase(url: string, schema: string): { host: string; p
  * The service's connection pool: every connection works in the configured schema, and a query that
  * cannot get a connection fails within a few seconds (the request answers 503) instead of waiting.
  */
-export function createPool(url: string, schema: string, max = 10): Db {
+export function createPool(url: string, schema: string, max: number): Db {
   const pool = new pg.Pool({
     connectionString: url,
     max,
@@ -30,7 +30,7 @@ export function createPool(url: string, schema: string, max = 10): Db {
   });
   // An idle connection that breaks (the server restarted) is dropped from the pool; nothing else to do.
   pool.on('error', () => {});
-  pool.on('connect', prepareRepeatedStatements(new StatementNames()));
+  pool.on('connect', prepareParameterisedStatements(new StatementNames()));
   return pool;
 }
 
@@ -57,7 +57,7 @@ class StatementNames {
  * first time a connection runs it and reuses that afterwards, which is most of the parsing the
  * database does per referral. Applied to every connection as the pool opens it.
  */
-function prepareRepeatedStatements(names: StatementNames): (client: pg.PoolClient) => void {
+function prepareParameterisedStatements(names: StatementNames): (client: pg.PoolClient) => void {
   return (client) => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     client.query = ((text: unknown, values: unknown, ...rest: unknown[]) => {
