@@ -1,6 +1,6 @@
 import type { Task } from 'fhir/r4.js';
 import type { Db, Sql } from '../store/postgres.js';
-import type { Effect } from '../store/resource-store.js';
+import type { Effect, Statement } from '../store/resource-store.js';
 import { isFinished, QUEUED_STATUSES } from '../tasks/state-machine.js';
 
 export type DeadlineKind = 'pickup-deadline-missed' | 'contact-deadline-missed';
@@ -22,7 +22,7 @@ export class DeadlineTimers {
   constructor(private readonly db: Db) {}
 
   /** Sets a Task's timers, one per kind, in the transaction of the write they belong to. */
-  schedule(taskId: string, teamId: string, due: Partial<Record<DeadlineKind, string>>): Effect {
+  schedule(taskId: string, teamId: string, due: Partial<Record<DeadlineKind, string>>): Statement {
     const kinds = Object.keys(due) as DeadlineKind[];
     return {
       text: `INSERT INTO timer (kind, task_id, team_id, due_at) SELECT kind, $1, $2, due_at FROM unnest($3::text[], $4::timestamptz[]) AS t(kind, due_at)

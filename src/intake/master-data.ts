@@ -2,7 +2,7 @@ import type { Resource } from 'fhir/r4.js';
 import { canonicalJson } from '../canonical-json.js';
 import { AGB_SYSTEM, BIG_SYSTEM, BSN_SYSTEM, UZI_SYSTEM } from '../identifiers/dutch-identifiers.js';
 import { KeyedHash } from '../store/keyed-hash.js';
-import type { Effect, Stored, Write } from '../store/resource-store.js';
+import type { Effect, Statement, Stored, Write } from '../store/resource-store.js';
 import type { Db, Sql } from '../store/postgres.js';
 import type { Referral } from './referral.js';
 import type { ReferralIds, ReferralResources } from './referral-to-fhir.js';
@@ -107,7 +107,7 @@ export function masterDataWrites(
 
 /** The master data a referral uses: recorded with the referral, released when it is erased. */
 export const masterDataUse = {
-  record(serviceRequestId: string, authoredOn: string, refs: Ref[]): Effect {
+  record(serviceRequestId: string, authoredOn: string, refs: Ref[]): Statement {
     return {
       text: 'INSERT INTO referral_master_data (service_request, authored_on, resource_type, id) SELECT $1, $2, t, i FROM unnest($3::text[], $4::text[]) AS w(t, i)',
       values: [serviceRequestId, authoredOn, refs.map(([type]) => type), refs.map(([, id]) => id)],

@@ -72,14 +72,28 @@ export function shiftParameters(text: string, offset: number): string {
   return text.replace(/\$(\d+)/g, (_, number: string) => `$${Number(number) + offset}`);
 }
 
+/** One statement built from parts, each part's parameters numbered after those before it. */
+export class StatementBuilder {
+  readonly values: unknown[] = [];
+
+  /** The placeholder of a new parameter. */
+  bind(value: unknown): string {
+    return `$${this.values.push(value)}`;
+  }
+
+  /** The text of a statement written with its own `$1`, `$2`…, renumbered to follow. */
+  embed({ text, values }: { text: string; values: unknown[] }): string {
+    const shifted = shiftParameters(text, this.values.length);
+    this.values.push(...values);
+    return shifted;
+  }
+}
+
 /** How a transaction sees concurrent commits: `snapshot` reads one snapshot throughout and writes nothing. */
 const TRANSACTION_MODES = { default: '', snapshot: ' ISOLATION LEVEL REPEATABLE READ, READ ONLY' } as const;
 
-/**
- * Runs `work` in one transaction: committed when it returns, rolled back when it throws. `startedAt`
- * is the transaction's start (`now()`, to the millisecond), read in the round trip that begins it.
- */
-export async function transaction<T>(db: Db, work: (sql: Sql, startedAt: Date) => Promise<T>, mode: keyof typeof TRANSACTION_MODES = 'default'): Promise<T> {
+/** Runs `work` in one transaction: committed when it returns, rolled back when it throws. */
+export async function transaction<T>(db: Db, work: (sql: Sql) => Promise<T>, mode: keyof typeof TRANSACTION_MODES = 'default'): Promise<T> {
   const client = await db.connect();
   // The pool listens for errors of idle connections only: a connection that breaks while checked
   // out (the server killed) would otherwise be an unhandled 'error' event that ends the process.
@@ -88,8 +102,8 @@ export async function transaction<T>(db: Db, work: (sql: Sql, startedAt: Date) =
   const broken = () => {};
   client.on('error', broken);
   try {
-    const [, clock] = (await client.query(`BEGIN${TRANSACTION_MODES[mode]}; SELECT date_trunc('milliseconds', now()) AS now`)) as unknown as [pg.QueryResult, pg.QueryResult<{ now: Date }>];
-    const result = await work(client, clock.rows[0]!.now);
+    await client.query(`BEGIN${TRANSACTION_MODES[mode]}`);
+    const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {

@@ -1,10 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { Resource } from 'fhir/r4.js';
 import { indexEntries, SEARCH_INDEX_VERSION } from '../fhir/search-parameters.js';
 import { KeyedHash } from './keyed-hash.js';
-import { APPLICATION_NAME, shiftParameters, transaction, type Db, type Sql } from './postgres.js';
+import { APPLICATION_NAME, StatementBuilder, transaction, type Db, type Sql } from './postgres.js';
 
 /** The pseudo-tenant under which every resource is indexed, for operators. */
 const OPERATOR_TAG = '_all';
+/** The SQLSTATE of `commit_refused` (migration 015): a commit that may not write, rolled back. */
+const COMMIT_REFUSED = 'WB409';
 /** The pseudo-parameter every resource is indexed under once per tenant: a search without parameters. */
 const ANY = '_any';
 
@@ -58,16 +61,15 @@ export async function runEffects(sql: Sql, effects: Effect[]): Promise<void> {
 
 function asOneStatement(statements: Statement[]): [string, unknown[]] {
   if (statements.length === 1) return [statements[0]!.text, statements[0]!.values];
-  const values: unknown[] = [];
-  const parts = statements.map(({ text, values: own }, index) => {
-    const offset = values.length;
-    values.push(...own);
-    return `effect_${index} AS (${shiftParameters(text, offset)})`;
-  });
-  return [`WITH ${parts.join(', ')} SELECT 1`, values];
+  const statement = new StatementBuilder();
+  const parts = statements.map((effect, index) => `effect_${index} AS (${statement.embed(effect)})`);
+  return [`WITH ${parts.join(', ')} SELECT 1`, statement.values];
 }
 
-/** A write as committed (new version with its meta), with the version it replaced. */
+/**
+ * A write as it is committed (the new version, its `meta.lastUpdated` set by the database), with the
+ * version it replaced.
+ */
 export interface CommittedWrite {
   resource: Resource;
   previous?: Resource;
@@ -75,7 +77,7 @@ export interface CommittedWrite {
 }
 
 /** Follow-up work that any committed write may call for, whoever wrote it (subscription events). */
-export type CommitHook = (written: CommittedWrite[]) => Effect[];
+export type CommitHook = (written: CommittedWrite[]) => Statement[];
 
 /** An idempotency record: written only if none exists under the same scope and key. */
 export interface Guard {
@@ -95,9 +97,10 @@ export interface CommitRequest {
    * is no longer the version read.
    */
   unchanged?: Stored[];
-  /** Checked first: when a record exists under its key, nothing is written. */
+  /** When a record exists under its key, nothing is written. */
   guard?: Guard;
-  effects?: Effect[];
+  /** Statements only: a commit is one statement. */
+  effects?: Statement[];
 }
 
 export type CommitResult =
@@ -137,19 +140,6 @@ export interface SearchResult {
   next?: Cursor;
 }
 
-class Conflict extends Error {
-  constructor(
-    readonly type: string,
-    readonly id: string,
-  ) {
-    super('version conflict');
-  }
-}
-class Guarded extends Error {
-  constructor(readonly existing: unknown) {
-    super('guarded');
-  }
-}
 
 /**
  * In-flight write transactions started no earlier than this, so every row a later commit brings has
@@ -169,6 +159,8 @@ export class ResourceStore {
   private readonly indexHash: KeyedHash;
   private readonly guardHash: KeyedHash;
   private readonly commitHooks: CommitHook[] = [];
+  /** Stands for meta.lastUpdated in content sent to a commit, which the database replaces: unique, so no content holds it. */
+  private readonly lastUpdatedPlaceholder = `wor-last-updated-${randomUUID()}`;
 
   constructor(
     private readonly db: Db,
@@ -240,104 +232,105 @@ export class ResourceStore {
     return rows[0]?.value;
   }
 
+  /**
+   * Commits a write as one statement, which is its own transaction: the idempotency record, the
+   * version checks, the resources with their history and index rows, and the effects. One round trip,
+   * and nothing half-written: when the statement finds it may not write, it fails as a whole.
+   */
   async commit(request: CommitRequest): Promise<CommitResult> {
+    const planned = request.writes.map(({ resource, previous, acl }) => {
+      if (!resource.id) throw new Error(`${resource.resourceType} without id`);
+      const version = Number(previous?.resource.meta?.versionId ?? 0) + 1;
+      const content = { ...resource, meta: { ...resource.meta, versionId: String(version), lastUpdated: this.lastUpdatedPlaceholder } } as Resource;
+      return { content, version, acl, previous: previous?.resource };
+    });
+    const hooks = planned.length > 0 ? this.commitHooks.flatMap((hook) => hook(planned.map(({ content, previous, acl }) => ({ resource: content, previous, acl })))) : [];
+    const statement = this.commitStatement(request, planned, [...(request.effects ?? []), ...hooks]);
     try {
-      const resources = await transaction(this.db, async (sql, startedAt) => {
-        if (request.guard) await this.writeGuard(sql, request.guard);
-        if (request.unchanged?.length) await this.lockUnchanged(sql, request.unchanged);
-        const written = request.writes.length > 0 ? await this.writeResources(sql, request.writes, startedAt) : [];
-        const committed = written.map((resource, index) => ({ resource, previous: request.writes[index]!.previous?.resource, acl: request.writes[index]!.acl }));
-        await runEffects(sql, [...(request.effects ?? []), ...(written.length > 0 ? this.commitHooks.flatMap((hook) => hook(committed)) : [])]);
-        return written;
-      });
-      return { outcome: 'committed', resources };
+      const { rows } = await this.db.query<{ last_updated: string }>(statement.text, statement.values);
+      const lastUpdated = rows[0]!.last_updated;
+      return { outcome: 'committed', resources: planned.map(({ content }) => ({ ...content, meta: { ...content.meta, lastUpdated } }) as Resource) };
     } catch (error) {
-      if (error instanceof Guarded) return { outcome: 'guarded', existing: error.existing };
-      if (error instanceof Conflict) return { outcome: 'conflict', type: error.type, id: error.id };
-      throw error;
+      const { code, message } = error as Error & { code?: string };
+      if (code !== COMMIT_REFUSED) throw error;
+      // The insert waited for a concurrent first writer, which has committed by now: its record answers.
+      if (message === 'guarded') return { outcome: 'guarded', existing: await this.guarded(request.guard!.scope, request.guard!.key) };
+      const [type = '', id = ''] = message.replace(/^conflict /, '').split('/');
+      return { outcome: 'conflict', type, id };
     }
   }
 
-  private async writeGuard(sql: Sql, guard: Guard): Promise<void> {
-    const key = this.guardHash.of(guard.key);
-    const inserted = await sql.query(
-      'INSERT INTO idempotency (scope, key, value, owner) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
-      [guard.scope, key, JSON.stringify(guard.value), guard.owner ?? null],
-    );
-    if (inserted.rowCount === 1) return;
-    // A concurrent first writer has committed by now (the insert waited for it): its record answers.
-    const { rows } = await sql.query<{ value: unknown }>('SELECT value FROM idempotency WHERE scope = $1 AND key = $2', [guard.scope, key]);
-    throw new Guarded(rows[0]?.value);
-  }
-
-  private async lockUnchanged(sql: Sql, unchanged: Stored[]): Promise<void> {
-    const { rows } = await sql.query<{ resource_type: string; id: string; version: number }>(
-      `SELECT r.resource_type, r.id, r.version FROM resource r JOIN unnest($1::text[], $2::text[]) AS w(t, i) ON r.resource_type = w.t AND r.id = w.i
-       ORDER BY r.resource_type, r.id FOR SHARE OF r`,
-      [unchanged.map(({ resource }) => resource.resourceType), unchanged.map(({ resource }) => resource.id)],
-    );
-    const current = new Map(rows.map((row) => [`${row.resource_type}/${row.id}`, String(row.version)]));
-    const changed = unchanged.find(({ resource }) => current.get(`${resource.resourceType}/${resource.id}`) !== resource.meta?.versionId);
-    if (changed) throw new Conflict(changed.resource.resourceType, changed.resource.id!);
-  }
-
-  private async writeResources(sql: Sql, writes: Write[], startedAt: Date): Promise<Resource[]> {
-    // lastUpdated is the transaction's start: no row committed later can carry an earlier one (see STABLE_HORIZON).
-    const lastUpdated = startedAt.toISOString();
-    const written = writes.map(({ resource, previous, acl }) => {
-      if (!resource.id) throw new Error(`${resource.resourceType} without id`);
-      const previousVersion = Number(previous?.resource.meta?.versionId ?? 0);
-      const version = previousVersion + 1;
-      const content = { ...resource, meta: { ...resource.meta, versionId: String(version), lastUpdated } } as Resource;
-      return { content, version, acl, json: JSON.stringify(content) };
+  /**
+   * The statement of a commit. Its parts see one snapshot, so none may depend on another's writes;
+   * what decides whether it may write (`refusal`) reads the outcome of each and, when one failed,
+   * calls `commit_refused`, whose error rolls all of them back.
+   */
+  private commitStatement(request: CommitRequest, planned: Array<{ content: Resource; version: number; acl: string[] }>, effects: Statement[]): Statement {
+    const statement = new StatementBuilder();
+    const bind = (value: unknown) => statement.bind(value);
+    // lastUpdated is the transaction's start, which only the database knows: the content is sent with
+    // a placeholder in its place (see STABLE_HORIZON for why it must be the start).
+    const parts = [
+      `clock AS (SELECT date_trunc('milliseconds', now()) AS at)`,
+      `clock_text AS (SELECT at, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS text FROM clock)`,
+    ];
+    const refusals: string[] = [];
+    const { guard, unchanged = [] } = request;
+    if (guard) {
+      parts.push(
+        `guard AS (INSERT INTO idempotency (scope, key, value, owner) VALUES (${bind(guard.scope)}, ${bind(this.guardHash.of(guard.key))}, ${bind(JSON.stringify(guard.value))}, ${bind(guard.owner ?? null)})
+         ON CONFLICT DO NOTHING RETURNING 1)`,
+      );
+      refusals.push(`SELECT 1, 'guarded' WHERE NOT EXISTS (SELECT 1 FROM guard)`);
+    }
+    if (unchanged.length > 0) {
+      // Locked against erasure and change until the commit. Joined, not tested with EXISTS, so that
+      // every row is read, and so locked, whatever plan the database picks.
+      const relied = `unnest(${bind(unchanged.map(({ resource }) => resource.resourceType))}::text[], ${bind(unchanged.map(({ resource }) => resource.id))}::text[], ${bind(unchanged.map(({ resource }) => Number(resource.meta?.versionId)))}::int[]) AS u(t, i, v)`;
+      parts.push(`locked AS (SELECT r.resource_type, r.id, r.version FROM resource r JOIN ${relied} ON r.resource_type = u.t AND r.id = u.i ORDER BY r.resource_type, r.id FOR SHARE OF r)`);
+      refusals.push(`SELECT 2, 'conflict ' || u.t || '/' || u.i FROM ${relied} LEFT JOIN locked l ON l.resource_type = u.t AND l.id = u.i WHERE l.version IS DISTINCT FROM u.v`);
+    }
+    if (planned.length > 0) {
+      const rows = planned.flatMap(({ content, acl }) => this.indexRows(content, acl));
+      parts.push(
+        `w AS (SELECT * FROM unnest(${bind(planned.map(({ content }) => content.resourceType))}::text[], ${bind(planned.map(({ content }) => content.id))}::text[], ${bind(planned.map(({ version }) => version))}::int[],
+           ${bind(planned.map(({ acl }) => acl.join('\u001f')))}::text[], ${bind(planned.map(({ content }) => JSON.stringify(content)))}::text[]) AS w(t, i, v, a, c)
+         ), written AS (
+           SELECT w.t, w.i, w.v, string_to_array(w.a, chr(31)) AS a, replace(w.c, ${bind(this.lastUpdatedPlaceholder)}, clock_text.text)::json AS c, clock_text.at FROM w, clock_text
+         ), created AS (
+           INSERT INTO resource (resource_type, id, version, last_updated, acl, content)
+           SELECT t, i, 1, at, a, c FROM written WHERE v = 1
+           ON CONFLICT DO NOTHING RETURNING resource_type, id
+         ), updated AS (
+           UPDATE resource r SET version = w.v, last_updated = w.at, acl = w.a, content = w.c
+           FROM written w WHERE w.v > 1 AND r.resource_type = w.t AND r.id = w.i AND r.version = w.v - 1
+           RETURNING r.resource_type, r.id
+         ), stored AS (
+           SELECT resource_type, id FROM created UNION ALL SELECT resource_type, id FROM updated
+         ), versions AS (
+           -- Only what was written: a concurrent writer's version of the same number is its own.
+           INSERT INTO resource_version (resource_type, id, version, last_updated, content)
+           SELECT t, i, v, at, c FROM written JOIN stored ON stored.resource_type = written.t AND stored.id = written.i
+         ), unindexed AS (
+           -- After the version-checked UPDATE has locked the resource, as concurrent writers queue on it.
+           DELETE FROM search_index s USING updated u WHERE s.resource_type = u.resource_type AND s.id = u.id
+         ), indexed AS (
+           INSERT INTO search_index (resource_type, tenant, param, value, last_updated, id)
+           SELECT t, n, p, v, clock.at, i FROM clock, unnest(${[0, 1, 2, 3, 4].map((column) => `${bind(rows.map((row) => row[column]))}::text[]`).join(', ')}) AS x(t, n, p, v, i)
+         )`,
+      );
+      // A create whose id is taken, or an update of a version that is no longer current.
+      refusals.push(`SELECT 3, 'conflict ' || w.t || '/' || w.i FROM w LEFT JOIN stored s ON s.resource_type = w.t AND s.id = w.i WHERE s.id IS NULL`);
+    }
+    effects.forEach((effect, index) => {
+      if (!DATA_MODIFYING.test(effect.text)) throw new Error(`an effect statement must be an INSERT, UPDATE or DELETE: ${effect.text.slice(0, 40)}`);
+      parts.push(`effect_${index} AS (${statement.embed(effect)})`);
     });
-
-    // One statement for the whole write: new rows, version-checked updates, the history and the
-    // search index (an update's old index rows go; the statement's one snapshot keeps the new ones).
-    const rows = written.flatMap((w) => this.indexRows(w.content, w.acl));
-    const { rows: stored } = await sql.query<{ resource_type: string; id: string }>(
-      `WITH w AS (
-         SELECT * FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[]) AS w(t, i, v, a, c)
-       ), created AS (
-         INSERT INTO resource (resource_type, id, version, last_updated, acl, content)
-         SELECT t, i, 1, $1, string_to_array(a, chr(31)), c::json FROM w WHERE v = 1
-         ON CONFLICT DO NOTHING RETURNING resource_type, id
-       ), updated AS (
-         UPDATE resource r SET version = w.v, last_updated = $1, acl = string_to_array(w.a, chr(31)), content = w.c::json
-         FROM w WHERE w.v > 1 AND r.resource_type = w.t AND r.id = w.i AND r.version = w.v - 1
-         RETURNING r.resource_type, r.id
-       ), stored AS (
-         SELECT resource_type, id FROM created UNION ALL SELECT resource_type, id FROM updated
-       ), versions AS (
-         -- Only what was written: a concurrent writer's version of the same number is its own.
-         INSERT INTO resource_version (resource_type, id, version, last_updated, content)
-         SELECT t, i, v, $1, c::json FROM w JOIN stored ON stored.resource_type = w.t AND stored.id = w.i
-       ), unindexed AS (
-         -- After the version-checked UPDATE has locked the resource, as concurrent writers queue on it.
-         DELETE FROM search_index s USING updated u WHERE s.resource_type = u.resource_type AND s.id = u.id
-       ), indexed AS (
-         INSERT INTO search_index (resource_type, tenant, param, value, last_updated, id)
-         SELECT t, n, p, v, $1, i FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS x(t, n, p, v, i)
-       )
-       SELECT resource_type, id FROM stored`,
-      [
-        lastUpdated,
-        written.map((w) => w.content.resourceType),
-        written.map((w) => w.content.id),
-        written.map((w) => w.version),
-        written.map((w) => w.acl.join('\u001f')),
-        written.map((w) => w.json),
-        rows.map((row) => row[0]),
-        rows.map((row) => row[1]),
-        rows.map((row) => row[2]),
-        rows.map((row) => row[3]),
-        rows.map((row) => row[4]),
-      ],
-    );
-    // A create whose id is taken, or an update of a version that is no longer current, rolls it all back.
-    const missing = written.find((w) => !stored.some((row) => row.resource_type === w.content.resourceType && row.id === w.content.id));
-    if (missing) throw new Conflict(missing.content.resourceType, missing.content.id!);
-    return written.map((w) => w.content);
+    // The first refusal by rank alone is raised: a repeated submission is `guarded`, whatever else it met.
+    const refused = refusals.length > 0
+      ? `(SELECT commit_refused(reason) FROM (SELECT reason FROM (${refusals.join(' UNION ALL ')}) AS refusal(rank, reason) ORDER BY rank LIMIT 1) AS first)`
+      : 'NULL';
+    return { text: `WITH ${parts.join(', ')} SELECT text AS last_updated, ${refused} AS refused FROM clock_text`, values: statement.values };
   }
 
   /** Every (type, tenant, param, hashed value, id) a resource is found under; operators see everything. */
@@ -433,7 +426,7 @@ export class ResourceStore {
     type: string,
     id: string,
     change: (current: Stored<T>) => T | undefined,
-    options: { effects?: (next: T) => Effect[] } = {},
+    options: { effects?: (next: T) => Statement[] } = {},
   ): Promise<{ before: Stored<T>; after: Stored<T> } | undefined> {
     for (;;) {
       const current = await this.read<T>(type, id);

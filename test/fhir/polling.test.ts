@@ -30,9 +30,11 @@ test('a GP system that polls Communication?_lastUpdated=gt<last seen> never miss
     }
   };
 
-  // A slow writer: its letter's lastUpdated is taken when its transaction begins, it commits later.
+  // A slow writer: its letter's lastUpdated is taken when its transaction begins, and a statement of
+  // the same commit keeps it from committing for 1.5 s.
+  await service.app.services.db.query('CREATE TABLE slow_write (at timestamptz)');
   const slow = letter();
-  const slowWrite = service.app.services.store.commit({ writes: [{ resource: slow, acl }], effects: [() => sleep(1500)] });
+  const slowWrite = service.app.services.store.commit({ writes: [{ resource: slow, acl }], effects: [{ text: 'INSERT INTO slow_write SELECT now() FROM pg_sleep($1)', values: [1.5] }] });
   await sleep(200);
   const fast = letter();
   await service.app.services.store.commit({ writes: [{ resource: fast, acl }] });
