@@ -117,8 +117,8 @@ export const masterDataUse = {
   /** For each of `refs`: whether a referral written after `authoredOn` uses it. */
   async newerThan(db: Db, authoredOn: string, refs: Ref[]): Promise<boolean[]> {
     const { rows } = await db.query<{ resource_type: string; id: string }>(
-      `SELECT DISTINCT u.resource_type, u.id FROM referral_master_data u JOIN unnest($1::text[], $2::text[]) AS w(t, i) ON u.resource_type = w.t AND u.id = w.i
-       WHERE u.authored_on > $3`,
+      `SELECT w.t AS resource_type, w.i AS id FROM unnest($1::text[], $2::text[]) AS w(t, i)
+       WHERE EXISTS (SELECT 1 FROM referral_master_data u WHERE u.resource_type = w.t AND u.id = w.i AND u.authored_on > $3)`,
       [refs.map(([type]) => type), refs.map(([, id]) => id), authoredOn],
     );
     const newer = new Set(rows.map((row) => `${row.resource_type}/${row.id}`));
@@ -133,7 +133,7 @@ export const masterDataUse = {
   inUse(refs: Ref[]): (sql: Sql) => Promise<Ref[]> {
     return async (sql) => {
       const { rows } = await sql.query<{ resource_type: string; id: string }>(
-        'SELECT DISTINCT u.resource_type, u.id FROM referral_master_data u JOIN unnest($1::text[], $2::text[]) AS w(t, i) ON u.resource_type = w.t AND u.id = w.i',
+        'SELECT w.t AS resource_type, w.i AS id FROM unnest($1::text[], $2::text[]) AS w(t, i) WHERE EXISTS (SELECT 1 FROM referral_master_data u WHERE u.resource_type = w.t AND u.id = w.i)',
         [refs.map(([type]) => type), refs.map(([, id]) => id)],
       );
       return rows.map((row): Ref => [row.resource_type, row.id]);

@@ -187,3 +187,20 @@ test('every statement the service runs — each search it offers, intake, queue,
   }
   expect(scans).toEqual([]);
 }, 90_000);
+
+test('whether a newer referral uses the same practitioner is one index probe, however many referrals of the practice there are', async () => {
+  const newerUse = [...statements].find(([text]) => /FROM referral_master_data u .*authored_on > \$3/s.test(text));
+  expect(newerUse).toBeDefined();
+  const [text, values] = newerUse!;
+  // A busy practice: 2,000 earlier referrals name the same Practitioner, PractitionerRole and Organization.
+  await service.db.query(
+    `INSERT INTO referral_master_data (service_request, resource_type, id, authored_on)
+     SELECT 'history-' || n, w.t, w.i, timestamptz '2020-01-01' FROM generate_series(1, 2000) AS n, unnest($1::text[], $2::text[]) AS w(t, i)`,
+    [values[0], values[1]],
+  );
+  const rowsRemoved = (node: PlanNode & { 'Rows Removed by Filter'?: number; 'Actual Rows'?: number }): number =>
+    (node['Rows Removed by Filter'] ?? 0) + (node.Plans ?? []).reduce((sum, child) => sum + rowsRemoved(child), 0);
+  const { rows } = await service.db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, [values[0], values[1], '2026-01-01']);
+  expect(rowsRemoved(rows[0]!['QUERY PLAN'][0]!.Plan)).toBe(0);
+  await service.db.query(`DELETE FROM referral_master_data WHERE service_request LIKE 'history-%'`);
+});
