@@ -27,8 +27,9 @@ export interface Write {
 
 /**
  * A data-modifying statement (INSERT, UPDATE or DELETE, nothing returned) that commits with a write.
- * Consecutive ones reach PostgreSQL together, as one statement of data-modifying CTEs: one round trip.
- * They then see one snapshot, so no two of them may touch the same rows.
+ * It reaches PostgreSQL inside the commit's own statement, or with the consecutive ones of an
+ * erasure, as data-modifying CTEs: they see one snapshot, so none may touch rows another of them,
+ * or the write, touches.
  */
 export interface Statement {
   text: string;

@@ -10,7 +10,7 @@ import { runEffects, type Effect, type ResourceStore } from '../../store/resourc
 import type { TaskService } from '../../tasks/task-service.js';
 import { cancelReferral } from '../cancel-referral.js';
 import { findReferral, submitReferral, type IntakeDependencies } from '../submit-referral.js';
-import { documentAttachments, documentToReferral, type DocumentEnvelope } from './document-to-referral.js';
+import { documentAttachments, documentToReferral, readEnvelope, type DocumentEnvelope } from './document-to-referral.js';
 
 export type MessageStatus = 'received' | 'processed' | 'failed';
 
@@ -135,9 +135,9 @@ export class InboundService {
     const message = rows[0] && messageOf(rows[0]);
     if (!raw || !message || message.status === 'processed') return;
     const party = portalTag(message.portal);
-    const envelope: DocumentEnvelope = { documentId: message.documentId, zdNumber: message.zdNumber, kind: message.kind as DocumentEnvelope['kind'], fhirVersion: 'R4' };
     const document = JSON.parse(raw) as unknown;
-    envelope.fhirVersion = (document as { entry?: Array<{ resource?: { resourceType?: string } }> }).entry?.some((entry) => entry.resource?.resourceType === 'ReferralRequest') ? 'STU3' : 'R4';
+    // Read as when it was received (it was stored because it could be): kind, numbers and FHIR version.
+    const envelope = readEnvelope(document);
     try {
       if (envelope.kind === 'referral') {
         const { referral, locate } = documentToReferral(document, envelope);
