@@ -164,6 +164,26 @@ export const referralBody = (prefix: string) => {
   };
 };
 
+/** A coach taking the next referral of the team's queue and accepting it: two requests. */
+export function claimAndAccept(coach: string, team = TEAM): autocannon.Request[] {
+  return [
+    {
+      method: 'POST',
+      path: `/queues/${team}/claim`,
+      headers: { authorization: coach },
+      onResponse: (status, body, context: { lease?: string }) => {
+        context.lease = status === 200 ? (JSON.parse(body) as { lease: { id: string } }).lease.id : undefined;
+      },
+    },
+    {
+      method: 'POST',
+      headers: { authorization: coach, 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'accepted' }),
+      setupRequest: (request, context: { lease?: string }) => (context.lease ? { ...request, path: `/queues/${team}/leases/${context.lease}/ack` } : undefined),
+    },
+  ] as autocannon.Request[];
+}
+
 /**
  * What Redis holds: `used_memory` (which also grows with script caches and client buffers), the
  * bytes of its keys by `MEMORY USAGE`, and how many team-queue jobs there are.
@@ -228,27 +248,7 @@ async function main() {
         `(${perItem(afterIntake.redis.keyBytes - redisEmpty.keyBytes, afterIntake.queued)} B per queued referral; used_memory ${perItem(afterIntake.redis.used - redisEmpty.used, afterIntake.queued)} B, over the empty ${Math.round(redisEmpty.used / 1024)} KB); ` +
         `PostgreSQL ${Math.round(afterIntake.postgresBytes / 1024)} KB (${perItem(afterIntake.postgresBytes - afterIntake.auditBytes, afterIntake.referrals)} B per referral without the audit trail)`,
     );
-    rows.push(
-      await run('claim + ack round trip (2 requests)', pid, {
-        url,
-        requests: [
-          {
-            method: 'POST',
-            path: `/queues/${TEAM}/claim`,
-            headers: { authorization: coach },
-            onResponse: (status, body, context: { lease?: string }) => {
-              context.lease = status === 200 ? (JSON.parse(body) as { lease: { id: string } }).lease.id : undefined;
-            },
-          },
-          {
-            method: 'POST',
-            headers: { authorization: coach, 'content-type': 'application/json' },
-            body: JSON.stringify({ status: 'accepted' }),
-            setupRequest: (request, context: { lease?: string }) => (context.lease ? { ...request, path: `/queues/${TEAM}/leases/${context.lease}/ack` } : undefined),
-          },
-        ] as autocannon.Request[],
-      }),
-    );
+    rows.push(await run('claim + ack round trip (2 requests)', pid, { url, requests: claimAndAccept(coach) }));
 
     const afterClaims = { redis: await redisFootprint(redisUrl), ...(await postgresFootprint(schema)) };
     footprint.push(

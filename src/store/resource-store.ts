@@ -152,6 +152,15 @@ const STABLE_HORIZON = `(SELECT date_trunc('milliseconds', LEAST(now(), COALESCE
   WHERE datname = current_database() AND application_name = '${APPLICATION_NAME}' AND xact_start IS NOT NULL AND pid <> pg_backend_pid())`;
 
 /**
+ * Parameters in the order a search leads with them: the first matches fewest resources. `_id` and
+ * identifiers name a few; a reference to one patient, ServiceRequest or Task a handful; a status a
+ * stage of the workflow (a queue); the rest (owner, requester, recipient, a search without
+ * parameters) a tenant's whole history.
+ */
+const LEADING = ['identifier', 'patient', 'focus', 'based-on', 'business-status', 'status'];
+const leadingRank = (filter: { param: string; ids?: string[] }) => (filter.ids ? -1 : LEADING.includes(filter.param) ? LEADING.indexOf(filter.param) : LEADING.length);
+
+/**
  * Versioned FHIR resources in PostgreSQL with history, search indexes and tenancy. A commit of
  * several resources (a whole referral), its idempotency record and its follow-up work is one
  * transaction; optimistic concurrency is a version check in the UPDATE itself.
@@ -443,6 +452,9 @@ export class ResourceStore {
     const params: unknown[] = [query.type, query.tenant ?? OPERATOR_TAG];
     const bind = (value: unknown) => `$${params.push(value)}`;
     const filters = query.filters.length > 0 || query.ids ? query.filters : [[[ANY, ''] as [string, string]]];
+    // One value is an equality, so that the index gives its range in order (PostgreSQL 15 reads
+    // `= ANY` on a later index column as a filter over the whole parameter when it needs the order).
+    const valueCondition = (row: string, values: string[]) => (values.length === 1 ? `${row}.value = ${bind(values[0])}` : `${row}.value = ANY(${bind(values)}::text[])`);
     const parameters: Array<{ param: string; values: string[]; ids?: string[] }> = filters.map((alternatives) => ({
       param: alternatives[0]![0],
       values: [...new Set(alternatives.map(([, value]) => this.indexHash.of(value)))],
@@ -456,14 +468,23 @@ export class ResourceStore {
       time.push(`f.last_updated < ${STABLE_HORIZON}`);
     }
     if (max !== undefined) time.push(`f.last_updated ${maxExclusive ? '<' : '<='} ${bind(new Date(max).toISOString())}`);
-    // One index range per parameter, intersected (every index row of a resource carries its
-    // lastUpdated): the cost follows the sizes of the filters' sets, whatever the planner knows.
-    const matches = parameters
-      .map(
-        (filter) =>
-          `SELECT ${filter.values.length > 1 ? 'DISTINCT ' : ''}f.id, f.last_updated FROM search_index f WHERE f.resource_type = $1 AND f.tenant = $2 AND f.param = ${bind(filter.param)} AND f.value = ANY(${bind(filter.values)}::text[])${filter.ids ? ` AND f.id = ANY(${bind(filter.ids)}::text[])` : ''}${time.map((condition) => ` AND ${condition}`).join('')}`,
-      )
-      .join(' INTERSECT ');
+    // The leading parameter's index range, in index order; each other parameter is one probe per
+    // candidate (every index row of a resource carries its lastUpdated, so the probe is the whole
+    // key). A page then costs what it shows, and the total what the leading range holds. `OFFSET 0`
+    // keeps each probe a subplan run per candidate with its key: pulled up into a join, a planner
+    // short of statistics (a table that just grew) was seen reading the whole range per candidate.
+    const [lead, ...others] = [...parameters].sort((a, b) => leadingRank(a) - leadingRank(b));
+    const ids = (row: string, filter: { ids?: string[] }) => (filter.ids ? ` AND ${row}.id = ANY(${bind(filter.ids)}::text[])` : '');
+    const matches =
+      `SELECT ${lead!.values.length > 1 ? 'DISTINCT ' : ''}f.id, f.last_updated FROM search_index f
+       WHERE f.resource_type = $1 AND f.tenant = $2 AND f.param = ${bind(lead!.param)} AND ${valueCondition('f', lead!.values)}${ids('f', lead!)}${time.map((condition) => ` AND ${condition}`).join('')}` +
+      others
+        .map(
+          (filter) =>
+            ` AND EXISTS (SELECT 1 FROM search_index g WHERE g.resource_type = $1 AND g.tenant = $2 AND g.param = ${bind(filter.param)} AND ${valueCondition('g', filter.values)}${ids('g', filter)}
+               AND g.last_updated = f.last_updated AND g.id = f.id OFFSET 0)`,
+        )
+        .join('');
     const countParams = [...params];
 
     const descending = query.order !== 'asc';
@@ -483,8 +504,11 @@ export class ResourceStore {
         FROM (${matches}) m WHERE m.last_updated > ${snapshot}`;
       paging = ` WHERE p.place IS NOT NULL AND (p.place, p.id) ${descending ? '<' : '>'} (${bind(query.cursor.lastUpdated)}::timestamptz, ${bind(query.cursor.id)})`;
     }
-    const pageSql = `SELECT p.id, p.place, r.content, ${snapshot} AS snapshot FROM (${places}) p JOIN resource r ON r.resource_type = $1 AND r.id = p.id${paging}
-      ORDER BY p.place ${direction}, p.id ${direction} LIMIT ${bind(query.count + 1)}`;
+    // The page is chosen first and only its resources are read: not every match's.
+    const pageSql = `SELECT p.id, p.place, r.content, ${snapshot} AS snapshot
+      FROM (SELECT p.id, p.place FROM (${places}) p${paging} ORDER BY p.place ${direction}, p.id ${direction} LIMIT ${bind(query.count + 1)}) p
+      JOIN resource r ON r.resource_type = $1 AND r.id = p.id
+      ORDER BY p.place ${direction}, p.id ${direction}`;
     const [page, counted] = await Promise.all([
       query.count > 0 ? this.db.query<{ id: string; place: Date; content: Resource; snapshot: Date }>(pageSql, params) : Promise.resolve({ rows: [] }),
       this.db.query<{ total: string }>(`SELECT count(*) AS total FROM (${matches}) m`, countParams),

@@ -204,3 +204,31 @@ test('whether a newer referral uses the same practitioner is one index probe, ho
   expect(rowsRemoved(rows[0]!['QUERY PLAN'][0]!.Plan)).toBe(0);
   await service.db.query(`DELETE FROM referral_master_data WHERE service_request LIKE 'history-%'`);
 });
+
+test('a coach searching the queue by owner and status reads the queue, not the team history, and each page reads only its own resources', async () => {
+  const coach = await service.token('coach', TEAM);
+  const gp = await service.token('gp', PRACTICE_AGB);
+  for (let i = 0; i < 3; i += 1) await submitReferral(service, gp);
+  // The statements of this one search: its page and its total.
+  statements.clear();
+  expect((await service.request('GET', `/fhir/Task?owner=Organization/team-${TEAM}&status=requested&_count=2`, { token: coach })).status).toBe(200);
+  const searching = [...statements].filter(([statement]) => /search_index/.test(statement));
+  expect(searching).toHaveLength(2);
+  // Years of the team's Tasks that left the queue: 3,000 owner rows, none requested.
+  await service.db.query(
+    `INSERT INTO search_index (resource_type, tenant, param, value, last_updated, id)
+     SELECT s.resource_type, s.tenant, s.param, s.value, timestamptz '2020-01-01' + n * interval '1 minute', 'history-' || n
+     FROM (SELECT * FROM search_index WHERE resource_type = 'Task' AND tenant = $1 AND param = 'owner' LIMIT 1) AS s, generate_series(1, 3000) AS n`,
+    [`coach:${TEAM}`],
+  );
+  try {
+    const rowsRead = (node: PlanNode & { 'Actual Rows'?: number; 'Actual Loops'?: number }): number =>
+      (node['Relation Name'] === 'search_index' ? (node['Actual Rows'] ?? 0) * (node['Actual Loops'] ?? 1) : 0) + (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child), 0);
+    for (const [statement, values] of searching) {
+      const { rows } = await service.db.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`, values);
+      expect(rowsRead(rows[0]!['QUERY PLAN'][0]!.Plan)).toBeLessThan(50);
+    }
+  } finally {
+    await service.db.query(`DELETE FROM search_index WHERE id LIKE 'history-%'`);
+  }
+});
