@@ -76,14 +76,26 @@ const withoutVersion = ({ meta, ...rest }: Resource) => {
 };
 
 /**
- * What a referral writes of its master data, given what is stored: a create when there is none; an
- * update (a new version) when the referral brings other details — unless a referral written later
- * (`authoredOn`) already uses it, whose details stay — or shows it to a new tenant; otherwise
- * nothing, and the commit relies on the stored version unchanged.
+ * For each part of MASTER_PARTS: whether the referral brings other details than the stored version
+ * (false when nothing is stored). Only for these does it matter whether a newer referral uses it.
+ */
+export function otherDetails(wanted: Pick<ReferralResources, MasterPart>, stored: Array<Stored | undefined>): boolean[] {
+  return MASTER_PARTS.map(([part], index) => {
+    const previous = stored[index];
+    return previous !== undefined && withoutVersion(previous.resource) !== withoutVersion(wanted[part]);
+  });
+}
+
+/**
+ * What a referral writes of its master data, given what is stored (`stored`, and where the referral
+ * brings `other` details): a create when there is none; an update (a new version) when the referral
+ * brings other details — unless a referral written later (`authoredOn`) already uses it, whose
+ * details stay — or shows it to a new tenant; otherwise nothing, and the commit relies on the stored
+ * version unchanged.
  */
 export function masterDataWrites(
   wanted: Pick<ReferralResources, MasterPart>,
-  stored: Array<Stored | undefined>,
+  { stored, other }: { stored: Array<Stored | undefined>; other: boolean[] },
   newerReferralUses: boolean[],
   acl: string[],
 ): { writes: Write[]; unchanged: Stored[]; created: string[] } {
@@ -97,10 +109,10 @@ export function masterDataWrites(
       created.push(`${wanted[part].resourceType}/${wanted[part].id}`);
       return;
     }
-    const resource = newerReferralUses[index] ? previous.resource : wanted[part];
+    const keepsStored = newerReferralUses[index] || !other[index];
     const tenants = [...new Set([...previous.acl, ...acl])];
-    if (tenants.length === previous.acl.length && withoutVersion(previous.resource) === withoutVersion(resource)) unchanged.push(previous);
-    else writes.push({ resource, previous, acl: tenants });
+    if (tenants.length === previous.acl.length && keepsStored) unchanged.push(previous);
+    else writes.push({ resource: keepsStored ? previous.resource : wanted[part], previous, acl: tenants });
   });
   return { writes, unchanged, created };
 }

@@ -11,7 +11,7 @@ import type { QueueEntry } from '../queue/team-queues.js';
 import type { Db } from '../store/postgres.js';
 import type { ResourceStore } from '../store/resource-store.js';
 import type { Referral } from './referral.js';
-import { MASTER_PARTS, masterDataUse, masterDataWrites, type MasterDataIds } from './master-data.js';
+import { MASTER_PARTS, masterDataUse, masterDataWrites, otherDetails, type MasterDataIds } from './master-data.js';
 
 export interface IntakeDependencies {
   store: ResourceStore;
@@ -146,8 +146,11 @@ async function writeReferral(deps: IntakeDependencies, referral: Referral, chann
       contactDeadline,
     });
     const masterRefs = MASTER_PARTS.map(([part, type]): [string, string] => [type, ids[part]]);
-    const [stored, newer] = await Promise.all([deps.store.readMany(masterRefs), masterDataUse.newerThan(deps.db, referral.authoredOn, masterRefs)]);
-    const master = masterDataWrites(resources, stored, newer, acl);
+    const stored = await deps.store.readMany(masterRefs);
+    const other = otherDetails(resources, stored);
+    // Mostly a referral names its practice and GP as stored: then no later referral's use matters, and nothing is asked.
+    const newer = other.some(Boolean) ? await masterDataUse.newerThan(deps.db, referral.authoredOn, masterRefs) : other;
+    const master = masterDataWrites(resources, { stored, other }, newer, acl);
     const entry: QueueEntry = { taskId: ids.task, teamId: team.id, urgent: referral.urgency === 'urgent' };
     const record: ReferralRecord = { hash, team: team.id, urgent: entry.urgent, ids };
     const queued = deps.outbox.op('team', entry);

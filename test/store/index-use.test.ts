@@ -189,6 +189,10 @@ test('every statement the service runs — each search it offers, intake, queue,
 }, 90_000);
 
 test('whether a newer referral uses the same practitioner is one index probe, however many referrals of the practice there are', async () => {
+  // Asked only when a referral brings other details of its practitioner than those stored.
+  const gp = await service.token('gp', PRACTICE_AGB);
+  const renamed = exampleReferral({ referralId: 'HIS-RENAMED-1', requester: { agb: '01012345', name: 'A. Jansen-de Wit', practice: { agb: PRACTICE_AGB, name: 'Huisartsenpraktijk De Linde' } } });
+  expect((await service.request('POST', '/referrals', { token: gp, body: renamed })).status).toBe(201);
   const newerUse = [...statements].find(([text]) => /FROM referral_master_data u .*authored_on > \$3/s.test(text));
   expect(newerUse).toBeDefined();
   const [text, values] = newerUse!;
