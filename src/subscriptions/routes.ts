@@ -102,14 +102,15 @@ export default async function subscriptionRoutes(app: FastifyInstance, { config,
 
   /** `$events`: the numbered events again, for a receiver that saw a gap (at most 100 per call). */
   app.get<{ Params: IdParams; Querystring: Record<string, string> }>('/fhir/Subscription/:id/$events', look('r'), async (request, reply) => {
-    const { caller } = request;
+    // Another tenant's subscription is missing, whatever was asked of it: found first, then the parameters.
+    const subscription = await subscriptions.read(request.caller, request.params.id);
     onlyParameters(request.query, ['eventsSinceNumber', 'eventsUntilNumber', 'content']);
     const { content } = request.query;
     if (content === 'full-resource') throw new FhirError(422, { code: 'not-supported', expression: 'content', diagnostics: 'full-resource is refused: read the resources with your own token' });
     if (content !== undefined && content !== 'empty' && content !== 'id-only') throw badRequest('content must be empty or id-only', 'content');
     const since = eventNumber(request.query.eventsSinceNumber, 'eventsSinceNumber');
     const until = eventNumber(request.query.eventsUntilNumber, 'eventsUntilNumber');
-    const { subscription, events } = await subscriptions.events(caller, request.params.id, since, until);
+    const events = await subscriptions.events(subscription, since, until);
     return reply.type(FHIR_JSON).send(notificationBundle(base, subscription, 'query-event', events, content ?? subscription.content));
   });
 }

@@ -204,16 +204,15 @@ export class SubscriptionService {
   }
 
   /**
-   * Events of one of the caller's subscriptions in a range of numbers (`$events`), oldest first; by
-   * default from the first to the latest. Another tenant's subscription answers as missing.
+   * Events of a subscription in a range of numbers (`$events`), oldest first; by default from the
+   * first to the latest. Of a subscription `read` found for the caller: another tenant's is missing.
    */
-  async events(caller: Caller, id: string, since = 1, until?: number): Promise<{ subscription: SubscriptionRecord; events: NumberedEvent[] }> {
-    const subscription = await this.read(caller, id);
+  async events(subscription: SubscriptionRecord, since = 1, until?: number): Promise<NumberedEvent[]> {
     const { rows } = await this.options.db.query<{ number: string; focus: string; created: boolean; occurred_at: Date }>(
       `SELECT number, focus, created, occurred_at FROM subscription_event WHERE subscription_id = $1 AND number BETWEEN $2 AND $3 ORDER BY number LIMIT ${EVENTS_LIMIT}`,
       [subscription.id, since, until ?? subscription.eventsSinceStart],
     );
-    return { subscription, events: rows.map((row) => ({ number: Number(row.number), focus: row.focus, created: row.created, occurredAt: row.occurred_at })) };
+    return rows.map((row) => ({ number: Number(row.number), focus: row.focus, created: row.created, occurredAt: row.occurred_at }));
   }
 
   async pendingEvent(id: string, number: number): Promise<NumberedEvent | undefined> {

@@ -276,6 +276,10 @@ describe('tenancy and refusals', () => {
     const own = await service.request('POST', '/fhir/Subscription', { token: gp, body: subscription('feedback-communication', receiver.url('/own'), { filter: `Communication?recipient=${referrer}` }) });
     expect(own.status).toBe(201);
     expect((await service.request('GET', `/fhir/Subscription/${own.body.id}`, { token: otherCoach })).status).toBe(404);
+    // Its $status and $events too, whatever the parameters: nothing about it is checked for another tenant.
+    for (const path of ['$status', '$events', '$events?eventsSinceNumber=x', '$events?content=full-resource', '$events?unknown=1']) {
+      expect({ path, status: (await service.request('GET', `/fhir/Subscription/${own.body.id}/${path}`, { token: otherCoach })).status }).toEqual({ path, status: 404 });
+    }
     expect((await service.request('GET', '/fhir/Subscription', { token: otherCoach })).body.entry ?? []).toEqual([]);
     expect((await service.request('DELETE', `/fhir/Subscription/${own.body.id}`, { token: gp })).status).toBe(204);
   });
