@@ -108,9 +108,9 @@ export const INCLUDES: Record<string, Record<string, (resource: Resource) => str
 
 /**
  * Changes whenever what `indexEntries` extracts changes: the store then rebuilds the index of what
- * was written before (2: `system|` and `|code` tokens, Task `requester`).
+ * was written before (2: `system|` and `|code` tokens, Task `requester`; 3: each entry once).
  */
-export const SEARCH_INDEX_VERSION = 2;
+export const SEARCH_INDEX_VERSION = 3;
 
 /** `_revinclude` sources per target type: every reference parameter of another type that points at it. */
 export function revIncludes(target: string): Array<{ source: string; param: string }> {
@@ -119,9 +119,12 @@ export function revIncludes(target: string): Array<{ source: string; param: stri
   );
 }
 
-/** Index entries `param=value` of a resource, for the writer's add/remove diff. */
+/**
+ * Index entries `param=value` of a resource, each once: two identifiers of one system both give
+ * `system|`, and a resource found twice in one range would be counted and shown twice.
+ */
 export function indexEntries(resource: Resource): Array<[string, string]> {
   return (SEARCH_PARAMETERS[resource.resourceType] ?? []).flatMap((parameter) =>
-    parameter.extract(resource).map((value) => [parameter.name, value] as [string, string]),
+    [...new Set(parameter.extract(resource))].map((value) => [parameter.name, value] as [string, string]),
   );
 }

@@ -71,8 +71,15 @@ export class NotificationQueue {
     await this.calls.queue.add(job.kind, job, { jobId: jobId(job), attempts: this.options.attempts, backoff: { type: 'custom' }, removeOnComplete: true, removeOnFail: true });
   }
 
-  handshake(subscription: SubscriptionRecord): Promise<void> {
-    return this.add({ kind: 'handshake', subscriptionId: subscription.id, version: subscription.version });
+  /**
+   * Queues the handshake of a subscription just written. Should Redis refuse it, the subscription is
+   * stored all the same and the sweep queues its handshake a minute later: the request that wrote it
+   * still succeeds, so that its client does not send it again and subscribe twice.
+   */
+  async handshake(subscription: SubscriptionRecord): Promise<void> {
+    await this.add({ kind: 'handshake', subscriptionId: subscription.id, version: subscription.version }).catch((error: Error) =>
+      this.options.log.warn({ err: { type: error.name }, subscriptionId: subscription.id }, 'handshake deferred to the sweep'),
+    );
   }
 
   async events(events: QueuedEvent[]): Promise<void> {

@@ -11,6 +11,7 @@ import { mintDevToken } from '../../scripts/dev-token.js';
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
+import { subscription } from '../fixtures/subscription.js';
 import { startServiceProcess, type ServiceProcess } from '../support/service-process.js';
 
 const TEAM = 'leiden-noord';
@@ -49,14 +50,13 @@ function loadReferrals(url: string, token: string, lanes: number) {
     }
   };
   const running = Promise.all(Array.from({ length: lanes }, lane));
-  return {
-    answered,
-    sent,
-    stop: async () => {
-      stopped = true;
-      await running;
-    },
+  const stop = async () => {
+    stopped = true;
+    await running;
   };
+  // Should an assertion fail before the test stops it, the load must not go on forever.
+  cleanup.push(stop);
+  return { answered, sent, stop };
 }
 
 /**
@@ -137,6 +137,15 @@ describe('crash safety', () => {
     });
     expect(write.status).toBe(503);
     expect(((await write.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+    // A subscription is PostgreSQL's alone: it is taken (its handshake follows from the sweep), so
+    // its client has no reason to send it again and subscribe twice.
+    const coach = await mintDevToken({ role: 'coach', org: TEAM });
+    const subscribed = await fetch(`${service.url}/fhir/Subscription`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${coach}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify(subscription('task-created', 'https://localhost:9/wor-hook')),
+    });
+    expect(subscribed.status).toBe(201);
     await load.stop();
 
     const restarted = await privateRedis(dir, redis.port);
@@ -153,6 +162,8 @@ describe('crash safety', () => {
       body: JSON.stringify(exampleReferral({ referralId: `CRASH-AFTER-${randomUUID()}` })),
     });
     expect(after.status).toBe(201);
+    const subscriptions = (await (await fetch(`${service.url}/fhir/Subscription`, { headers: { authorization: `Bearer ${coach}` } })).json()) as { total: number; entry: Array<{ resource: { status: string } }> };
+    expect([subscriptions.total, subscriptions.entry[0]!.resource.status]).toEqual([1, 'requested']);
   }, 120_000);
 
   test('kill -9 of the service between the 202 of a portal document and its conversion: after restart each is converted exactly once', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { expect, test } from '@jest/globals';
 import { SEARCH_INDEX_VERSION } from '../../src/fhir/search-parameters.js';
 import { PRACTICE_AGB } from '../fixtures/referral.js';
@@ -33,5 +34,21 @@ test('a search parameter added in a new version finds what was written before: t
     expect(doubled.rows).toEqual([]);
   } finally {
     await upgraded.close();
+  }
+});
+
+test('a resource with two identifiers of one system is found once, alone and with another parameter, and counted once', async () => {
+  const system = 'https://wor-bridge.nl/fhir/NamingSystem/test-letter';
+  const letter = {
+    resourceType: 'Communication' as const,
+    id: randomUUID(),
+    status: 'completed' as const,
+    identifier: [{ system, value: `A-${randomUUID()}` }, { system, value: `B-${randomUUID()}` }],
+    basedOn: [{ reference: `ServiceRequest/${randomUUID()}` }],
+  };
+  await service.app.services.store.commit({ writes: [{ resource: letter, acl: [`gp:${PRACTICE_AGB}`] }] });
+  for (const query of [`identifier=${encodeURIComponent(`${system}|`)}`, `identifier=${encodeURIComponent(`${system}|`)}&based-on=${letter.basedOn[0]!.reference}`]) {
+    const found = await service.request('GET', `/fhir/Communication?${query}`, { token: gp });
+    expect({ query, total: found.body.total, ids: found.body.entry.map((entry: { resource: { id: string } }) => entry.resource.id) }).toEqual({ query, total: 1, ids: [letter.id] });
   }
 });

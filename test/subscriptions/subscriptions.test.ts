@@ -3,14 +3,13 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { Bundle, Parameters, ParametersParameter, Resource } from 'fhir/r4.js';
 import { profileErrors } from '../../src/fhir/profile-validator.js';
 import { OTHER_PRACTICE_AGB, PRACTICE_AGB } from '../fixtures/referral.js';
+import { BACKPORT, subscription, TOPIC } from '../fixtures/subscription.js';
 import { validateAgainstR4Schema } from '../support/fhir-validation.js';
 import { PATIENT_DATA_IN_FIXTURES } from '../support/patient-data.js';
 import { claimAndAnswer, submitReferral } from '../support/referrals.js';
 import { LEIDEN_NOORD, LEIDEN_ZUID } from '../support/directory.js';
 import { startService, withService } from '../support/service.js';
 
-const TOPIC = 'https://wor-bridge.nl/fhir/SubscriptionTopic';
-const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
 const BASE = 'http://wor-bridge.test';
 
 interface Received {
@@ -101,24 +100,6 @@ async function eventually<T>(check: () => T | undefined | false | Promise<T | un
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-function subscription(topic: string, endpoint: string, options: { content?: string; filter?: string; heartbeat?: number; header?: string[] } = {}) {
-  return {
-    resourceType: 'Subscription',
-    status: 'requested',
-    reason: 'notified pull instead of polling',
-    criteria: `${TOPIC}/${topic}`,
-    ...(options.filter ? { _criteria: { extension: [{ url: `${BACKPORT}/backport-filter-criteria`, valueString: options.filter }] } } : {}),
-    channel: {
-      type: 'rest-hook',
-      endpoint,
-      payload: 'application/fhir+json',
-      _payload: { extension: [{ url: `${BACKPORT}/backport-payload-content`, valueCode: options.content ?? 'id-only' }] },
-      ...(options.header ? { header: options.header } : {}),
-      ...(options.heartbeat ? { extension: [{ url: `${BACKPORT}/backport-heartbeat-period`, valueUnsignedInt: options.heartbeat }] } : {}),
-    },
-  };
 }
 
 const receiver = new WebhookReceiver();
