@@ -41,8 +41,12 @@ export function readEnvelope(input: unknown): DocumentEnvelope {
   if (!zdNumber || !/^[A-Za-z0-9._:-]{1,64}$/.test(zdNumber)) throw invalid('Bundle.entry[0].resource.identifier', 'The Composition needs the transaction number as identifier');
   const code = first.type?.coding?.map((coding) => coding.code).find((candidate) => candidate && own(DOCUMENT_KINDS, candidate));
   if (!code) throw invalid('Bundle.entry[0].resource.type', `Composition.type must be one of ${Object.keys(DOCUMENT_KINDS).join(', ')}`);
-  const isStu3 = (bundle.entry ?? []).some((entry) => (entry.resource?.resourceType as string) === 'ReferralRequest');
-  return { documentId: String(documentId), zdNumber, kind: DOCUMENT_KINDS[code as keyof typeof DOCUMENT_KINDS], fhirVersion: isStu3 ? 'STU3' : 'R4' };
+  return { documentId: String(documentId), zdNumber, kind: DOCUMENT_KINDS[code as keyof typeof DOCUMENT_KINDS], fhirVersion: fhirVersionOf(bundle) };
+}
+
+/** A document holding an STU3 ReferralRequest is STU3; any other is read as R4. */
+export function fhirVersionOf(document: unknown): DocumentEnvelope['fhirVersion'] {
+  return ((document as Bundle)?.entry ?? []).some((entry) => (entry.resource?.resourceType as string) === 'ReferralRequest') ? 'STU3' : 'R4';
 }
 
 /** An R4 ServiceRequest or an STU3 ReferralRequest, as far as a referral is read from it. */

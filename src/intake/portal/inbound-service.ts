@@ -10,7 +10,7 @@ import { runEffects, type Effect, type ResourceStore } from '../../store/resourc
 import type { TaskService } from '../../tasks/task-service.js';
 import { cancelReferral } from '../cancel-referral.js';
 import { findReferral, submitReferral, type IntakeDependencies } from '../submit-referral.js';
-import { documentAttachments, documentToReferral, readEnvelope, type DocumentEnvelope } from './document-to-referral.js';
+import { documentAttachments, documentToReferral, fhirVersionOf, type DocumentEnvelope } from './document-to-referral.js';
 
 export type MessageStatus = 'received' | 'processed' | 'failed';
 
@@ -136,8 +136,8 @@ export class InboundService {
     if (!raw || !message || message.status === 'processed') return;
     const party = portalTag(message.portal);
     const document = JSON.parse(raw) as unknown;
-    // Read as when it was received (it was stored because it could be): kind, numbers and FHIR version.
-    const envelope = readEnvelope(document);
+    // What was read from it on receipt, and its FHIR version as readEnvelope tells it.
+    const envelope: DocumentEnvelope = { documentId: message.documentId, zdNumber: message.zdNumber, kind: message.kind as DocumentEnvelope['kind'], fhirVersion: fhirVersionOf(document) };
     try {
       if (envelope.kind === 'referral') {
         const { referral, locate } = documentToReferral(document, envelope);
