@@ -302,11 +302,13 @@ export class ResourceStore {
     }
     if (planned.length > 0) {
       const rows = planned.flatMap(({ content, acl }) => this.indexRows(content, acl));
+      // A repeat (the record exists) writes no resource or index row only to roll them back.
+      const whenFirst = guard ? ' WHERE EXISTS (SELECT 1 FROM guard)' : '';
       parts.push(
         `w AS (SELECT * FROM unnest(${bind(planned.map(({ content }) => content.resourceType))}::text[], ${bind(planned.map(({ content }) => content.id))}::text[], ${bind(planned.map(({ version }) => version))}::int[],
            ${bind(planned.map(({ acl }) => acl.join('\u001f')))}::text[], ${bind(planned.map(({ content }) => JSON.stringify(content)))}::text[]) AS w(t, i, v, a, c)
          ), written AS (
-           SELECT w.t, w.i, w.v, string_to_array(w.a, chr(31)) AS a, replace(w.c, ${bind(this.lastUpdatedPlaceholder)}, clock_text.text)::json AS c, clock_text.at FROM w, clock_text
+           SELECT w.t, w.i, w.v, string_to_array(w.a, chr(31)) AS a, replace(w.c, ${bind(this.lastUpdatedPlaceholder)}, clock_text.text)::json AS c, clock_text.at FROM w, clock_text${whenFirst}
          ), created AS (
            INSERT INTO resource (resource_type, id, version, last_updated, acl, content)
            SELECT t, i, 1, at, a, c FROM written WHERE v = 1
@@ -326,7 +328,7 @@ export class ResourceStore {
            DELETE FROM search_index s USING updated u WHERE s.resource_type = u.resource_type AND s.id = u.id
          ), indexed AS (
            INSERT INTO search_index (resource_type, tenant, param, value, last_updated, id)
-           SELECT t, n, p, v, clock.at, i FROM clock, unnest(${[0, 1, 2, 3, 4].map((column) => `${bind(rows.map((row) => row[column]))}::text[]`).join(', ')}) AS x(t, n, p, v, i)
+           SELECT t, n, p, v, clock.at, i FROM clock, unnest(${[0, 1, 2, 3, 4].map((column) => `${bind(rows.map((row) => row[column]))}::text[]`).join(', ')}) AS x(t, n, p, v, i)${whenFirst}
          )`,
       );
       // A create whose id is taken, or an update of a version that is no longer current.

@@ -37,6 +37,11 @@ export interface TestService {
   token(role: string, org: string, options?: Omit<DevTokenOptions, 'role' | 'org'>): Promise<string>;
   /** Keys under this service's prefix matching a pattern (after the prefix). */
   keys(pattern: string): Promise<string[]>;
+  /**
+   * Rows in each table that holds a request's records (the audit trail aside, which records refusals
+   * too): equal before and after, nothing was stored.
+   */
+  storedRows(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -111,6 +116,11 @@ export async function startService(options: ServiceOptions = {}): Promise<TestSe
     },
     token: (role, org, tokenOptions = {}) => mintDevToken({ role, org, ...tokenOptions }),
     keys: (pattern) => redis.keys(`${prefix}:${pattern}`),
+    async storedRows() {
+      const tables = ['resource', 'resource_version', 'search_index', 'idempotency', 'referral_master_data', 'timer', 'inbound_message', 'outbox'];
+      const { rows } = await db.query<Record<string, string>>(`SELECT ${tables.map((table) => `(SELECT count(*) FROM ${table}) AS ${table}`).join(', ')}`);
+      return Object.fromEntries(Object.entries(rows[0]!).map(([table, count]) => [table, Number(count)]));
+    },
     async close() {
       await app.close();
       if (!options.prefix) {
