@@ -50,7 +50,7 @@ describe('tokens the service does not accept: 401, WWW-Authenticate, and nothing
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
     expect(response.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ code: 'login' }] });
-    expect(await service.keys('res:ServiceRequest:*')).toEqual([]);
+    expect((await service.db.query(`SELECT id FROM resource WHERE resource_type = 'ServiceRequest'`)).rows).toEqual([]);
   });
 
   test('every endpoint but the public ones wants a token', async () => {
