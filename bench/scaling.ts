@@ -19,6 +19,7 @@ async function main() {
   const gp = `Bearer ${await mintDevToken({ role: 'gp', org: '01054321', expires: '4h' })}`;
   const coach = `Bearer ${await mintDevToken({ role: 'coach', org: 'leiden-noord', expires: '4h' })}`;
   const nextReferral = referralBody('SCALE');
+  const waitingInQueue = async () => ((await (await fetch(`${url}/queues/leiden-noord`, { headers: { authorization: coach } })).json()) as { waiting: number }).waiting;
   const lines: string[] = [];
   let stored = 0;
   try {
@@ -33,9 +34,9 @@ async function main() {
       });
       stored += loaded['2xx'];
       // Work the queue down to the newest QUEUED referrals: each round trip is a claim and an accept.
-      const waiting = Number((await (await fetch(`${url}/queues/leiden-noord`, { headers: { authorization: coach } })).json() as { waiting: number }).waiting);
+      const waiting = await waitingInQueue();
       if (waiting > QUEUED) await autocannon({ url, connections: 32, amount: 2 * (waiting - QUEUED), requests: claimAndAccept(coach) });
-      const queued = Number((await (await fetch(`${url}/queues/leiden-noord`, { headers: { authorization: coach } })).json() as { waiting: number }).waiting);
+      const queued = await waitingInQueue();
       const memory = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0) / 1024 / 1024;
       const rows: Row[] = [
         await run('baseline: GET /auth/whoami', pid, { url: `${url}/auth/whoami`, headers: { authorization: gp } }),

@@ -149,7 +149,7 @@ async function writeReferral(deps: IntakeDependencies, referral: Referral, chann
     const stored = await deps.store.readMany(masterRefs);
     const other = otherDetails(resources, stored);
     // Mostly a referral names its practice and GP as stored: then no later referral's use matters, and nothing is asked.
-    const newer = other.some(Boolean) ? await masterDataUse.newerThan(deps.db, referral.authoredOn, masterRefs) : other;
+    const newer = other.some(Boolean) ? await masterDataUse.newerThan(deps.db, referral.authoredOn, masterRefs) : masterRefs.map(() => false);
     const master = masterDataWrites(resources, { stored, other }, newer, acl);
     const entry: QueueEntry = { taskId: ids.task, teamId: team.id, urgent: referral.urgency === 'urgent' };
     const record: ReferralRecord = { hash, team: team.id, urgent: entry.urgent, ids };

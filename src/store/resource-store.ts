@@ -41,6 +41,15 @@ export type Effect = ((sql: Sql) => Promise<unknown>) | Statement;
 
 const DATA_MODIFYING = /^\s*(INSERT|UPDATE|DELETE)\b/i;
 
+/** An effect statement as it may go into a statement of CTEs: data-modifying, nothing else. */
+function checkedEffect(effect: Statement): Statement {
+  if (!DATA_MODIFYING.test(effect.text)) throw new Error(`an effect statement must be an INSERT, UPDATE or DELETE: ${effect.text.slice(0, 40)}`);
+  return effect;
+}
+
+/** Effect statements as CTEs of `statement`, their parameters numbered after those before. */
+const effectParts = (statement: StatementBuilder, effects: Statement[]) => effects.map((effect, index) => `effect_${index} AS (${statement.embed(effect)})`);
+
 /** Runs effects in their order; consecutive statements in one round trip. */
 export async function runEffects(sql: Sql, effects: Effect[]): Promise<void> {
   let statements: Statement[] = [];
@@ -50,8 +59,7 @@ export async function runEffects(sql: Sql, effects: Effect[]): Promise<void> {
   };
   for (const effect of effects) {
     if (typeof effect !== 'function') {
-      if (!DATA_MODIFYING.test(effect.text)) throw new Error(`an effect statement must be an INSERT, UPDATE or DELETE: ${effect.text.slice(0, 40)}`);
-      statements.push(effect);
+      statements.push(checkedEffect(effect));
       continue;
     }
     await send();
@@ -63,13 +71,12 @@ export async function runEffects(sql: Sql, effects: Effect[]): Promise<void> {
 function asOneStatement(statements: Statement[]): [string, unknown[]] {
   if (statements.length === 1) return [statements[0]!.text, statements[0]!.values];
   const statement = new StatementBuilder();
-  const parts = statements.map((effect, index) => `effect_${index} AS (${statement.embed(effect)})`);
-  return [`WITH ${parts.join(', ')} SELECT 1`, statement.values];
+  return [`WITH ${effectParts(statement, statements).join(', ')} SELECT 1`, statement.values];
 }
 
 /**
- * A write as it is committed (the new version, its `meta.lastUpdated` set by the database), with the
- * version it replaced.
+ * A write as it is committed (the new version; its `meta.lastUpdated`, which only the database
+ * knows, still a placeholder), with the version it replaced.
  */
 export interface CommittedWrite {
   resource: Resource;
@@ -281,8 +288,7 @@ export class ResourceStore {
     // lastUpdated is the transaction's start, which only the database knows: the content is sent with
     // a placeholder in its place (see STABLE_HORIZON for why it must be the start).
     const parts = [
-      `clock AS (SELECT date_trunc('milliseconds', now()) AS at)`,
-      `clock_text AS (SELECT at, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS text FROM clock)`,
+      `clock AS (SELECT at, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS text FROM (SELECT date_trunc('milliseconds', now()) AS at) AS start)`,
     ];
     const refusals: string[] = [];
     const { guard, unchanged = [] } = request;
@@ -308,7 +314,7 @@ export class ResourceStore {
         `w AS (SELECT * FROM unnest(${bind(planned.map(({ content }) => content.resourceType))}::text[], ${bind(planned.map(({ content }) => content.id))}::text[], ${bind(planned.map(({ version }) => version))}::int[],
            ${bind(planned.map(({ acl }) => acl.join('\u001f')))}::text[], ${bind(planned.map(({ content }) => JSON.stringify(content)))}::text[]) AS w(t, i, v, a, c)
          ), written AS (
-           SELECT w.t, w.i, w.v, string_to_array(w.a, chr(31)) AS a, replace(w.c, ${bind(this.lastUpdatedPlaceholder)}, clock_text.text)::json AS c, clock_text.at FROM w, clock_text${whenFirst}
+           SELECT w.t, w.i, w.v, string_to_array(w.a, chr(31)) AS a, replace(w.c, ${bind(this.lastUpdatedPlaceholder)}, clock.text)::json AS c, clock.at FROM w, clock${whenFirst}
          ), created AS (
            INSERT INTO resource (resource_type, id, version, last_updated, acl, content)
            SELECT t, i, 1, at, a, c FROM written WHERE v = 1
@@ -334,15 +340,12 @@ export class ResourceStore {
       // A create whose id is taken, or an update of a version that is no longer current.
       refusals.push(`SELECT 3, 'conflict ' || w.t || '/' || w.i FROM w LEFT JOIN stored s ON s.resource_type = w.t AND s.id = w.i WHERE s.id IS NULL`);
     }
-    effects.forEach((effect, index) => {
-      if (!DATA_MODIFYING.test(effect.text)) throw new Error(`an effect statement must be an INSERT, UPDATE or DELETE: ${effect.text.slice(0, 40)}`);
-      parts.push(`effect_${index} AS (${statement.embed(effect)})`);
-    });
+    parts.push(...effectParts(statement, effects.map(checkedEffect)));
     // The first refusal by rank alone is raised: a repeated submission is `guarded`, whatever else it met.
     const refused = refusals.length > 0
       ? `(SELECT commit_refused(reason) FROM (SELECT reason FROM (${refusals.join(' UNION ALL ')}) AS refusal(rank, reason) ORDER BY rank LIMIT 1) AS first)`
       : 'NULL';
-    return { text: `WITH ${parts.join(', ')} SELECT text AS last_updated, ${refused} AS refused FROM clock_text`, values: statement.values };
+    return { text: `WITH ${parts.join(', ')} SELECT text AS last_updated, ${refused} AS refused FROM clock`, values: statement.values };
   }
 
   /** Every (type, tenant, param, hashed value, id) a resource is found under; operators see everything. */
@@ -451,8 +454,11 @@ export class ResourceStore {
   }
 
   async search(query: SearchQuery): Promise<SearchResult> {
-    const params: unknown[] = [query.type, query.tenant ?? OPERATOR_TAG];
-    const bind = (value: unknown) => `$${params.push(value)}`;
+    const statement = new StatementBuilder();
+    // $1 and $2 throughout: the type, and the tenancy tag the caller searches under.
+    statement.bind(query.type);
+    statement.bind(query.tenant ?? OPERATOR_TAG);
+    const bind = (value: unknown) => statement.bind(value);
     const filters = query.filters.length > 0 || query.ids ? query.filters : [[[ANY, ''] as [string, string]]];
     // One value is an equality, so that the index gives its range in order (PostgreSQL 15 reads
     // `= ANY` on a later index column as a filter over the whole parameter when it needs the order).
@@ -487,7 +493,7 @@ export class ResourceStore {
                AND g.last_updated = f.last_updated AND g.id = f.id OFFSET 0)`,
         )
         .join('');
-    const countParams = [...params];
+    const countValues = [...statement.values];
 
     const descending = query.order !== 'asc';
     const direction = descending ? 'DESC' : 'ASC';
@@ -512,8 +518,8 @@ export class ResourceStore {
       JOIN resource r ON r.resource_type = $1 AND r.id = p.id
       ORDER BY p.place ${direction}, p.id ${direction}`;
     const [page, counted] = await Promise.all([
-      query.count > 0 ? this.db.query<{ id: string; place: Date; content: Resource; snapshot: Date }>(pageSql, params) : Promise.resolve({ rows: [] }),
-      this.db.query<{ total: string }>(`SELECT count(*) AS total FROM (${matches}) m`, countParams),
+      query.count > 0 ? this.db.query<{ id: string; place: Date; content: Resource; snapshot: Date }>(pageSql, statement.values) : Promise.resolve({ rows: [] }),
+      this.db.query<{ total: string }>(`SELECT count(*) AS total FROM (${matches}) m`, countValues),
     ]);
     const rows = page.rows.slice(0, query.count);
     const last = rows[rows.length - 1];
