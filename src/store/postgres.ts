@@ -38,6 +38,8 @@ export function createPool(url: string, schema: string, max: number): Db {
 const MAX_PREPARED = 200;
 /** Result columns that follow the table (`SELECT *`, `r.*`, `RETURNING *`): a migration adding a column would break such a prepared statement in a running replica. */
 const RESULT_FOLLOWS_TABLE = /(^|[\s,.(])\*\s*(FROM\b|$)|RETURNING\s+\*/i;
+/** A write that returns nothing (`INSERT INTO t SELECT * FROM …` included): it has no result columns to change. */
+const RETURNS_NO_ROWS = /^\s*(INSERT|UPDATE|DELETE)\b(?![\s\S]*\bRETURNING\b)/i;
 
 /** A name per statement text worth preparing: derived from the text, so one name is always one text. */
 class StatementNames {
@@ -45,7 +47,7 @@ class StatementNames {
 
   of(text: string): string | undefined {
     const known = this.names.get(text);
-    if (known !== undefined || this.names.size >= MAX_PREPARED || RESULT_FOLLOWS_TABLE.test(text)) return known;
+    if (known !== undefined || this.names.size >= MAX_PREPARED || (RESULT_FOLLOWS_TABLE.test(text) && !RETURNS_NO_ROWS.test(text))) return known;
     const name = `wor_${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`;
     this.names.set(text, name);
     return name;

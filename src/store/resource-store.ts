@@ -311,7 +311,7 @@ export class ResourceStore {
       // A repeat (the record exists) writes no resource or index row only to roll them back.
       const whenFirst = guard ? ' WHERE EXISTS (SELECT 1 FROM guard)' : '';
       parts.push(
-        `w AS (SELECT * FROM unnest(${bind(planned.map(({ content }) => content.resourceType))}::text[], ${bind(planned.map(({ content }) => content.id))}::text[], ${bind(planned.map(({ version }) => version))}::int[],
+        `w AS (SELECT t, i, v, a, c FROM unnest(${bind(planned.map(({ content }) => content.resourceType))}::text[], ${bind(planned.map(({ content }) => content.id))}::text[], ${bind(planned.map(({ version }) => version))}::int[],
            ${bind(planned.map(({ acl }) => acl.join('\u001f')))}::text[], ${bind(planned.map(({ content }) => JSON.stringify(content)))}::text[]) AS w(t, i, v, a, c)
          ), written AS (
            SELECT w.t, w.i, w.v, string_to_array(w.a, chr(31)) AS a, replace(w.c, ${bind(this.lastUpdatedPlaceholder)}, clock.text)::json AS c, clock.at FROM w, clock${whenFirst}

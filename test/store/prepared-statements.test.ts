@@ -27,6 +27,17 @@ describe('statements prepared per connection', () => {
     expect(prepared.filter((statement) => /\*\s*FROM/.test(statement))).toEqual([]);
   });
 
+  test('a write that returns nothing is prepared even when it copies whole rows (INSERT … SELECT *); one that returns them (RETURNING *) is not', async () => {
+    await pool.query('CREATE TEMP TABLE copied (id int, name text)');
+    const copy = 'INSERT INTO copied SELECT * FROM json_populate_recordset(NULL::copied, $1)';
+    const returning = 'INSERT INTO copied SELECT * FROM json_populate_recordset(NULL::copied, $1) RETURNING *';
+    await pool.query(copy, [JSON.stringify([{ id: 1, name: 'een' }])]);
+    expect((await pool.query(returning, [JSON.stringify([{ id: 2, name: 'twee' }])])).rows).toEqual([{ id: 2, name: 'twee' }]);
+    const prepared = await preparedStatements();
+    expect(prepared).toContain(copy);
+    expect(prepared).not.toContain(returning);
+  });
+
   test('a statement without parameters runs as sent, unprepared', async () => {
     await pool.query('SELECT 1 AS one');
     expect(await preparedStatements()).not.toContain('SELECT 1 AS one');
