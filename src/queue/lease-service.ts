@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServiceRequest, Task } from 'fhir/r4.js';
 import type { Redis } from 'ioredis';
+import { teamTag } from '../auth/caller.js';
 import { conflict, FhirError, notFound } from '../fhir/operation-outcome.js';
 import type { DeadlineTimers } from '../feedback/deadline-timers.js';
 import type { RedisKeys } from '../store/redis-keys.js';
@@ -217,21 +218,32 @@ export class LeaseService {
    */
   async rebuild(): Promise<number> {
     let restored = 0;
-    let cursor: Cursor | undefined;
-    do {
-      const page = await this.options.store.search({ type: 'Task', filters: [QUEUED_STATUSES.map((status): [string, string] => ['status', status])], count: 100, order: 'asc', cursor });
-      for (const task of page.resources as Task[]) {
-        const teamId = teamOfTask(task);
-        if (!this.options.queues.has(teamId)) continue;
-        if (task.status === 'received' && !(await this.options.redis.exists(this.options.keys.leaseOfTask(task.id!)))) {
-          await this.options.tasks.changeStatus(task.id!, 'queue', { status: 'requested' });
+    for (const teamId of this.options.queues.teams()) {
+      let cursor: Cursor | undefined;
+      do {
+        // In the team's tenancy: its own index range, whatever the other teams hold.
+        const page = await this.options.store.search({
+          type: 'Task',
+          tenant: teamTag(teamId),
+          filters: [QUEUED_STATUSES.map((status): [string, string] => ['status', status])],
+          count: 100,
+          order: 'asc',
+          cursor,
+        });
+        let added = 0;
+        for (const task of page.resources as Task[]) {
+          if (teamOfTask(task) !== teamId) continue;
+          if (task.status === 'received' && !(await this.options.redis.exists(this.options.keys.leaseOfTask(task.id!)))) {
+            await this.options.tasks.changeStatus(task.id!, 'queue', { status: 'requested' });
+          }
+          await this.options.queues.add({ taskId: task.id!, teamId, urgent: task.priority === 'urgent' });
+          added += 1;
         }
-        await this.options.queues.add({ taskId: task.id!, teamId, urgent: task.priority === 'urgent' });
-        await this.options.signal.publish(teamId);
-        restored += 1;
-      }
-      cursor = page.next;
-    } while (cursor);
+        if (added > 0) await this.options.signal.publish(teamId);
+        restored += added;
+        cursor = page.next;
+      } while (cursor);
+    }
     return restored;
   }
 

@@ -70,6 +70,11 @@ export class TeamQueues {
     return this.queues.has(teamId);
   }
 
+  /** The teams that have a queue. */
+  teams(): string[] {
+    return [...this.queues.keys()];
+  }
+
   /**
    * A job lives only while its Task is queued or leased: once it leaves (ack, cancellation) nothing
    * of it stays in Redis. A Task handed on again afterwards is not queued twice, because the outbox

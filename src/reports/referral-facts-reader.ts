@@ -1,5 +1,5 @@
 import type { Communication, ServiceRequest, Task } from 'fhir/r4.js';
-import { practiceTag } from '../auth/caller.js';
+import { practiceTag, teamTag } from '../auth/caller.js';
 import { amsterdamIsoDate } from '../calendar/working-days.js';
 import { teamOrganizationId } from '../directory/team-organization.js';
 import type { Cursor, ResourceStore } from '../store/resource-store.js';
@@ -42,8 +42,8 @@ export async function readReferralFacts(store: ResourceStore, query: { team: str
 }
 
 /**
- * The team's Tasks created in the period, with `practice` only that practice's (searched in its
- * tenancy). A Task received then was last written no earlier, which bounds the index range read.
+ * The team's Tasks created in the period, searched in the team's tenancy, or with `practice` in that
+ * practice's (only its Tasks). A Task received then was last written no earlier, which bounds the index range read.
  */
 async function tasksReceivedIn(store: ResourceStore, team: string, period: ReportPeriod, practice: string | undefined): Promise<Task[]> {
   const found: Task[] = [];
@@ -51,7 +51,7 @@ async function tasksReceivedIn(store: ResourceStore, team: string, period: Repor
   do {
     const page = await store.search({
       type: 'Task',
-      ...(practice ? { tenant: practiceTag(practice) } : {}),
+      tenant: practice ? practiceTag(practice) : teamTag(team),
       filters: [[['owner', `Organization/${teamOrganizationId(team)}`]]],
       lastUpdated: { min: Date.parse(`${period.start}T00:00:00Z`) - DAY_MS },
       count: PAGE,

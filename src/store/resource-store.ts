@@ -4,8 +4,6 @@ import { indexEntries, SEARCH_INDEX_VERSION } from '../fhir/search-parameters.js
 import { KeyedHash } from './keyed-hash.js';
 import { APPLICATION_NAME, StatementBuilder, transaction, type Db, type Sql } from './postgres.js';
 
-/** The pseudo-tenant under which every resource is indexed, for operators. */
-const OPERATOR_TAG = '_all';
 /** The SQLSTATE of `commit_refused` (migration 015): a commit that may not write, rolled back. */
 const COMMIT_REFUSED = 'WB409';
 /** The pseudo-parameter every resource is indexed under once per tenant: a search without parameters. */
@@ -157,6 +155,16 @@ export interface SearchResult {
 const STABLE_HORIZON = `(SELECT date_trunc('milliseconds', LEAST(now(), COALESCE(min(xact_start), now())))
   FROM pg_stat_activity
   WHERE datname = current_database() AND application_name = '${APPLICATION_NAME}' AND xact_start IS NOT NULL AND pid <> pg_backend_pid())`;
+
+/**
+ * The tenancy tags that resources of type $1 are indexed under, each found with one probe of the
+ * index (a loose index scan): a search across tenants then reads one index range per tenant.
+ */
+const TENANTS_OF_TYPE = `WITH RECURSIVE tenants AS (
+    SELECT min(tenant) AS tenant FROM search_index WHERE resource_type = $1
+    UNION ALL
+    SELECT (SELECT min(s.tenant) FROM search_index s WHERE s.resource_type = $1 AND s.tenant > tenants.tenant) FROM tenants WHERE tenants.tenant IS NOT NULL
+  ) SELECT tenant FROM tenants WHERE tenant IS NOT NULL`;
 
 /**
  * Parameters in the order a search leads with them: the first matches fewest resources. `_id` and
@@ -348,10 +356,10 @@ export class ResourceStore {
     return { text: `WITH ${parts.join(', ')} SELECT text AS last_updated, ${refused} AS refused FROM clock`, values: statement.values };
   }
 
-  /** Every (type, tenant, param, hashed value, id) a resource is found under; operators see everything. */
+  /** Every (type, tenant, param, hashed value, id) a resource is found under: once in each tenancy that may see it. */
   private indexRows(resource: Resource, acl: string[]): Array<[string, string, string, string, string]> {
     const entries = [[ANY, ''], ...indexEntries(resource)].map(([param, value]) => [param!, this.indexHash.of(value!)] as const);
-    return [...new Set([...acl, OPERATOR_TAG])].flatMap((tenant) =>
+    return [...new Set(acl)].flatMap((tenant) =>
       entries.map(([param, hashed]): [string, string, string, string, string] => [resource.resourceType, tenant, param, hashed, resource.id!]),
     );
   }
@@ -455,10 +463,12 @@ export class ResourceStore {
 
   async search(query: SearchQuery): Promise<SearchResult> {
     const statement = new StatementBuilder();
-    // $1 and $2 throughout: the type, and the tenancy tag the caller searches under.
+    // $1 throughout: the type.
     statement.bind(query.type);
-    statement.bind(query.tenant ?? OPERATOR_TAG);
     const bind = (value: unknown) => statement.bind(value);
+    // An operator, or the service itself, searches every tenancy: one index range per tenant (a
+    // resource that several may see is one match in each, so the matches are made distinct).
+    const tenancy = query.tenant ? bind(query.tenant) : `ANY(ARRAY(${TENANTS_OF_TYPE}))`;
     const filters = query.filters.length > 0 || query.ids ? query.filters : [[[ANY, ''] as [string, string]]];
     // One value is an equality, so that the index gives its range in order (PostgreSQL 15 reads
     // `= ANY` on a later index column as a filter over the whole parameter when it needs the order).
@@ -484,12 +494,12 @@ export class ResourceStore {
     const [lead, ...others] = [...parameters].sort((a, b) => leadingRank(a) - leadingRank(b));
     const ids = (row: string, filter: { ids?: string[] }) => (filter.ids ? ` AND ${row}.id = ANY(${bind(filter.ids)}::text[])` : '');
     const matches =
-      `SELECT ${lead!.values.length > 1 ? 'DISTINCT ' : ''}f.id, f.last_updated FROM search_index f
-       WHERE f.resource_type = $1 AND f.tenant = $2 AND f.param = ${bind(lead!.param)} AND ${valueCondition('f', lead!.values)}${ids('f', lead!)}${time.map((condition) => ` AND ${condition}`).join('')}` +
+      `SELECT ${lead!.values.length > 1 || !query.tenant ? 'DISTINCT ' : ''}f.id, f.last_updated FROM search_index f
+       WHERE f.resource_type = $1 AND f.tenant = ${tenancy} AND f.param = ${bind(lead!.param)} AND ${valueCondition('f', lead!.values)}${ids('f', lead!)}${time.map((condition) => ` AND ${condition}`).join('')}` +
       others
         .map(
           (filter) =>
-            ` AND EXISTS (SELECT 1 FROM search_index g WHERE g.resource_type = $1 AND g.tenant = $2 AND g.param = ${bind(filter.param)} AND ${valueCondition('g', filter.values)}${ids('g', filter)}
+            ` AND EXISTS (SELECT 1 FROM search_index g WHERE g.resource_type = $1 AND g.tenant = f.tenant AND g.param = ${bind(filter.param)} AND ${valueCondition('g', filter.values)}${ids('g', filter)}
                AND g.last_updated = f.last_updated AND g.id = f.id OFFSET 0)`,
         )
         .join('');

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { expect, test } from '@jest/globals';
 import { SEARCH_INDEX_VERSION } from '../../src/fhir/search-parameters.js';
-import { PRACTICE_AGB } from '../fixtures/referral.js';
+import { OTHER_PRACTICE_AGB, PRACTICE_AGB } from '../fixtures/referral.js';
 import { submitReferral } from '../support/referrals.js';
 import { startService, withService } from '../support/service.js';
 
-const { service, gp } = await withService({ tokens: { gp: ['gp', PRACTICE_AGB] } });
+const { service, gp, otherGp, operator } = await withService({
+  tokens: { gp: ['gp', PRACTICE_AGB], otherGp: ['gp', OTHER_PRACTICE_AGB], operator: ['operator', 'regio'] },
+});
 
 test('a search parameter added in a new version finds what was written before: the index is rebuilt once at start-up', async () => {
   const { taskId } = await submitReferral(service, gp);
@@ -51,4 +53,29 @@ test('a resource with two identifiers of one system is found once, alone and wit
     const found = await service.request('GET', `/fhir/Communication?${query}`, { token: gp });
     expect({ query, total: found.body.total, ids: found.body.entry.map((entry: { resource: { id: string } }) => entry.resource.id) }).toEqual({ query, total: 1, ids: [letter.id] });
   }
+});
+
+test("an operator's search looks in every tenancy: two practices' referrals are found and counted once each, page by page, and each practice sees only its own", async () => {
+  const mine = await submitReferral(service, gp);
+  const theirs = await submitReferral(service, otherGp, { requester: { agb: '01019999', name: 'B. de Vries', practice: { agb: OTHER_PRACTICE_AGB, name: 'Praktijk Oost' } } });
+  // Each Task is indexed once for its practice and once for its team: there is no operators' copy.
+  const tenancies = await service.db.query(`SELECT DISTINCT tenant FROM search_index WHERE resource_type = 'Task' AND id = $1 ORDER BY tenant`, [theirs.taskId]);
+  expect(tenancies.rows.map((row) => row.tenant)).toEqual(['coach:leiden-noord', `gp:${OTHER_PRACTICE_AGB}`]);
+
+  const stored = (await service.db.query(`SELECT id FROM resource WHERE resource_type = 'Task' ORDER BY id`)).rows.map((row) => row.id);
+  for (const query of ['_count=1', 'status=requested&_count=1', 'owner=Organization/team-leiden-noord&status=requested,accepted&_count=2']) {
+    const seen: string[] = [];
+    const totals = new Set<number>();
+    for (let path: string | undefined = `/fhir/Task?${query}`; path; ) {
+      const page = (await service.request('GET', path, { token: operator })).body;
+      totals.add(page.total);
+      seen.push(...(page.entry ?? []).map((entry: { resource: { id: string } }) => entry.resource.id));
+      path = page.link.find((link: { relation: string }) => link.relation === 'next')?.url.replace('http://wor-bridge.test', '');
+    }
+    expect({ query, seen: [...seen].sort(), totals: [...totals] }).toEqual({ query, seen: stored, totals: [stored.length] });
+  }
+  const own = async (token: string) => (await service.request('GET', '/fhir/Task?status=requested&_count=50', { token })).body.entry.map((entry: { resource: { id: string } }) => entry.resource.id);
+  expect(await own(otherGp)).toEqual([theirs.taskId]);
+  expect(await own(gp)).toContain(mine.taskId);
+  expect(await own(gp)).not.toContain(theirs.taskId);
 });
