@@ -218,7 +218,7 @@ export class ResourceStore {
   async vread(type: string, id: string, versionId: string): Promise<Stored | undefined> {
     if (!/^[0-9]{1,9}$/.test(versionId)) return undefined;
     const { rows } = await this.db.query<{ content: Resource; acl: string[] }>(
-      `SELECT v.content, r.acl FROM resource_version v JOIN resource r USING (resource_type, id)
+      `SELECT v.content, r.acl FROM resource_history v JOIN resource r USING (resource_type, id)
        WHERE v.resource_type = $1 AND v.id = $2 AND v.version = $3`,
       [type, id, Number(versionId)],
     );
@@ -228,7 +228,7 @@ export class ResourceStore {
   /** All versions, newest first. */
   async history(type: string, id: string): Promise<{ versions: Resource[]; acl: string[] } | undefined> {
     const { rows } = await this.db.query<{ content: Resource; acl: string[] }>(
-      `SELECT v.content, r.acl FROM resource_version v JOIN resource r USING (resource_type, id)
+      `SELECT v.content, r.acl FROM resource_history v JOIN resource r USING (resource_type, id)
        WHERE v.resource_type = $1 AND v.id = $2 ORDER BY v.version DESC`,
       [type, id],
     );
@@ -238,7 +238,7 @@ export class ResourceStore {
   /** Every version of each of these resources, oldest first, with its current tenancy tags. */
   async histories(type: string, ids: string[]): Promise<Map<string, { versions: Resource[]; acl: string[] }>> {
     const { rows } = await this.db.query<{ id: string; content: Resource; acl: string[] }>(
-      `SELECT v.id, v.content, r.acl FROM resource_version v JOIN resource r USING (resource_type, id)
+      `SELECT v.id, v.content, r.acl FROM resource_history v JOIN resource r USING (resource_type, id)
        WHERE v.resource_type = $1 AND v.id = ANY($2::text[]) ORDER BY v.id, v.version`,
       [type, ids],
     );
@@ -327,6 +327,12 @@ export class ResourceStore {
            INSERT INTO resource (resource_type, id, version, last_updated, acl, content)
            SELECT t, i, 1, at, a, c FROM written WHERE v = 1
            ON CONFLICT DO NOTHING RETURNING resource_type, id
+         ), replaced AS (
+           -- The version an update replaces, as the statement's snapshot shows it. The writer read it
+           -- before the statement began, so the snapshot holds it; when the update then finds a newer
+           -- one, nothing is written and the commit is refused.
+           SELECT r.resource_type, r.id, r.version, r.last_updated, r.content FROM resource r JOIN written w
+           ON w.v > 1 AND r.resource_type = w.t AND r.id = w.i AND r.version = w.v - 1
          ), updated AS (
            UPDATE resource r SET version = w.v, last_updated = w.at, acl = w.a, content = w.c
            FROM written w WHERE w.v > 1 AND r.resource_type = w.t AND r.id = w.i AND r.version = w.v - 1
@@ -334,9 +340,9 @@ export class ResourceStore {
          ), stored AS (
            SELECT resource_type, id FROM created UNION ALL SELECT resource_type, id FROM updated
          ), versions AS (
-           -- Only what was written: a concurrent writer's version of the same number is its own.
+           -- History keeps the versions before the current one (the current one is the resource row).
            INSERT INTO resource_version (resource_type, id, version, last_updated, content)
-           SELECT t, i, v, at, c FROM written JOIN stored ON stored.resource_type = written.t AND stored.id = written.i
+           SELECT p.resource_type, p.id, p.version, p.last_updated, p.content FROM replaced p JOIN updated u USING (resource_type, id)
          ), unindexed AS (
            -- After the version-checked UPDATE has locked the resource, as concurrent writers queue on it.
            DELETE FROM search_index s USING updated u WHERE s.resource_type = u.resource_type AND s.id = u.id

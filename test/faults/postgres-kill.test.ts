@@ -203,7 +203,7 @@ test('kill -9 of PostgreSQL under intake load while the queue drains: 503 with R
   // Accepted exactly once: each Task went to `accepted` in one version, no ack succeeded twice, and
   // no Task was handed out again after its acceptance.
   const { rows: versions } = await db.query<{ id: string; status: string }>(
-    `SELECT id, content->>'status' AS status FROM resource_version WHERE resource_type = 'Task' ORDER BY id, version`,
+    `SELECT id, content->>'status' AS status FROM resource_history WHERE resource_type = 'Task' ORDER BY id, version`,
   );
   const acceptances = new Map<string, number>();
   versions.forEach((row, i) => {

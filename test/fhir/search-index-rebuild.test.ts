@@ -55,6 +55,12 @@ test('a resource with two identifiers of one system is found once, alone and wit
   }
 });
 
+interface SearchPage {
+  total: number;
+  entry?: Array<{ resource: { id: string } }>;
+  link: Array<{ relation: string; url: string }>;
+}
+
 test("an operator's search looks in every tenancy: two practices' referrals are found and counted once each, page by page, and each practice sees only its own", async () => {
   const mine = await submitReferral(service, gp);
   const theirs = await submitReferral(service, otherGp, { requester: { agb: '01019999', name: 'B. de Vries', practice: { agb: OTHER_PRACTICE_AGB, name: 'Praktijk Oost' } } });
@@ -67,10 +73,10 @@ test("an operator's search looks in every tenancy: two practices' referrals are 
     const seen: string[] = [];
     const totals = new Set<number>();
     for (let path: string | undefined = `/fhir/Task?${query}`; path; ) {
-      const page = (await service.request('GET', path, { token: operator })).body;
+      const page: SearchPage = (await service.request('GET', path, { token: operator })).body;
       totals.add(page.total);
-      seen.push(...(page.entry ?? []).map((entry: { resource: { id: string } }) => entry.resource.id));
-      path = page.link.find((link: { relation: string }) => link.relation === 'next')?.url.replace('http://wor-bridge.test', '');
+      seen.push(...(page.entry ?? []).map((entry) => entry.resource.id));
+      path = page.link.find((link) => link.relation === 'next')?.url.replace('http://wor-bridge.test', '');
     }
     expect({ query, seen: [...seen].sort(), totals: [...totals] }).toEqual({ query, seen: stored, totals: [stored.length] });
   }

@@ -115,7 +115,7 @@ describe('master data once', () => {
     expect(subjects.size).toBe(1);
     const found = await service.request('GET', '/fhir/Patient?identifier=999991772', { token: operator });
     expect(found.body.total).toBe(1);
-    const { rows } = await service.db.query('SELECT version FROM resource_version WHERE resource_type = $1 AND id = $2', ['Patient', [...subjects][0]!.split('/')[1]]);
+    const { rows } = await service.db.query('SELECT version FROM resource_history WHERE resource_type = $1 AND id = $2', ['Patient', [...subjects][0]!.split('/')[1]]);
     expect(rows).toHaveLength(1);
   });
 

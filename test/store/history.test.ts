@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { expect, test } from '@jest/globals';
+import type { Communication } from 'fhir/r4.js';
+import { withService } from '../support/service.js';
+
+const { service } = await withService({});
+const ACL = ['gp:01054321'];
+
+const letter = (status: Communication['status']): Communication => ({ resourceType: 'Communication', id: randomUUID(), status });
+const rowsOf = async (table: string, id: string) =>
+  (await service.db.query(`SELECT version, content->>'status' AS status FROM ${table} WHERE resource_type = 'Communication' AND id = $1 ORDER BY version`, [id])).rows;
+
+const store = () => service.app.services.store;
+
+test('a create writes its content once; each update moves the version it replaces to the history, and vread and _history show every version', async () => {
+  const created = letter('preparation');
+  await store().commit({ writes: [{ resource: created, acl: ACL }] });
+  expect(await rowsOf('resource_version', created.id!)).toEqual([]);
+
+  for (const status of ['in-progress', 'completed'] as const) await store().update<Communication>('Communication', created.id!, (current) => ({ ...current.resource, status }));
+
+  expect(await rowsOf('resource', created.id!)).toEqual([{ version: 3, status: 'completed' }]);
+  expect(await rowsOf('resource_version', created.id!)).toEqual([
+    { version: 1, status: 'preparation' },
+    { version: 2, status: 'in-progress' },
+  ]);
+  const history = await store().history('Communication', created.id!);
+  expect(history?.versions.map((version) => [version.meta?.versionId, (version as Communication).status])).toEqual([
+    ['3', 'completed'],
+    ['2', 'in-progress'],
+    ['1', 'preparation'],
+  ]);
+  expect(history?.acl).toEqual(ACL);
+  for (const [versionId, status] of [['1', 'preparation'], ['2', 'in-progress'], ['3', 'completed']]) {
+    expect((await store().vread('Communication', created.id!, versionId!))?.resource).toMatchObject({ status, meta: { versionId } });
+  }
+  expect(await store().vread('Communication', created.id!, '4')).toBeUndefined();
+});
+
+test('of concurrent updates of one version one wins, and the version it replaced is in the history once', async () => {
+  const created = letter('preparation');
+  await store().commit({ writes: [{ resource: created, acl: ACL }] });
+  const previous = (await store().read<Communication>('Communication', created.id!))!;
+  const outcomes = await Promise.all(
+    (['in-progress', 'completed', 'stopped', 'on-hold', 'entered-in-error'] as const).map((status) =>
+      store().commit({ writes: [{ resource: { ...previous.resource, status } as Communication, previous, acl: ACL }] }).then((result) => result.outcome),
+    ),
+  );
+  expect(outcomes.filter((outcome) => outcome === 'committed')).toHaveLength(1);
+  expect(outcomes.filter((outcome) => outcome === 'conflict')).toHaveLength(4);
+  expect(await rowsOf('resource_version', created.id!)).toEqual([{ version: 1, status: 'preparation' }]);
+  expect((await store().history('Communication', created.id!))?.versions).toHaveLength(2);
+});
