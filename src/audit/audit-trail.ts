@@ -157,13 +157,22 @@ export class AuditTrail {
     return this.key.full(previous, facts);
   }
 
-  /** Events about any of these patients or by this client, oldest first. */
+  /**
+   * Events about any of these patients or by this client, oldest first. Only the conditions asked
+   * are sent, and they are answered before the order (`OFFSET 0`): otherwise a plan may walk the
+   * whole trail in sequence order, filtering, until it has found enough.
+   */
   async find(query: { patients?: string[]; client?: string }, limit = 1000): Promise<AuditEvent[]> {
-    const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM audit_event WHERE patients && $1::text[] OR client_id = $2 ORDER BY seq LIMIT $3`, [
-      query.patients ?? [],
-      query.client ?? null,
-      limit,
-    ]);
+    const values: unknown[] = [];
+    const conditions = [
+      ...(query.patients?.length ? [`patients && $${values.push(query.patients)}::text[]`] : []),
+      ...(query.client ? [`client_id = $${values.push(query.client)}`] : []),
+    ];
+    if (conditions.length === 0) return [];
+    const { rows } = await this.db.query<Row>(
+      `SELECT ${COLUMNS} FROM (SELECT ${COLUMNS} FROM audit_event WHERE ${conditions.join(' OR ')} OFFSET 0) AS found ORDER BY seq LIMIT $${values.push(limit)}`,
+      values,
+    );
     return rows.map((row) => auditEvent(recordOf(row)));
   }
 

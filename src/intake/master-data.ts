@@ -126,11 +126,15 @@ export const masterDataUse = {
     };
   },
 
-  /** For each of `refs`: whether a referral written after `authoredOn` uses it. */
+  /**
+   * For each of `refs`: whether a referral written after `authoredOn` uses it. Each probe is one
+   * index lookup per ref (`OFFSET 0` keeps it a probe: as a join, a plan made for no values in
+   * particular may read the whole table).
+   */
   async newerThan(db: Db, authoredOn: string, refs: Ref[]): Promise<boolean[]> {
     const { rows } = await db.query<{ resource_type: string; id: string }>(
       `SELECT w.t AS resource_type, w.i AS id FROM unnest($1::text[], $2::text[]) AS w(t, i)
-       WHERE EXISTS (SELECT 1 FROM referral_master_data u WHERE u.resource_type = w.t AND u.id = w.i AND u.authored_on > $3)`,
+       WHERE EXISTS (SELECT 1 FROM referral_master_data u WHERE u.resource_type = w.t AND u.id = w.i AND u.authored_on > $3 OFFSET 0)`,
       [refs.map(([type]) => type), refs.map(([, id]) => id), authoredOn],
     );
     const newer = new Set(rows.map((row) => `${row.resource_type}/${row.id}`));
@@ -141,11 +145,11 @@ export const masterDataUse = {
     return { text: 'DELETE FROM referral_master_data WHERE service_request = $1', values: [serviceRequestId] };
   },
 
-  /** Which of `refs` a referral still uses (asked inside the erasing transaction). */
+  /** Which of `refs` a referral still uses (asked inside the erasing transaction), one probe each as in `newerThan`. */
   inUse(refs: Ref[]): (sql: Sql) => Promise<Ref[]> {
     return async (sql) => {
       const { rows } = await sql.query<{ resource_type: string; id: string }>(
-        'SELECT w.t AS resource_type, w.i AS id FROM unnest($1::text[], $2::text[]) AS w(t, i) WHERE EXISTS (SELECT 1 FROM referral_master_data u WHERE u.resource_type = w.t AND u.id = w.i)',
+        'SELECT w.t AS resource_type, w.i AS id FROM unnest($1::text[], $2::text[]) AS w(t, i) WHERE EXISTS (SELECT 1 FROM referral_master_data u WHERE u.resource_type = w.t AND u.id = w.i OFFSET 0)',
         [refs.map(([type]) => type), refs.map(([, id]) => id)],
       );
       return rows.map((row): Ref => [row.resource_type, row.id]);
