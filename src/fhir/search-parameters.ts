@@ -108,10 +108,9 @@ export const INCLUDES: Record<string, Record<string, (resource: Resource) => str
 
 /**
  * Changes whenever what `indexEntries` extracts changes: the store then rebuilds the index of what
- * was written before (2: `system|` and `|code` tokens, Task `requester`; 3: each entry once; 4: no
- * copy for operators, who search every tenancy).
+ * was written before (2: `system|` and `|code` tokens, Task `requester`; 3: each entry once).
  */
-export const SEARCH_INDEX_VERSION = 4;
+export const SEARCH_INDEX_VERSION = 3;
 
 /** `_revinclude` sources per target type: every reference parameter of another type that points at it. */
 export function revIncludes(target: string): Array<{ source: string; param: string }> {

@@ -80,6 +80,15 @@ test("an operator's search looks in every tenancy: two practices' referrals are 
     }
     expect({ query, seen: [...seen].sort(), totals: [...totals] }).toEqual({ query, seen: stored, totals: [stored.length] });
   }
+
+  // A replica of the previous release, still running during an upgrade, also indexed this Task
+  // under '_all' (migration 018 removed those copies): still one match, and gone with its next version.
+  await service.db.query(`INSERT INTO search_index SELECT resource_type, '_all', param, value, last_updated, id FROM search_index WHERE resource_type = 'Task' AND id = $1 AND tenant = 'coach:leiden-noord'`, [theirs.taskId]);
+  const byRequest = `/fhir/Task?focus=ServiceRequest/${theirs.serviceRequestId}`;
+  expect((await service.request('GET', byRequest, { token: operator })).body.total).toBe(1);
+  await service.app.services.store.update('Task', theirs.taskId, (current) => ({ ...current.resource, meta: { ...current.resource.meta, tag: [{ code: 'touched' }] } }));
+  expect((await service.db.query(`SELECT 1 FROM search_index WHERE tenant = '_all' AND id = $1`, [theirs.taskId])).rows).toEqual([]);
+
   const own = async (token: string) => (await service.request('GET', '/fhir/Task?status=requested&_count=50', { token })).body.entry.map((entry: { resource: { id: string } }) => entry.resource.id);
   expect(await own(otherGp)).toEqual([theirs.taskId]);
   expect(await own(gp)).toContain(mine.taskId);
