@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { FHIR_JSON } from '../fhir/media-type.js';
 import { FhirError, operationOutcome, type Issue } from '../fhir/operation-outcome.js';
-import { isDatabaseUnavailable } from '../store/postgres.js';
+import { isConcurrencyFailure, isDatabaseUnavailable } from '../store/postgres.js';
 import { notOffered, offeredMethods } from './fhir/interactions.js';
 
 /** Fastify's own errors for bad requests, translated to precise OperationOutcome issues. */
@@ -53,6 +53,10 @@ export default fp(
         status = 503;
         issues = [{ code: 'transient', diagnostics: 'Storage is temporarily unavailable; retry later' }];
         reply.header('retry-after', '5');
+      } else if (isConcurrencyFailure(error)) {
+        status = 503;
+        issues = [{ code: 'transient', diagnostics: 'Concurrent writes to the same records collided; retry the same request' }];
+        reply.header('retry-after', '1');
       } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
         status = error.statusCode;
         issues = [{ code: 'invalid', diagnostics: 'The request was not understood' }];

@@ -75,7 +75,6 @@ const ORDER: Array<[keyof ReferralIds, string]> = [
 const REFERRAL_OWN: Array<keyof ReferralIds> = ['serviceRequest', 'task', 'consent'];
 /** A commit that lost a race for shared master data is tried again on what the winner wrote. */
 const MAX_ATTEMPTS = 5;
-const DEADLOCK = '40P01';
 
 const storageBusy = () =>
   new FhirError(503, { code: 'transient', diagnostics: 'The referral is stored but not yet queued; retry the same request' }, { 'retry-after': '2' });
@@ -154,23 +153,17 @@ async function writeReferral(deps: IntakeDependencies, referral: Referral, chann
     const entry: QueueEntry = { taskId: ids.task, teamId: team.id, urgent: referral.urgency === 'urgent' };
     const record: ReferralRecord = { hash, team: team.id, urgent: entry.urgent, ids };
     const queued = deps.outbox.op('team', entry);
-    const result = await deps.store
-      .commit({
-        // No read of the record first: the commit itself finds an earlier referral under the same key and writes nothing.
-        guard: { scope: REFERRAL_SCOPE, key: `${channel.party}|${referral.referralId}`, value: record, owner: `ServiceRequest/${ids.serviceRequest}` },
-        writes: [...REFERRAL_OWN.map((name) => ({ resource: resources[name], acl })), ...master.writes],
-        unchanged: master.unchanged,
-        effects: [
-          queued.write,
-          deps.timers.schedule(ids.task, team.id, { 'pickup-deadline-missed': resources.task.restriction!.period!.end!, 'contact-deadline-missed': contactDeadline }),
-          masterDataUse.record(ids.serviceRequest, referral.authoredOn, masterRefs),
-        ],
-      })
-      .catch((error: Error & { code?: string }) => {
-        // Two referrals updating the same master data in opposite orders: PostgreSQL picks one to try again.
-        if (error.code === DEADLOCK) return { outcome: 'conflict' as const, type: '', id: '' };
-        throw error;
-      });
+    const result = await deps.store.commit({
+      // No read of the record first: the commit itself finds an earlier referral under the same key and writes nothing.
+      guard: { scope: REFERRAL_SCOPE, key: `${channel.party}|${referral.referralId}`, value: record, owner: `ServiceRequest/${ids.serviceRequest}` },
+      writes: [...REFERRAL_OWN.map((name) => ({ resource: resources[name], acl })), ...master.writes],
+      unchanged: master.unchanged,
+      effects: [
+        queued.write,
+        deps.timers.schedule(ids.task, team.id, { 'pickup-deadline-missed': resources.task.restriction!.period!.end!, 'contact-deadline-missed': contactDeadline }),
+        masterDataUse.record(ids.serviceRequest, referral.authoredOn, masterRefs),
+      ],
+    });
     if (result.outcome === 'guarded') return replay(deps, result.existing as ReferralRecord, hash, locate);
     if (result.outcome === 'conflict') {
       if (attempt < MAX_ATTEMPTS) continue;

@@ -138,6 +138,12 @@ export async function migrate(url: string, schema: string, log: (message: string
   });
 }
 
+/**
+ * A statement PostgreSQL rolled back because of concurrent writers (deadlock, serialization failure):
+ * the same request, sent again, can succeed.
+ */
+export const isConcurrencyFailure = (error: Error & { code?: string }): boolean => /^40(P01|001)$/.test(error.code ?? '');
+
 /** SQLSTATE classes and socket errors that mean "the database is away", not "the request is wrong". */
 export function isDatabaseUnavailable(error: Error & { code?: string }): boolean {
   const code = error.code ?? '';

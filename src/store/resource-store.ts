@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Resource } from 'fhir/r4.js';
+import type pg from 'pg';
 import { indexEntries, SEARCH_INDEX_VERSION } from '../fhir/search-parameters.js';
 import { KeyedHash } from './keyed-hash.js';
-import { APPLICATION_NAME, StatementBuilder, transaction, type Db, type Sql } from './postgres.js';
+import { APPLICATION_NAME, isConcurrencyFailure, StatementBuilder, transaction, type Db, type Sql } from './postgres.js';
 
 /** The SQLSTATE of `commit_refused` (migration 015): a commit that may not write, rolled back. */
 const COMMIT_REFUSED = 'WB409';
+/** How often a commit statement is sent while PostgreSQL rolls it back for concurrent writers; then the error answers 503. */
+const COLLISION_ATTEMPTS = 3;
 /** The pseudo-parameter every resource is indexed under once per tenant: a search without parameters. */
 const ANY = '_any';
 
@@ -272,7 +275,7 @@ export class ResourceStore {
     const hooks = planned.length > 0 ? this.commitHooks.flatMap((hook) => hook(planned.map(({ content, previous, acl }) => ({ resource: content, previous, acl })))) : [];
     const statement = this.commitStatement(request, planned, [...(request.effects ?? []), ...hooks]);
     try {
-      const { rows } = await this.db.query<{ last_updated: string }>(statement.text, statement.values);
+      const { rows } = await this.committed(statement);
       const lastUpdated = rows[0]!.last_updated;
       return { outcome: 'committed', resources: planned.map(({ content }) => ({ ...content, meta: { ...content.meta, lastUpdated } }) as Resource) };
     } catch (error) {
@@ -282,6 +285,21 @@ export class ResourceStore {
       if (message === 'guarded') return { outcome: 'guarded', existing: await this.guarded(request.guard!.scope, request.guard!.key) };
       const [type = '', id = ''] = message.replace(/^conflict /, '').split('/');
       return { outcome: 'conflict', type, id };
+    }
+  }
+
+  /**
+   * Runs a commit statement. Two writers that lock the same rows in opposite orders (two referrals
+   * of one practice, each bringing other details of its GP) deadlock, and PostgreSQL rolls one
+   * statement back whole: that one is sent again, and its version checks decide anew.
+   */
+  private async committed(statement: Statement): Promise<pg.QueryResult<{ last_updated: string }>> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.db.query<{ last_updated: string }>(statement.text, statement.values);
+      } catch (error) {
+        if (!isConcurrencyFailure(error as Error) || attempt >= COLLISION_ATTEMPTS) throw error;
+      }
     }
   }
 

@@ -51,3 +51,44 @@ test('of concurrent updates of one version one wins, and the version it replaced
   expect(await rowsOf('resource_version', created.id!)).toEqual([{ version: 1, status: 'preparation' }]);
   expect((await store().history('Communication', created.id!))?.versions).toHaveLength(2);
 });
+
+test('a commit that deadlocks with another writer is sent again and lands, and the other writer goes on', async () => {
+  const [first, second] = [letter('preparation'), letter('preparation')];
+  await store().commit({ writes: [{ resource: first, acl: ACL }, { resource: second, acl: ACL }] });
+  const [storedFirst, storedSecond] = await store().readMany([['Communication', first.id!], ['Communication', second.id!]]);
+  const deadlocks = async () => {
+    await service.db.query('SELECT pg_stat_clear_snapshot()');
+    return Number((await service.db.query('SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()')).rows[0].deadlocks);
+  };
+  const deadlocksBefore = await deadlocks();
+
+  // Another writer holds the first letter; the commit locks the second, then waits for the first.
+  const other = await service.db.connect();
+  try {
+    await other.query('BEGIN');
+    await other.query(`SELECT 1 FROM resource WHERE resource_type = 'Communication' AND id = $1 FOR UPDATE`, [first.id]);
+    const commit = store().commit({
+      writes: [
+        { resource: { ...storedSecond!.resource, status: 'completed' } as Communication, previous: storedSecond!, acl: ACL },
+        { resource: { ...storedFirst!.resource, status: 'completed' } as Communication, previous: storedFirst!, acl: ACL },
+      ],
+    });
+    const waiting = async () => (await service.db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH clock%'`)).rows.length > 0;
+    while (!(await waiting())) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Now the other writer wants the second letter too: PostgreSQL rolls the commit's statement back.
+    await other.query(`SELECT 1 FROM resource WHERE resource_type = 'Communication' AND id = $1 FOR UPDATE`, [second.id]);
+    await other.query('COMMIT');
+    expect((await commit).outcome).toBe('committed');
+  } finally {
+    await other.query('ROLLBACK').catch(() => undefined);
+    other.release();
+  }
+  expect(await rowsOf('resource', first.id!)).toEqual([{ version: 2, status: 'completed' }]);
+  expect(await rowsOf('resource', second.id!)).toEqual([{ version: 2, status: 'completed' }]);
+  let seen = await deadlocks();
+  for (let tries = 0; seen === deadlocksBefore && tries < 50; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    seen = await deadlocks();
+  }
+  expect(seen).toBeGreaterThan(deadlocksBefore);
+});
