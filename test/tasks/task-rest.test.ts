@@ -128,6 +128,14 @@ describe('the Task lifecycle through FHIR REST', () => {
     expect(removeAll.status).toBe(422);
   });
 
+  test.each(['draft', 'ready', 'entered-in-error'])('%s, a FHIR Task status the workflow never takes, is refused with 403 (no party may set it) and the Task stays as it was', async (status) => {
+    const taskId = await acceptedTask();
+    const response = await patch(taskId, [{ op: 'replace', path: '/status', value: status }]);
+    expect(response.status).toBe(403);
+    expect(response.body.issue[0]).toMatchObject({ code: 'forbidden', diagnostics: `The team may not set a Task to ${status}` });
+    expect((await service.request('GET', `/fhir/Task/${taskId}`, { token: coach })).body).toMatchObject({ status: 'accepted', meta: { versionId: expect.any(String) } });
+  });
+
   test('changing the owner of a Task is refused and names the element', async () => {
     const taskId = await acceptedTask();
     const response = await patch(taskId, [{ op: 'replace', path: '/owner/reference', value: 'Organization/team-leiden-zuid' }]);
