@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
@@ -220,6 +220,23 @@ async function postgresFootprint(schema: string): Promise<{ postgresBytes: numbe
   return footprint;
 }
 
+/**
+ * What the PostgreSQL server has done so far: WAL written (server-wide), and the CPU time of its
+ * processes when it runs on this machine (0 when it runs elsewhere). Read before and after intake,
+ * with nothing else using the server, the difference per referral is what intake costs it.
+ */
+async function postgresWork(): Promise<{ walBytes: number; cpuMs: number }> {
+  const db = new pg.Client({ connectionString: DATABASE_URL });
+  await db.connect();
+  const walBytes = Number((await db.query<{ b: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') AS b`)).rows[0]!.b);
+  await db.end();
+  let cpuMs = 0;
+  for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    if ((await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'postgres') cpuMs += await cpuMsOf(Number(pid)).catch(() => 0);
+  }
+  return { walBytes, cpuMs };
+}
+
 const perItem = (bytes: number, items: number) => Math.round(bytes / Math.max(1, items));
 
 async function main() {
@@ -235,6 +252,7 @@ async function main() {
     rows.push(await run('baseline: GET /auth/whoami (authenticated, no Redis)', pid, { url: `${url}/auth/whoami`, headers: { authorization: gp } }));
 
     const nextReferral = referralBody('BENCH');
+    const workBefore = await postgresWork();
     rows.push(
       await run('intake: POST /referrals', pid, {
         url,
@@ -242,11 +260,14 @@ async function main() {
       }),
     );
 
+    const work = await postgresWork();
     const afterIntake = { redis: await redisFootprint(redisUrl), ...(await postgresFootprint(schema)) };
     footprint.push(
       `after intake: ${afterIntake.queued} referrals queued, ${afterIntake.redis.jobs} jobs; Redis keys +${Math.round((afterIntake.redis.keyBytes - redisEmpty.keyBytes) / 1024)} KB ` +
         `(${perItem(afterIntake.redis.keyBytes - redisEmpty.keyBytes, afterIntake.queued)} B per queued referral; used_memory ${perItem(afterIntake.redis.used - redisEmpty.used, afterIntake.queued)} B, over the empty ${Math.round(redisEmpty.used / 1024)} KB); ` +
-        `PostgreSQL ${Math.round(afterIntake.postgresBytes / 1024)} KB (${perItem(afterIntake.postgresBytes - afterIntake.auditBytes, afterIntake.referrals)} B per referral without the audit trail)`,
+        `PostgreSQL ${Math.round(afterIntake.postgresBytes / 1024)} KB (${perItem(afterIntake.postgresBytes - afterIntake.auditBytes, afterIntake.referrals)} B per referral without the audit trail); ` +
+        `per referral PostgreSQL wrote ${perItem(work.walBytes - workBefore.walBytes, afterIntake.referrals)} B of WAL and its processes here used ` +
+        `${((work.cpuMs - workBefore.cpuMs) / Math.max(1, afterIntake.referrals)).toFixed(2)} ms of CPU`,
     );
     rows.push(await run('claim + ack round trip (2 requests)', pid, { url, requests: claimAndAccept(coach) }));
 
