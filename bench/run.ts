@@ -120,7 +120,12 @@ export async function startBenchService(): Promise<{ url: string; pid: number; r
   // Measuring a service that is still starting says nothing: wait for it (long, on a shared machine).
   const readyBy = Date.now() + 120_000;
   while (!(await fetch(`${url}/readyz`).then((response) => response.ok, () => false))) {
-    if (service.exitCode !== null || Date.now() > readyBy) throw new Error('the service did not become ready');
+    if (service.exitCode !== null || Date.now() > readyBy) {
+      // Nothing of a failed start stays behind: a redis-server left running skews every later run.
+      service.kill('SIGKILL');
+      await redis.stop();
+      throw new Error('the service did not become ready');
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return {
