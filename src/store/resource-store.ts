@@ -359,8 +359,10 @@ export class ResourceStore {
            SELECT resource_type, id FROM created UNION ALL SELECT resource_type, id FROM updated
          ), versions AS (
            -- History keeps the versions before the current one (the current one is the resource row).
+           -- A replica of the previous release, during an upgrade, wrote every version here as well.
            INSERT INTO resource_version (resource_type, id, version, last_updated, content)
            SELECT p.resource_type, p.id, p.version, p.last_updated, p.content FROM replaced p JOIN updated u USING (resource_type, id)
+           ON CONFLICT DO NOTHING
          ), unindexed AS (
            -- After the version-checked UPDATE has locked the resource, as concurrent writers queue on it.
            DELETE FROM search_index s USING updated u WHERE s.resource_type = u.resource_type AND s.id = u.id

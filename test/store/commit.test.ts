@@ -37,6 +37,17 @@ test('a create writes its content once; each update moves the version it replace
   expect(await store().vread('Communication', created.id!, '4')).toBeUndefined();
 });
 
+test('a current version that a replica of the previous release also wrote to the history (during an upgrade) is shown once and does not stop the next update', async () => {
+  const created = letter('preparation');
+  await store().commit({ writes: [{ resource: created, acl: ACL }] });
+  await service.db.query(`INSERT INTO resource_version (resource_type, id, version, last_updated, content) SELECT resource_type, id, version, last_updated, content FROM resource WHERE id = $1`, [created.id]);
+  expect((await store().history('Communication', created.id!))?.versions).toHaveLength(1);
+
+  await store().update<Communication>('Communication', created.id!, (current) => ({ ...current.resource, status: 'completed' }));
+  expect(await rowsOf('resource', created.id!)).toEqual([{ version: 2, status: 'completed' }]);
+  expect((await store().history('Communication', created.id!))?.versions.map((version) => version.meta?.versionId)).toEqual(['2', '1']);
+});
+
 test('of concurrent updates of one version one wins, and the version it replaced is in the history once', async () => {
   const created = letter('preparation');
   await store().commit({ writes: [{ resource: created, acl: ACL }] });
