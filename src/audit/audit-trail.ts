@@ -159,8 +159,9 @@ export class AuditTrail {
 
   /**
    * Events about any of these patients or by this client, oldest first. Only the conditions asked
-   * are sent, and they are answered before the order (`OFFSET 0`): otherwise a plan may walk the
-   * whole trail in sequence order, filtering, until it has found enough.
+   * are sent. A client's events come in order from their index; a patient's come from the GIN index,
+   * which has no order, so they are found first and then sorted (`OFFSET 0`): otherwise a plan may
+   * walk the whole trail in sequence order, filtering, until it has found enough.
    */
   async find(query: { patients?: string[]; client?: string }, limit = 1000): Promise<AuditEvent[]> {
     const values: unknown[] = [];
@@ -169,10 +170,9 @@ export class AuditTrail {
       ...(query.client ? [`client_id = $${values.push(query.client)}`] : []),
     ];
     if (conditions.length === 0) return [];
-    const { rows } = await this.db.query<Row>(
-      `SELECT ${COLUMNS} FROM (SELECT ${COLUMNS} FROM audit_event WHERE ${conditions.join(' OR ')} OFFSET 0) AS found ORDER BY seq LIMIT $${values.push(limit)}`,
-      values,
-    );
+    const where = conditions.join(' OR ');
+    const found = query.patients?.length ? `(SELECT ${COLUMNS} FROM audit_event WHERE ${where} OFFSET 0) AS found` : `audit_event WHERE ${where}`;
+    const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM ${found} ORDER BY seq LIMIT $${values.push(limit)}`, values);
     return rows.map((row) => auditEvent(recordOf(row)));
   }
 

@@ -129,7 +129,7 @@ export interface Cursor {
 
 export interface SearchQuery {
   type: string;
-  /** Tenancy tag of the caller, or undefined for an operator (every resource). */
+  /** Tenancy tag of the caller, or undefined for an operator or the service itself (every tenancy). */
   tenant?: string;
   /** Each inner array: index values of one parameter (OR); the parameters are AND-ed. */
   filters: Array<Array<[param: string, value: string]>>;
@@ -266,6 +266,9 @@ export class ResourceStore {
    * and nothing half-written: when the statement finds it may not write, it fails as a whole.
    */
   async commit(request: CommitRequest): Promise<CommitResult> {
+    if (new Set(request.writes.map(({ resource }) => `${resource.resourceType}/${resource.id}`)).size < request.writes.length) {
+      throw new Error('a commit writes each resource once');
+    }
     const planned = request.writes.map(({ resource, previous, acl }) => {
       if (!resource.id) throw new Error(`${resource.resourceType} without id`);
       const version = Number(previous?.resource.meta?.versionId ?? 0) + 1;
@@ -345,24 +348,13 @@ export class ResourceStore {
            INSERT INTO resource (resource_type, id, version, last_updated, acl, content)
            SELECT t, i, 1, at, a, c FROM written WHERE v = 1
            ON CONFLICT DO NOTHING RETURNING resource_type, id
-         ), replaced AS (
-           -- The version an update replaces, as the statement's snapshot shows it. The writer read it
-           -- before the statement began, so the snapshot holds it; when the update then finds a newer
-           -- one, nothing is written and the commit is refused.
-           SELECT r.resource_type, r.id, r.version, r.last_updated, r.content FROM resource r JOIN written w
-           ON w.v > 1 AND r.resource_type = w.t AND r.id = w.i AND r.version = w.v - 1
          ), updated AS (
+           -- The version it replaces goes to resource_version by trigger (migration 017).
            UPDATE resource r SET version = w.v, last_updated = w.at, acl = w.a, content = w.c
            FROM written w WHERE w.v > 1 AND r.resource_type = w.t AND r.id = w.i AND r.version = w.v - 1
            RETURNING r.resource_type, r.id
          ), stored AS (
            SELECT resource_type, id FROM created UNION ALL SELECT resource_type, id FROM updated
-         ), versions AS (
-           -- History keeps the versions before the current one (the current one is the resource row).
-           -- A replica of the previous release, during an upgrade, wrote every version here as well.
-           INSERT INTO resource_version (resource_type, id, version, last_updated, content)
-           SELECT p.resource_type, p.id, p.version, p.last_updated, p.content FROM replaced p JOIN updated u USING (resource_type, id)
-           ON CONFLICT DO NOTHING
          ), unindexed AS (
            -- After the version-checked UPDATE has locked the resource, as concurrent writers queue on it.
            DELETE FROM search_index s USING updated u WHERE s.resource_type = u.resource_type AND s.id = u.id
@@ -461,7 +453,9 @@ export class ResourceStore {
     if (refs.length === 0) return;
     const types = refs.map(([type]) => type);
     const ids = refs.map(([, id]) => id);
-    for (const table of ['search_index', 'resource_version', 'resource']) {
+    // The resource rows first: deleting them waits for any update in flight, so the history and
+    // index rows that update writes are there for the deletes after it (each its own snapshot).
+    for (const table of ['resource', 'resource_version', 'search_index']) {
       await sql.query(`DELETE FROM ${table} x USING unnest($1::text[], $2::text[]) AS w(t, i) WHERE x.resource_type = w.t AND x.id = w.i`, [types, ids]);
     }
     await sql.query('DELETE FROM idempotency WHERE owner = ANY($1::text[])', [refs.map(([type, id]) => `${type}/${id}`)]);
@@ -494,7 +488,7 @@ export class ResourceStore {
     const bind = (value: unknown) => statement.bind(value);
     // An operator, or the service itself, searches every tenancy: one index range per tenant (a
     // resource that several may see is one match in each, so the matches are made distinct).
-    const tenancy = query.tenant ? bind(query.tenant) : `ANY(ARRAY(${TENANTS_OF_TYPE}))`;
+    const tenancy = query.tenant !== undefined ? bind(query.tenant) : `ANY(ARRAY(${TENANTS_OF_TYPE}))`;
     const filters = query.filters.length > 0 || query.ids ? query.filters : [[[ANY, ''] as [string, string]]];
     // One value is an equality, so that the index gives its range in order (PostgreSQL 15 reads
     // `= ANY` on a later index column as a filter over the whole parameter when it needs the order).
@@ -503,7 +497,7 @@ export class ResourceStore {
       param: alternatives[0]![0],
       values: [...new Set(alternatives.map(([, value]) => this.indexHash.of(value)))],
     }));
-    // `_id`: the resource's one `_any` row in this tenancy, found through (resource_type, id).
+    // `_id`: the resource's `_any` row in each tenancy searched, found through (resource_type, id).
     if (query.ids) parameters.push({ param: ANY, values: [this.indexHash.of('')], ids: query.ids });
     const { min, max, minExclusive, maxExclusive } = query.lastUpdated ?? {};
     const time: string[] = [];
@@ -514,13 +508,14 @@ export class ResourceStore {
     if (max !== undefined) time.push(`f.last_updated ${maxExclusive ? '<' : '<='} ${bind(new Date(max).toISOString())}`);
     // The leading parameter's index range, in index order; each other parameter is one probe per
     // candidate (every index row of a resource carries its lastUpdated, so the probe is the whole
-    // key). A page then costs what it shows, and the total what the leading range holds. `OFFSET 0`
-    // keeps each probe a subplan run per candidate with its key: pulled up into a join, a planner
-    // short of statistics (a table that just grew) was seen reading the whole range per candidate.
+    // key). A page in one tenancy then costs what it shows, and the total what the leading range
+    // holds; across tenancies, every tenant's range is read and sorted. `OFFSET 0` keeps each probe
+    // a subplan run per candidate with its key: pulled up into a join, a planner short of statistics
+    // (a table that just grew) was seen reading the whole range per candidate.
     const [lead, ...others] = [...parameters].sort((a, b) => leadingRank(a) - leadingRank(b));
     const ids = (row: string, filter: { ids?: string[] }) => (filter.ids ? ` AND ${row}.id = ANY(${bind(filter.ids)}::text[])` : '');
     const matches =
-      `SELECT ${lead!.values.length > 1 || !query.tenant ? 'DISTINCT ' : ''}f.id, f.last_updated FROM search_index f
+      `SELECT ${lead!.values.length > 1 || query.tenant === undefined ? 'DISTINCT ' : ''}f.id, f.last_updated FROM search_index f
        WHERE f.resource_type = $1 AND f.tenant = ${tenancy} AND f.param = ${bind(lead!.param)} AND ${valueCondition('f', lead!.values)}${ids('f', lead!)}${time.map((condition) => ` AND ${condition}`).join('')}` +
       others
         .map(

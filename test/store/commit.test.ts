@@ -77,6 +77,7 @@ test('a commit that deadlocks with another writer is sent again and lands, and t
   const other = await service.db.connect();
   try {
     await other.query('BEGIN');
+    const xid = (await other.query('SELECT pg_current_xact_id()::text AS xid')).rows[0].xid as string;
     await other.query(`SELECT 1 FROM resource WHERE resource_type = 'Communication' AND id = $1 FOR UPDATE`, [first.id]);
     const commit = store().commit({
       writes: [
@@ -84,7 +85,8 @@ test('a commit that deadlocks with another writer is sent again and lands, and t
         { resource: { ...storedFirst!.resource, status: 'completed' } as Communication, previous: storedFirst!, acl: ACL },
       ],
     });
-    const waiting = async () => (await service.db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH clock%'`)).rows.length > 0;
+    // Waiting for this writer's transaction, and not some other test's statement.
+    const waiting = async () => (await service.db.query(`SELECT 1 FROM pg_locks WHERE locktype = 'transactionid' AND transactionid::text = $1 AND NOT granted`, [xid])).rows.length > 0;
     while (!(await waiting())) await new Promise((resolve) => setTimeout(resolve, 20));
     // Now the other writer wants the second letter too: PostgreSQL rolls the commit's statement back.
     await other.query(`SELECT 1 FROM resource WHERE resource_type = 'Communication' AND id = $1 FOR UPDATE`, [second.id]);
