@@ -349,7 +349,7 @@ export class ResourceStore {
            SELECT t, i, 1, at, a, c FROM written WHERE v = 1
            ON CONFLICT DO NOTHING RETURNING resource_type, id
          ), updated AS (
-           -- The version it replaces goes to resource_version by trigger (migration 017).
+           -- The version it replaces goes to resource_version by trigger (migration 019).
            UPDATE resource r SET version = w.v, last_updated = w.at, acl = w.a, content = w.c
            FROM written w WHERE w.v > 1 AND r.resource_type = w.t AND r.id = w.i AND r.version = w.v - 1
            RETURNING r.resource_type, r.id
