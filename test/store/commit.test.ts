@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect, test } from '@jest/globals';
 import type { Communication } from 'fhir/r4.js';
+import { exampleReferral, PRACTICE_AGB } from '../fixtures/referral.js';
 import { withService } from '../support/service.js';
 
 const { service } = await withService({});
@@ -104,4 +105,29 @@ test('a commit that deadlocks with another writer is sent again and lands, and t
     seen = await deadlocks();
   }
   expect(seen).toBeGreaterThan(deadlocksBefore);
+});
+
+test('a referral whose commit keeps colliding is sent three times, then answers 503 with Retry-After, and nothing is stored', async () => {
+  const gp = await service.token('gp', PRACTICE_AGB);
+  // PostgreSQL itself reports the collision (SQLSTATE 40P01) on every attempt; the sequence counts them.
+  await service.db.query(`CREATE SEQUENCE collisions`);
+  await service.db.query(`CREATE FUNCTION collide() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM nextval('collisions'); RAISE EXCEPTION USING ERRCODE = 'deadlock_detected', MESSAGE = 'collision for the test'; END $$`);
+  await service.db.query(`CREATE TRIGGER collide BEFORE INSERT ON idempotency FOR EACH ROW EXECUTE FUNCTION collide()`);
+  const stored = await service.storedRows();
+  const body = exampleReferral({ referralId: 'HIS-COLLIDING-1' });
+  try {
+    const refused = await service.request('POST', '/referrals', { token: gp, body });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(refused.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient' }] });
+    expect((await service.db.query(`SELECT last_value FROM collisions`)).rows[0].last_value).toBe('3');
+    expect(await service.storedRows()).toEqual(stored);
+  } finally {
+    await service.db.query('DROP TRIGGER collide ON idempotency');
+    await service.db.query('DROP FUNCTION collide()');
+    await service.db.query('DROP SEQUENCE collisions');
+  }
+  // Sent again once the collisions are over, the same request is stored.
+  expect((await service.request('POST', '/referrals', { token: gp, body })).status).toBe(201);
 });
